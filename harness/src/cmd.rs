@@ -1,0 +1,275 @@
+//! External commands (docker, kind, k3d, kubectl, promtool...), run through
+//! duct. Every command is echoed before it runs, and a failure carries the
+//! command line, its exit status and the end of its output, so a failing
+//! step explains itself without re-running it by hand.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result, tail};
+
+/// How much of a failed command's output an error keeps.
+const ERROR_OUTPUT_CHARS: usize = 2000;
+
+/// A command line, built up and then run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+    quiet: bool,
+}
+
+/// What a finished command printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Whether the command exited 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl Cmd {
+    /// A command running `program`.
+    pub fn new(program: impl Into<String>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+            stdin: None,
+            quiet: false,
+        }
+    }
+
+    /// Append one argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Append several arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Set an environment variable for the command.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Run in `dir`.
+    #[must_use]
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Feed `bytes` on standard input.
+    #[must_use]
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Do not echo the command (for frequent probes that would drown the log).
+    #[must_use]
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// The program name.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The arguments.
+    pub fn arguments(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Run and return the output whatever the exit status.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when the program cannot be started (e.g. not installed).
+    pub fn run_unchecked(&self) -> Result<Output> {
+        if !self.quiet {
+            eprintln!("+ {self}");
+        }
+        let mut expr = duct::cmd(
+            &self.program,
+            self.args.iter().map(OsString::from).collect::<Vec<_>>(),
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        if let Some(dir) = &self.dir {
+            expr = expr.dir(dir);
+        }
+        expr = match &self.stdin {
+            Some(bytes) => expr.stdin_bytes(bytes.clone()),
+            None => expr.stdin_null(),
+        };
+        let out = expr.run().map_err(|source| Error::Spawn {
+            command: self.to_string(),
+            source,
+        })?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Run and require exit status 0.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when it cannot start, [`Error::Command`] (with the
+    /// end of stderr) when it exits non-zero.
+    pub fn run(&self) -> Result<Output> {
+        let out = self.run_unchecked()?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(self.failure(&out))
+        }
+    }
+
+    /// [`Cmd::run`] on a blocking thread, for async callers.
+    ///
+    /// # Errors
+    /// As [`Cmd::run`].
+    pub async fn run_async(&self) -> Result<Output> {
+        let cmd = self.clone();
+        tokio::task::spawn_blocking(move || cmd.run())
+            .await
+            .unwrap_or_else(|join| {
+                Err(Error::Spawn {
+                    command: self.to_string(),
+                    source: std::io::Error::other(join.to_string()),
+                })
+            })
+    }
+
+    /// [`Cmd::run_unchecked`] on a blocking thread, for async callers.
+    ///
+    /// # Errors
+    /// As [`Cmd::run_unchecked`].
+    pub async fn run_unchecked_async(&self) -> Result<Output> {
+        let cmd = self.clone();
+        tokio::task::spawn_blocking(move || cmd.run_unchecked())
+            .await
+            .unwrap_or_else(|join| {
+                Err(Error::Spawn {
+                    command: self.to_string(),
+                    source: std::io::Error::other(join.to_string()),
+                })
+            })
+    }
+
+    /// The [`Error::Command`] describing a failed run of this command.
+    pub fn failure(&self, out: &Output) -> Error {
+        let text = if out.stderr.trim().is_empty() {
+            &out.stdout
+        } else {
+            &out.stderr
+        };
+        Error::Command {
+            command: self.to_string(),
+            status: match out.code {
+                Some(c) => format!("exit {c}"),
+                None => "killed by a signal".into(),
+            },
+            stderr: tail(text, ERROR_OUTPUT_CHARS),
+        }
+    }
+}
+
+/// Shell-like rendering: arguments with spaces or quotes are single-quoted.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={} ", quote(v))?;
+        }
+        f.write_str(&quote(&self.program))?;
+        for a in &self.args {
+            write!(f, " {}", quote(a))?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether `program` is on PATH (as the given PATH value sees it).
+pub fn on_path(program: &str, path: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_a_shell_line() {
+        let c = Cmd::new("kind")
+            .args(["create", "cluster", "--name", "e2e-x"])
+            .arg("it's here")
+            .env("KUBECONFIG", "/tmp/k c");
+        assert_eq!(
+            c.to_string(),
+            "KUBECONFIG='/tmp/k c' kind create cluster --name e2e-x 'it'\\''s here'"
+        );
+    }
+
+    #[test]
+    fn failure_carries_command_status_and_stderr() {
+        let c = Cmd::new("sh").args(["-c", "echo out; echo boom >&2; exit 3"]).quiet();
+        let e = c.run().expect_err("exit 3 fails").to_string();
+        assert_eq!(e, "`sh -c 'echo out; echo boom >&2; exit 3'` failed (exit 3): boom");
+        let ok = Cmd::new("sh").args(["-c", "cat"]).stdin("hi").quiet().run();
+        assert_eq!(ok.map(|o| o.stdout).ok().as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error_naming_it() {
+        let e = Cmd::new("no-such-tool-e2e").quiet().run().expect_err("missing");
+        assert!(e.to_string().contains("no-such-tool-e2e"), "{e}");
+    }
+}

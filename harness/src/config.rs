@@ -1,0 +1,491 @@
+//! The run's configuration: every environment variable the harness reads is
+//! parsed and validated here, in one place, so a bad value fails the run
+//! before any cluster work with one line naming the variable, the value and
+//! what is allowed.
+
+use std::path::PathBuf;
+
+use crate::cluster::Provider;
+use crate::disrupt::Disruption;
+use crate::error::{Error, Result};
+use crate::ids::NamedId;
+use crate::variant::Variant;
+
+/// When to keep the cluster (and other resources) after a run, for debugging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// Keep only when a test failed (the default).
+    #[default]
+    OnFailure,
+    /// Always keep.
+    Always,
+    /// Never keep.
+    Never,
+}
+
+impl Keep {
+    /// Whether to keep, given whether the run (or test) failed.
+    pub fn keep(self, failed: bool) -> bool {
+        match self {
+            Self::OnFailure => failed,
+            Self::Always => true,
+            Self::Never => false,
+        }
+    }
+}
+
+/// The container images a run uses. All pinned; override for mirrors and
+/// air-gapped machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Images {
+    /// Prometheus (HARNESS_PROMETHEUS_IMAGE).
+    pub prometheus: String,
+    /// The Prometheus release before it, for image-upgrade (HARNESS_PROMETHEUS_PREVIOUS_IMAGE).
+    pub prometheus_previous: String,
+    /// Grafana (HARNESS_GRAFANA_IMAGE).
+    pub grafana: String,
+    /// The Grafana release before it, for image-upgrade (HARNESS_GRAFANA_PREVIOUS_IMAGE).
+    pub grafana_previous: String,
+    /// The NFS server the harness builds from images/nfs-server (HARNESS_NFS_IMAGE).
+    pub nfs: String,
+    /// A small image with a shell, for chown init containers (HARNESS_INIT_IMAGE).
+    pub init: String,
+}
+
+/// Image defaults. Pinned tags, never `latest`.
+pub mod default_images {
+    /// prom/prometheus, current release line.
+    pub const PROMETHEUS: &str = "prom/prometheus:v3.7.3";
+    /// The release before [`PROMETHEUS`], for image-upgrade.
+    pub const PROMETHEUS_PREVIOUS: &str = "prom/prometheus:v3.6.0";
+    /// grafana/grafana, current release line.
+    pub const GRAFANA: &str = "grafana/grafana:12.2.1";
+    /// The release before [`GRAFANA`], for image-upgrade.
+    pub const GRAFANA_PREVIOUS: &str = "grafana/grafana:12.1.1";
+    /// The harness's own NFS server image, built locally from images/nfs-server.
+    pub const NFS: &str = "local/storage-e2e-nfs:0.1.0";
+    /// Shell image for init containers.
+    pub const INIT: &str = "busybox:1.37.0";
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        Self {
+            prometheus: default_images::PROMETHEUS.into(),
+            prometheus_previous: default_images::PROMETHEUS_PREVIOUS.into(),
+            grafana: default_images::GRAFANA.into(),
+            grafana_previous: default_images::GRAFANA_PREVIOUS.into(),
+            nfs: default_images::NFS.into(),
+            init: default_images::INIT.into(),
+        }
+    }
+}
+
+/// A Kubernetes minor version such as `1.35`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Minor(pub u32);
+
+impl std::fmt::Display for Minor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1.{}", self.0)
+    }
+}
+
+impl std::str::FromStr for Minor {
+    type Err = Error;
+
+    /// Accepts `1.35`, `v1.35` and `1.35.0` (the patch is ignored: node
+    /// images are chosen per minor).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::Config {
+            var: "E2E_K8S_VERSION",
+            value: s.to_owned(),
+            allowed: "a Kubernetes minor such as 1.35 (see kind-config/versions.toml)".into(),
+        };
+        let t = s.trim().trim_start_matches('v');
+        let mut parts = t.split('.');
+        let (Some("1"), Some(minor)) = (parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        if parts.clone().count() > 1 || parts.any(|p| p.parse::<u32>().is_err()) {
+            return Err(bad());
+        }
+        minor.parse().map(Minor).map_err(|_| bad())
+    }
+}
+
+/// Everything a run is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// E2E_PROVIDER: kind (default), k3d or existing.
+    pub provider: Provider,
+    /// E2E_K8S_VERSION: the Kubernetes minor; `None` means the version table's default.
+    pub k8s_version: Option<Minor>,
+    /// E2E_NODES: node count of a harness-made cluster (default 3: 1 control plane + 2 workers).
+    pub nodes: u8,
+    /// E2E_KEEP: on-failure (default), always, never.
+    pub keep: Keep,
+    /// E2E_KUBECONFIG: required for provider `existing`.
+    pub kubeconfig: Option<PathBuf>,
+    /// E2E_VARIANTS: which storage variants to run (default all that can run).
+    pub variants: Vec<Variant>,
+    /// E2E_DISRUPTIONS: which disruptions to run (default all).
+    pub disruptions: Vec<Disruption>,
+    /// E2E_STORAGE_CLASS: the user's StorageClass for the custom-class variant.
+    pub storage_class: Option<String>,
+    /// E2E_REPORT_DIR: where the report goes (default target/e2e-report).
+    pub report_dir: PathBuf,
+    /// HARNESS_*_IMAGE overrides.
+    pub images: Images,
+    /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
+    /// publishes; `None` means ask testcontainers (see FACTS.md on `get_host()`).
+    pub container_host: Option<String>,
+    /// Notes about defaults the configuration applied (e.g. a variant left
+    /// out because its input is missing); printed at the start of a run.
+    pub notes: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            provider: Provider::Kind,
+            k8s_version: None,
+            nodes: 3,
+            keep: Keep::OnFailure,
+            kubeconfig: None,
+            variants: Variant::ALL
+                .iter()
+                .copied()
+                .filter(|v| *v != Variant::CustomClass)
+                .collect(),
+            disruptions: Disruption::ALL.to_vec(),
+            storage_class: None,
+            report_dir: PathBuf::from("target/e2e-report"),
+            images: Images::default(),
+            container_host: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Every variable [`Config`] reads, for docs and `env -u` in tests.
+pub const VARIABLES: &[&str] = &[
+    "E2E_PROVIDER",
+    "E2E_K8S_VERSION",
+    "E2E_NODES",
+    "E2E_KEEP",
+    "E2E_KUBECONFIG",
+    "E2E_VARIANTS",
+    "E2E_DISRUPTIONS",
+    "E2E_STORAGE_CLASS",
+    "E2E_REPORT_DIR",
+    "HARNESS_PROMETHEUS_IMAGE",
+    "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
+    "HARNESS_GRAFANA_IMAGE",
+    "HARNESS_GRAFANA_PREVIOUS_IMAGE",
+    "HARNESS_NFS_IMAGE",
+    "HARNESS_INIT_IMAGE",
+    "HARNESS_CONTAINER_HOST",
+];
+
+impl Config {
+    /// Read the process environment.
+    ///
+    /// # Errors
+    /// [`Error::Config`] or [`Error::Unknown`] naming the first bad variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read configuration through `get` (the environment, or a map in tests).
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    /// [`Error::Config`] or [`Error::Unknown`] naming the first bad variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut c = Self::default();
+
+        if let Some(v) = get("E2E_PROVIDER") {
+            c.provider = Provider::parse_id(&v).map_err(|_| Error::Config {
+                var: "E2E_PROVIDER",
+                value: v.clone(),
+                allowed: "one of kind, k3d, existing".into(),
+            })?;
+        }
+        if let Some(v) = get("E2E_K8S_VERSION") {
+            c.k8s_version = Some(v.parse()?);
+        }
+        if let Some(v) = get("E2E_NODES") {
+            c.nodes = v
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=5).contains(n))
+                .ok_or_else(|| Error::Config {
+                    var: "E2E_NODES",
+                    value: v.clone(),
+                    allowed: "a node count from 1 to 5 (default 3)".into(),
+                })?;
+        }
+        if let Some(v) = get("E2E_KEEP") {
+            c.keep = match v.trim() {
+                "on-failure" => Keep::OnFailure,
+                "always" => Keep::Always,
+                "never" => Keep::Never,
+                _ => {
+                    return Err(Error::Config {
+                        var: "E2E_KEEP",
+                        value: v,
+                        allowed: "one of on-failure, always, never".into(),
+                    });
+                }
+            };
+        }
+        if let Some(v) = get("E2E_KUBECONFIG") {
+            let path = PathBuf::from(v.trim());
+            if !path.is_file() {
+                return Err(Error::Config {
+                    var: "E2E_KUBECONFIG",
+                    value: v,
+                    allowed: "the path of an existing kubeconfig file".into(),
+                });
+            }
+            c.kubeconfig = Some(path);
+        }
+        if c.provider == Provider::Existing && c.kubeconfig.is_none() {
+            return Err(Error::Config {
+                var: "E2E_KUBECONFIG",
+                value: String::new(),
+                allowed: "a kubeconfig path when E2E_PROVIDER=existing".into(),
+            });
+        }
+        if let Some(v) = get("E2E_STORAGE_CLASS") {
+            if !is_dns_subdomain(v.trim()) {
+                return Err(Error::Config {
+                    var: "E2E_STORAGE_CLASS",
+                    value: v,
+                    allowed: "a StorageClass name (lowercase letters, digits, '-' and '.')".into(),
+                });
+            }
+            c.storage_class = Some(v.trim().to_owned());
+        }
+        match get("E2E_VARIANTS") {
+            Some(v) => {
+                c.variants = Variant::parse_list(&v).map_err(|e| config_error("E2E_VARIANTS", &v, e))?;
+                let explicit = v.split(',').any(|p| p.trim() == Variant::CustomClass.id());
+                if c.storage_class.is_none() && c.variants.contains(&Variant::CustomClass) {
+                    if explicit {
+                        return Err(Error::Config {
+                            var: "E2E_STORAGE_CLASS",
+                            value: String::new(),
+                            allowed: "a StorageClass name when E2E_VARIANTS includes custom-class"
+                                .into(),
+                        });
+                    }
+                    c.variants.retain(|v| *v != Variant::CustomClass);
+                }
+            }
+            None if c.storage_class.is_some() => c.variants = Variant::ALL.to_vec(),
+            None => {}
+        }
+        if !c.variants.contains(&Variant::CustomClass) && c.storage_class.is_none() {
+            c.notes.push(
+                "custom-class not run: set E2E_STORAGE_CLASS=<your class> to check your own backend"
+                    .into(),
+            );
+        }
+        if let Some(v) = get("E2E_DISRUPTIONS") {
+            c.disruptions =
+                Disruption::parse_list(&v).map_err(|e| config_error("E2E_DISRUPTIONS", &v, e))?;
+        }
+        if let Some(v) = get("E2E_REPORT_DIR") {
+            c.report_dir = PathBuf::from(v.trim());
+        }
+        for (var, slot) in [
+            ("HARNESS_PROMETHEUS_IMAGE", &mut c.images.prometheus),
+            ("HARNESS_PROMETHEUS_PREVIOUS_IMAGE", &mut c.images.prometheus_previous),
+            ("HARNESS_GRAFANA_IMAGE", &mut c.images.grafana),
+            ("HARNESS_GRAFANA_PREVIOUS_IMAGE", &mut c.images.grafana_previous),
+            ("HARNESS_NFS_IMAGE", &mut c.images.nfs),
+            ("HARNESS_INIT_IMAGE", &mut c.images.init),
+        ] {
+            if let Some(v) = get(var) {
+                *slot = pinned_image(var, &v)?;
+            }
+        }
+        if let Some(v) = get("HARNESS_CONTAINER_HOST") {
+            let host = v.trim();
+            if host.contains('/') || host.contains(' ') {
+                return Err(Error::Config {
+                    var: "HARNESS_CONTAINER_HOST",
+                    value: v,
+                    allowed: "a host name or IP address such as 127.0.0.1".into(),
+                });
+            }
+            c.container_host = Some(host.to_owned());
+        }
+        Ok(c)
+    }
+
+    /// The variable-specific image lookup used by tier-1 tests: the override
+    /// when set, else the default. Same validation as [`Config::from_env`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the override is not a pinned image reference.
+    pub fn image_from_env(var: &'static str, default: &str) -> Result<String> {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => pinned_image(var, &v),
+            _ => Ok(default.to_owned()),
+        }
+    }
+}
+
+fn config_error(var: &'static str, value: &str, e: Error) -> Error {
+    let allowed = match e {
+        Error::Unknown { valid, .. } => format!("a comma-separated list of: {valid} (or all)"),
+        other => other.to_string(),
+    };
+    Error::Config {
+        var,
+        value: value.to_owned(),
+        allowed,
+    }
+}
+
+/// Accept only image references with an explicit tag (not `latest`) or a digest.
+fn pinned_image(var: &'static str, value: &str) -> Result<String> {
+    let v = value.trim();
+    let last = v.rsplit('/').next().unwrap_or(v);
+    let tag = last.split_once(':').map(|(_, t)| t);
+    let ok = !v.is_empty()
+        && !v.contains(char::is_whitespace)
+        && (v.contains("@sha256:") || matches!(tag, Some(t) if !t.is_empty() && t != "latest"));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(Error::Config {
+            var,
+            value: value.to_owned(),
+            allowed: "an image with a pinned tag or digest, e.g. prom/prometheus:v3.7.3 (not latest)"
+                .into(),
+        })
+    }
+}
+
+/// RFC 1123 subdomain, as Kubernetes requires for StorageClass names.
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn err(vars: &[(&str, &str)]) -> String {
+        parse(vars).expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let c = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.provider, Provider::Kind);
+        assert_eq!(c.nodes, 3);
+        assert_eq!(c.keep, Keep::OnFailure);
+        assert!(!c.variants.contains(&Variant::CustomClass));
+        assert_eq!(c.variants.len(), Variant::ALL.len() - 1);
+        assert_eq!(c.disruptions.len(), Disruption::ALL.len());
+        assert!(c.notes.iter().any(|n| n.contains("E2E_STORAGE_CLASS")));
+        assert_eq!(c.report_dir, PathBuf::from("target/e2e-report"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_value_and_allowed_values() {
+        assert_eq!(
+            err(&[("E2E_PROVIDER", "minikube")]),
+            "E2E_PROVIDER=\"minikube\" is not valid: expected one of kind, k3d, existing"
+        );
+        assert_eq!(
+            err(&[("E2E_KEEP", "sometimes")]),
+            "E2E_KEEP=\"sometimes\" is not valid: expected one of on-failure, always, never"
+        );
+        assert!(err(&[("E2E_K8S_VERSION", "2.0")]).starts_with("E2E_K8S_VERSION=\"2.0\""));
+        assert!(err(&[("E2E_K8S_VERSION", "1.x")]).contains("a Kubernetes minor such as 1.35"));
+        assert!(err(&[("E2E_NODES", "9")]).contains("a node count from 1 to 5"));
+        let v = err(&[("E2E_VARIANTS", "empty-dir,nfs")]);
+        assert!(v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"), "{v}");
+        assert!(v.contains("empty-dir, host-path"), "{v}");
+        assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
+        assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
+        assert!(err(&[("HARNESS_CONTAINER_HOST", "http://x/")]).contains("host name or IP"));
+    }
+
+    #[test]
+    fn images_must_be_pinned() {
+        for bad in ["prom/prometheus", "prom/prometheus:latest", "localhost:5000/prom", "a b:1"] {
+            let e = err(&[("HARNESS_PROMETHEUS_IMAGE", bad)]);
+            assert!(e.starts_with("HARNESS_PROMETHEUS_IMAGE="), "{e}");
+            assert!(e.contains("pinned tag or digest"), "{e}");
+        }
+        let c = parse(&[
+            ("HARNESS_PROMETHEUS_IMAGE", "local/prometheus-debian:2.42"),
+            ("HARNESS_NFS_IMAGE", "registry.local:5000/nfs@sha256:abc"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.images.prometheus, "local/prometheus-debian:2.42");
+        assert_eq!(c.images.nfs, "registry.local:5000/nfs@sha256:abc");
+        assert_eq!(c.images.grafana, default_images::GRAFANA);
+    }
+
+    #[test]
+    fn existing_provider_needs_a_kubeconfig_that_exists() {
+        assert!(err(&[("E2E_PROVIDER", "existing")]).contains("a kubeconfig path when E2E_PROVIDER=existing"));
+        assert!(
+            err(&[("E2E_PROVIDER", "existing"), ("E2E_KUBECONFIG", "/nonexistent/kubeconfig")])
+                .starts_with("E2E_KUBECONFIG=\"/nonexistent/kubeconfig\"")
+        );
+        let f = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        let path = f.path().to_string_lossy().into_owned();
+        let c = parse(&[("E2E_PROVIDER", "existing"), ("E2E_KUBECONFIG", &path)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.provider, Provider::Existing);
+    }
+
+    #[test]
+    fn custom_class_needs_a_storage_class() {
+        assert!(
+            err(&[("E2E_VARIANTS", "custom-class")])
+                .contains("a StorageClass name when E2E_VARIANTS includes custom-class")
+        );
+        let c = parse(&[("E2E_STORAGE_CLASS", "fast-ssd")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.variants.contains(&Variant::CustomClass));
+        assert_eq!(c.storage_class.as_deref(), Some("fast-ssd"));
+        let c = parse(&[("E2E_VARIANTS", "all")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.variants.contains(&Variant::CustomClass));
+    }
+
+    #[test]
+    fn minor_versions_parse() {
+        for (s, m) in [("1.35", 35), ("v1.34", 34), ("1.36.1", 36)] {
+            assert_eq!(s.parse::<Minor>().ok(), Some(Minor(m)), "{s}");
+        }
+        assert_eq!(Minor(35).to_string(), "1.35");
+        assert!("1.35.1.2".parse::<Minor>().is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! Ownership labels and names. Everything the harness creates carries
+//! [`MANAGED_BY`] = [`OWNER`] (or, where a label cannot be set, the
+//! [`NAME_PREFIX`]), so a sweep can find what a killed run left behind.
+
+use rand::RngExt as _;
+
+/// The ownership label key (Kubernetes recommended label).
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The ownership label value.
+pub const OWNER: &str = "storage-e2e";
+/// Label carrying the run id, so one run's leftovers can be told from another's.
+pub const RUN_ID: &str = "storage-e2e/run";
+/// Prefix of every name the harness generates (clusters, containers, networks, namespaces).
+pub const NAME_PREFIX: &str = "e2e-";
+
+/// `MANAGED_BY=OWNER`, as a Docker/kubectl label filter.
+pub fn selector() -> String {
+    format!("{MANAGED_BY}={OWNER}")
+}
+
+/// A unique, DNS-1123-safe name: `e2e-<what>-<6 random lowercase chars>`.
+pub fn unique_name(what: &str) -> String {
+    let mut rng = rand::rng();
+    let suffix: String = (0..6)
+        .map(|_| {
+            let n: u8 = rng.random_range(0..36);
+            char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+        })
+        .collect();
+    format!("{NAME_PREFIX}{what}-{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_are_dns_safe_and_differ() {
+        let a = unique_name("nfs");
+        let b = unique_name("nfs");
+        assert_ne!(a, b);
+        assert!(a.starts_with("e2e-nfs-") && a.len() == 14, "{a}");
+        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+}

@@ -1,0 +1,29 @@
+//! `harness`: the reusable pieces of storage-e2e.
+//!
+//! The test tiers (see README.md) are thin compositions of these modules:
+//! tier 0 exercises the pure parts (manifests, config, classifiers,
+//! expectations, reports), tier 1 the container parts (NFS server,
+//! Prometheus, Grafana in Docker), tier 2 the cluster parts. Each module is
+//! named after what it manages.
+
+pub mod cluster;
+pub mod cmd;
+pub mod config;
+pub mod disrupt;
+pub mod docker;
+pub mod error;
+pub mod exec;
+pub mod expect;
+pub mod ids;
+pub mod labels;
+pub mod manifest;
+pub mod nfs;
+pub mod probe;
+pub mod report;
+pub mod seed;
+pub mod timeline;
+pub mod variant;
+pub mod wait;
+pub mod workload;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! manifest: not written yet.

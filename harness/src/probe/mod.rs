@@ -1,0 +1,1 @@
+//! Read back what was seeded, and judge whether it survived.

@@ -1,0 +1,1 @@
+//! seed: not written yet.

@@ -1,0 +1,1 @@
+//! timeline: not written yet.

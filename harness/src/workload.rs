@@ -1,0 +1,1 @@
+//! workload: not written yet.

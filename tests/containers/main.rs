@@ -1,0 +1,1 @@
+//! Tier 1: real Docker containers (`cargo test --features containers`).

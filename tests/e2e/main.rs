@@ -1,0 +1,1 @@
+//! Tier 2: the matrix on a real cluster (`cargo test --features e2e`).
