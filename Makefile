@@ -1,0 +1,38 @@
+# storage-e2e: the commands people type. See README.md.
+#
+#   make e2e      the main job: cluster, whole matrix, report (tier 2)
+#   make test     tiers 0 + 1: no cluster, needs Docker for tier 1
+#   make render VARIANT=<id>   print what would be applied for a variant
+#   make lint     actionlint + schema check of rendered manifests per minor
+#   make clean    remove everything a run left behind (by ownership label)
+#   make tools    install pinned kind, k3d, kubectl into ./bin (sha256-checked)
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+export PATH := $(CURDIR)/bin:$(PATH)
+
+.PHONY: test e2e render lint clean tools fmt
+
+test:
+	$(CARGO) test --workspace --features storage-e2e/containers
+
+e2e: tools
+	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
+	@echo "report: $${E2E_REPORT_DIR:-target/e2e-report}/report.md"
+
+render:
+	@test -n "$(VARIANT)" || { echo "usage: make render VARIANT=<id>  (ids: $$($(CARGO) run -q -- variants))" >&2; exit 2; }
+	@$(CARGO) run -q -- render $(VARIANT)
+
+lint:
+	scripts/lint.sh
+
+clean:
+	scripts/clean.sh
+
+tools:
+	scripts/tools.sh
+
+fmt:
+	$(CARGO) fmt --all
