@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/bin:$(PATH)
 .PHONY: test e2e render lint clean tools fmt
 
 test:
-	$(CARGO) test --workspace --features storage-e2e/containers
+	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
 e2e: tools
 	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
