@@ -1,5 +1,7 @@
 //! Read back what was seeded, and judge whether it survived a disruption.
 
+pub mod grafana;
+
 use std::time::Duration;
 
 use serde::Serialize;
