@@ -1,1 +1,3 @@
 //! Tier 1: real Docker containers (`cargo test --features containers`).
+
+mod sweep;
