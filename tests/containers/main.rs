@@ -2,3 +2,4 @@
 
 mod grafana;
 mod grafana_support;
+mod sweep;
