@@ -28,7 +28,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use testcontainers::bollard::models::{HostConfig, PortBinding};
@@ -251,8 +250,8 @@ impl NfsServer {
     }
 
     /// The run id put in the [`RUN_ID`] label of the container and volume
-    /// (default: one id per process), so a test can check that nothing of
-    /// its run is left.
+    /// (default [`crate::labels::run_id`], the process's), so a test can
+    /// check that nothing of its own is left.
     #[must_use]
     pub fn with_run_id(mut self, run_id: impl Into<String>) -> Self {
         self.run_id = Some(run_id.into());
@@ -309,7 +308,9 @@ impl NfsServer {
         ensure_image(&image).await?;
 
         let name = self.name.unwrap_or_else(|| unique_name("nfs"));
-        let run_id = self.run_id.unwrap_or_else(|| process_run_id().to_owned());
+        let run_id = self
+            .run_id
+            .unwrap_or_else(|| crate::labels::run_id().to_owned());
         let volume = format!("{name}-export");
         create_volume(&volume, &run_id).await?;
         let mut resources = Resources {
@@ -856,12 +857,6 @@ pub async fn ensure_image(image: &str) -> Result<()> {
         .run_async()
         .await?;
     Ok(())
-}
-
-/// The run id used when [`NfsServer::with_run_id`] is not given: one per process.
-pub fn process_run_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| unique_name("run"))
 }
 
 // ---- plumbing ------------------------------------------------------------
