@@ -1,5 +1,7 @@
 //! Tier 1: real Docker containers (`cargo test --features containers`).
 
+mod common;
 mod grafana;
 mod grafana_support;
+mod nfs;
 mod sweep;
