@@ -11,6 +11,8 @@ fn main() {
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        _ => anyhow::bail!("usage: storage-e2e <command>; commands: (none yet)"),
+        Some("expectations") => print!("{}", harness::expect::render_markdown()),
+        _ => anyhow::bail!("usage: storage-e2e <command>; commands: expectations"),
     }
+    Ok(())
 }
