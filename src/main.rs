@@ -12,7 +12,13 @@ fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("sweep") => sweep(&args[1..]),
-        _ => anyhow::bail!("usage: storage-e2e <command>; commands: sweep [--run <id>]"),
+        Some("expectations") => {
+            print!("{}", harness::expect::render_markdown());
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "usage: storage-e2e <command>; commands: sweep [--run <id>], expectations"
+        ),
     }
 }
 

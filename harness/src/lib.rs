@@ -20,6 +20,7 @@ pub mod labels;
 pub mod manifest;
 pub mod nfs;
 pub mod probe;
+pub mod progress;
 pub mod report;
 pub mod seed;
 pub mod timeline;

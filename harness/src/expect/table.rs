@@ -1,0 +1,719 @@
+//! The rules behind the table. Each (variant, provider) is reduced to the
+//! storage mechanism each app actually gets (a [`Shape`]); each disruption
+//! then has one rule per mechanism, citing the sources that document it.
+
+use std::borrow::Cow;
+
+use super::sources::*;
+use super::{App, Cell, Expectation, Outcome, Reason, Source, Text};
+use crate::cluster::Provider;
+use crate::disrupt::Disruption;
+use crate::variant::Variant;
+
+/// What the table assumes about how the harness deploys and disrupts. The
+/// manifests and disruptions must keep to this, or the cells they break
+/// become wrong; it is printed at the top of `docs/expectations.md`.
+pub const ASSUMPTIONS: &[&str] = &[
+    "One replica per Deployment, strategy RollingUpdate with the defaults (maxSurge 25% -> 1 pod, \
+     maxUnavailable 25% -> 0) and a short progressDeadlineSeconds, as in the seed article's \
+     manifests. A stuck rollout is observed as Progressing=False/ProgressDeadlineExceeded.",
+    "host-path pods are pinned (nodeSelector kubernetes.io/hostname) to the node whose directory \
+     they use; unpinned, every pod replacement would be a coin toss between nodes.",
+    "kind and k3d clusters have at least two schedulable nodes besides the one a disruption takes \
+     away; their default class is rancher.io/local-path (pinned PVs).",
+    "rwop claims and the statefulset's volumeClaimTemplates use the provider's default class; \
+     Grafana in the statefulset variant is a Deployment on a default-class claim.",
+    "rollout-recreate and image-upgrade first switch the Deployment to strategy Recreate \
+     (image-upgrade: previous pinned image -> current, on the same volume); a StatefulSet keeps its \
+     RollingUpdate.",
+    "stuck-rollout-unblock runs rollout-restart, waits until the rollout is stuck, then deletes the \
+     old pod (the seed article's workaround).",
+    "reschedule-other-node cordons the node of the Prometheus pod (replica 0 for the statefulset) and \
+     deletes the pods on it; node-stop stops that node's container and keeps it stopped while the \
+     cell observes. An app not on that node is untouched and must survive.",
+    "Survives means a pod of the workload is Ready again and every seeded datum reads back; reasons \
+     seen on the way (a lock held for a moment, a Multi-Attach until detach) are reported, not \
+     failures.",
+    "custom-class, and on an existing cluster the default class, is judged against the claim that it \
+     is network-attached ReadWriteOnce storage (see the claim source).",
+];
+
+/// The storage mechanism one app gets in one (variant, provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    EmptyDir,
+    HostPathPinned,
+    /// A local PV with explicit nodeAffinity (local-pv).
+    LocalPv,
+    /// A rancher.io/local-path PV: pinned to the node it was provisioned on.
+    LocalPath,
+    Nfs,
+    /// The user's class, judged by [`CLAIM_NETWORK_RWO`].
+    UserClaim,
+}
+
+impl Backend {
+    fn pinned(self) -> bool {
+        matches!(self, Self::HostPathPinned | Self::LocalPv | Self::LocalPath)
+    }
+
+    /// Backends on which the old and the new Prometheus share one directory
+    /// during a rolling update, so the lock decides.
+    fn shares_dir_in_rollout(self) -> bool {
+        self.pinned() || self == Self::Nfs
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    backend: Backend,
+    rwop: bool,
+    statefulset: bool,
+}
+
+fn default_class(provider: Provider) -> Backend {
+    match provider {
+        Provider::Kind | Provider::K3d => Backend::LocalPath,
+        Provider::Existing => Backend::UserClaim,
+    }
+}
+
+/// (Prometheus, Grafana) shapes of a variant on a provider.
+fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
+    let plain = |backend| Shape {
+        backend,
+        rwop: false,
+        statefulset: false,
+    };
+    match variant {
+        Variant::EmptyDir => (plain(Backend::EmptyDir), plain(Backend::EmptyDir)),
+        Variant::HostPath => (
+            plain(Backend::HostPathPinned),
+            plain(Backend::HostPathPinned),
+        ),
+        Variant::LocalPv => (plain(Backend::LocalPv), plain(Backend::LocalPv)),
+        Variant::NfsStatic | Variant::NfsDynamic => (plain(Backend::Nfs), plain(Backend::Nfs)),
+        Variant::DefaultClass => (
+            plain(default_class(provider)),
+            plain(default_class(provider)),
+        ),
+        Variant::Statefulset => (
+            Shape {
+                backend: default_class(provider),
+                rwop: false,
+                statefulset: true,
+            },
+            plain(default_class(provider)),
+        ),
+        Variant::Rwop => {
+            let s = Shape {
+                backend: default_class(provider),
+                rwop: true,
+                statefulset: false,
+            };
+            (s, s)
+        }
+        Variant::CustomClass => (plain(Backend::UserClaim), plain(Backend::UserClaim)),
+    }
+}
+
+/// One app's expected outcome with its sources and note.
+struct Part {
+    outcome: Outcome,
+    sources: Vec<Source>,
+    notes: Vec<&'static str>,
+}
+
+impl Part {
+    fn new(outcome: Outcome, sources: impl IntoIterator<Item = Source>) -> Self {
+        Self {
+            outcome,
+            sources: sources.into_iter().collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn note(mut self, note: &'static str) -> Self {
+        self.notes.push(note);
+        self
+    }
+
+    fn with(mut self, sources: impl IntoIterator<Item = Source>) -> Self {
+        self.sources.extend(sources);
+        self
+    }
+}
+
+const N_LOCK_TRANSIENT: &str = "Prometheus: the replacement may start while the old process still holds \
+     the lock and restart until it is released (transient prometheus-lock-held / crash-loop).";
+const N_RWOP_TRANSIENT: &str =
+    "The replacement is unschedulable (rwop-rejected) until the old pod is gone from the API.";
+const N_ATTACH_TRANSIENT: &str = "On an attachable backend the replacement waits for the old node to \
+     detach (multi-attach, 'Waiting for detach') when it lands elsewhere.";
+const N_UNBLOCK: &str = "Deleting the old pod makes the old ReplicaSet create a replacement at once, so \
+     the new pod and a fresh old-template pod race for the volume; whichever wins serves the same \
+     data. The cell passes when it reads back; whether the rollout completed is in the report.";
+const N_USER_NODE_STOP: &str = "An attachable backend keeps the volume attached to the stopped node until \
+     the attach/detach controller force-detaches it (about 6 minutes after the node went \
+     unhealthy): the cell's wait must allow for that.";
+const N_NFS_LEASE: &str = "If the stopped node could not release Prometheus's lock on the export, it \
+     lapses with the node's NFSv4 lease: the replacement may crash-loop on the lock until then.";
+const N_GRAFANA_USER_ROLLOUT: &str = "Grafana on an attachable backend: a new pod placed on another node \
+     waits for the volume until the deadline (rollout stuck, multi-attach); on the same node it \
+     shares the volume and the rollout completes.";
+const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
+
+fn lost(app: App) -> Outcome {
+    let what = match app {
+        App::Prometheus => "blocks and WAL: the new pod starts on an empty directory",
+        App::Grafana => "grafana.db: the new pod starts on an empty directory",
+    };
+    Outcome::Lost {
+        what: Cow::Borrowed(what),
+    }
+}
+
+/// Sources for where a replacement pod finds its data.
+fn placement(s: Shape) -> Vec<Source> {
+    let mut out = match s.backend {
+        Backend::EmptyDir => vec![EMPTYDIR],
+        Backend::HostPathPinned => vec![HOSTPATH, NODE_SELECTOR],
+        Backend::LocalPv => vec![LOCAL_VOLUME, F_LOCAL_PV],
+        Backend::LocalPath => vec![LOCAL_VOLUME, F_LOCAL_PATH],
+        Backend::Nfs => vec![NFS_RWO_NOT_ENFORCED, F_RWO_ENFORCED],
+        Backend::UserClaim => vec![CLAIM_NETWORK_RWO, F_MULTI_ATTACH],
+    };
+    if s.statefulset {
+        out.push(STS_STABLE_STORAGE);
+    }
+    if s.rwop {
+        out.extend([RWOP_SCHEDULER, F_RWOP]);
+    }
+    out
+}
+
+/// Notes for a replacement created while the old pod may still run.
+fn overlap_notes(app: App, s: Shape, mut part: Part) -> Part {
+    if s.rwop {
+        part = part.note(N_RWOP_TRANSIENT);
+    } else if app == App::Prometheus && s.backend != Backend::EmptyDir {
+        part = part.note(N_LOCK_TRANSIENT);
+    }
+    if s.backend == Backend::UserClaim {
+        part = part.note(N_ATTACH_TRANSIENT);
+    }
+    part
+}
+
+fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
+    use Backend::*;
+    match d {
+        Disruption::ContainerKill => {
+            let mut src = vec![RESTART_POLICY];
+            src.extend(placement(s));
+            if app == App::Prometheus {
+                src.push(F_PROM_KILL);
+            }
+            Part::new(Outcome::Survives, src)
+        }
+        Disruption::PodDelete | Disruption::PodForceDelete => {
+            let force = (d == Disruption::PodForceDelete).then_some(FORCE_DELETE);
+            if s.backend == EmptyDir {
+                return Part::new(lost(app), [EMPTYDIR]).with(force);
+            }
+            let part = Part::new(Outcome::Survives, placement(s))
+                .with(force.clone())
+                .with([F_RECREATE]);
+            if s.statefulset && force.is_none() {
+                // The StatefulSet controller waits until the old pod is gone
+                // before it creates the new one: no overlap.
+                return part;
+            }
+            overlap_notes(app, s, part)
+        }
+        Disruption::RolloutRestart => rollout_restart(app, s),
+        Disruption::RolloutRecreate => {
+            if s.backend == EmptyDir {
+                return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
+            }
+            let part =
+                Part::new(Outcome::Survives, [DEPLOY_RECREATE, F_RECREATE]).with(placement(s));
+            if s.backend == UserClaim {
+                part.note(N_ATTACH_TRANSIENT)
+            } else {
+                part
+            }
+        }
+        Disruption::StuckRolloutUnblock => {
+            let mut part =
+                Part::new(Outcome::Survives, [SEED_DEADLOCK, F_RECREATE]).with(placement(s));
+            if s.rwop || app == App::Prometheus {
+                part = part.note(N_UNBLOCK);
+            }
+            if s.backend == UserClaim {
+                part = part.with([MULTI_ATTACH_PR]).note(N_ATTACH_TRANSIENT);
+            }
+            part
+        }
+        Disruption::RescheduleOtherNode => reschedule(app, s),
+        Disruption::NodeStop => node_stop(app, s),
+        Disruption::NfsRestart => {
+            let mut part = Part::new(
+                Outcome::Survives,
+                [NFS_HARD, NFS4_LEASES, PROJECT_NFS_SERVER],
+            )
+            .with(match app {
+                App::Prometheus => [PROM_STORAGE, F_PROM_NFS],
+                App::Grafana => [GRAFANA_SQLITE_NFS, F_GRAFANA_NFS],
+            });
+            if provider == Provider::K3d {
+                part = part.with([K3D_NFS_FLAKY, F_K3D_NFS]).note(N_K3D_NFS);
+            }
+            part
+        }
+        Disruption::ImageUpgrade => {
+            let upgrade = match app {
+                App::Prometheus => PROM_STABILITY,
+                App::Grafana => GRAFANA_UPGRADE,
+            };
+            if s.backend == EmptyDir {
+                return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
+            }
+            let strategy = if s.statefulset {
+                vec![STS_UPDATE_STRATEGIES, F_STS_ROLLING]
+            } else {
+                vec![DEPLOY_RECREATE, F_RECREATE]
+            };
+            Part::new(Outcome::Survives, [upgrade])
+                .with(strategy)
+                .with(placement(s))
+        }
+    }
+}
+
+fn rollout_restart(app: App, s: Shape) -> Part {
+    use Backend::*;
+    if s.backend == EmptyDir {
+        return Part::new(lost(app), [EMPTYDIR, DEPLOY_ROLLING, F_ROLLING]);
+    }
+    if s.statefulset {
+        return Part::new(Outcome::Survives, [STS_UPDATE_STRATEGIES, F_STS_ROLLING])
+            .with(placement(s));
+    }
+    if s.rwop {
+        return Part::new(
+            Outcome::RolloutStuck {
+                reason: Reason::RwopRejected,
+            },
+            [
+                ACCESS_MODES,
+                RWOP_SCHEDULER,
+                RWOP_E2E,
+                F_RWOP,
+                DEPLOY_ROLLING,
+                DEPLOY_FAILED,
+            ],
+        );
+    }
+    match (app, s.backend) {
+        (App::Prometheus, b) if b.shares_dir_in_rollout() => {
+            let mut src = vec![
+                SEED_DEADLOCK,
+                DEPLOY_ROLLING,
+                F_ROLLING,
+                PROM_LOCK_ISSUE,
+                F_PROM_LOCK,
+            ];
+            if b == Nfs {
+                src.extend([
+                    NFS_RWO_NOT_ENFORCED,
+                    F_RWO_ENFORCED,
+                    FLOCK_NFS,
+                    PROM_STORAGE,
+                    F_PROM_NFS,
+                ]);
+            } else {
+                src.extend([ACCESS_MODES, F_RWO_NODE]);
+                src.extend(placement(s));
+            }
+            src.push(DEPLOY_FAILED);
+            Part::new(
+                Outcome::RolloutStuck {
+                    reason: Reason::PrometheusLockHeld,
+                },
+                src,
+            )
+        }
+        (App::Prometheus, _) => Part::new(
+            Outcome::RolloutStuck {
+                reason: Reason::ProgressDeadlineExceeded,
+            },
+            [
+                CLAIM_NETWORK_RWO,
+                SEED_DEADLOCK,
+                DEPLOY_ROLLING,
+                F_ROLLING,
+                MULTI_ATTACH_PR,
+                F_MULTI_ATTACH,
+                F_PROM_LOCK,
+                DEPLOY_FAILED,
+            ],
+        ),
+        (App::Grafana, Nfs) => Part::new(
+            Outcome::Survives,
+            [
+                DEPLOY_ROLLING,
+                NFS_RWO_NOT_ENFORCED,
+                F_RWO_ENFORCED,
+                GRAFANA_SQLITE_NFS,
+                F_GRAFANA_NFS,
+            ],
+        ),
+        (App::Grafana, UserClaim) => Part::new(
+            Outcome::OneOf {
+                outcomes: vec![
+                    Outcome::Survives,
+                    Outcome::RolloutStuck {
+                        reason: Reason::MultiAttach,
+                    },
+                ],
+            },
+            [
+                CLAIM_NETWORK_RWO,
+                ACCESS_MODES,
+                DEPLOY_ROLLING,
+                MULTI_ATTACH_PR,
+                F_MULTI_ATTACH,
+            ],
+        )
+        .note(N_GRAFANA_USER_ROLLOUT),
+        (App::Grafana, _) => Part::new(
+            Outcome::Survives,
+            [DEPLOY_ROLLING, ACCESS_MODES, F_RWO_NODE],
+        )
+        .with(placement(s)),
+    }
+}
+
+fn reschedule(app: App, s: Shape) -> Part {
+    use Backend::*;
+    match s.backend {
+        EmptyDir => Part::new(lost(app), [EMPTYDIR, CORDON]),
+        HostPathPinned => Part::new(
+            Outcome::Pending {
+                reason: Reason::Unschedulable,
+            },
+            [CORDON, NODE_SELECTOR, HOSTPATH, SEED_HOSTPATH],
+        ),
+        LocalPv | LocalPath => Part::new(
+            Outcome::Pending {
+                reason: Reason::NodeAffinityConflict,
+            },
+            [CORDON, VOLUME_BINDING, F_NODE_AFFINITY],
+        )
+        .with(placement(s)),
+        Nfs => Part::new(Outcome::Survives, [CORDON]).with(placement(s)),
+        UserClaim => Part::new(Outcome::Survives, [CORDON, MULTI_ATTACH_PR])
+            .with(placement(s))
+            .note(N_ATTACH_TRANSIENT),
+    }
+}
+
+fn node_stop(app: App, s: Shape) -> Part {
+    use Backend::*;
+    if s.statefulset && s.backend.pinned() {
+        return Part::new(
+            Outcome::Pending {
+                reason: Reason::NodeNotReady,
+            },
+            [
+                STS_FORCE_DELETE,
+                STS_NEVER_EVICTED,
+                TAINT_EVICTION,
+                F_KIND_NODES,
+                KIND_RESTART,
+            ],
+        );
+    }
+    let evicted = [TAINT_EVICTION, STS_NEVER_EVICTED];
+    match s.backend {
+        EmptyDir => Part::new(lost(app), evicted).with([EMPTYDIR]),
+        HostPathPinned => Part::new(
+            Outcome::Pending {
+                reason: Reason::Unschedulable,
+            },
+            evicted,
+        )
+        .with([NODE_SELECTOR, HOSTPATH, F_KIND_NODES, KIND_RESTART]),
+        LocalPv | LocalPath if s.rwop => Part::new(
+            Outcome::Pending {
+                reason: Reason::RwopRejected,
+            },
+            evicted,
+        )
+        .with([
+            STS_FORCE_DELETE,
+            RWOP_SCHEDULER,
+            F_RWOP,
+            F_KIND_NODES,
+            KIND_RESTART,
+        ]),
+        LocalPv | LocalPath => Part::new(
+            Outcome::Pending {
+                reason: Reason::NodeAffinityConflict,
+            },
+            evicted,
+        )
+        .with([NODE_AFFINITY_UNREACHABLE, VOLUME_BINDING, F_NODE_AFFINITY])
+        .with(placement(s))
+        .with([F_KIND_NODES, KIND_RESTART]),
+        Nfs => {
+            let part = Part::new(Outcome::Survives, evicted).with(placement(s));
+            if app == App::Prometheus {
+                part.with([NFS4_LEASES]).note(N_NFS_LEASE)
+            } else {
+                part
+            }
+        }
+        UserClaim => Part::new(Outcome::Survives, evicted)
+            .with([NON_GRACEFUL_SHUTDOWN])
+            .with(placement(s))
+            .note(N_USER_NODE_STOP),
+    }
+}
+
+/// Cells the harness does not run, with why and the sources that say so.
+fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
+    match (cell.variant, cell.disruption, cell.provider) {
+        (_, Disruption::NodeStop, Provider::Existing) => Some((
+            "the harness never stops a node of a cluster it did not create",
+            vec![PROJECT_EXISTING],
+        )),
+        (v, Disruption::NfsRestart, _) if !v.uses_nfs() => Some((
+            "the variant does not use the harness's NFS server",
+            vec![PROJECT_NFS_SERVER],
+        )),
+        (Variant::Statefulset, Disruption::RolloutRecreate, _) => Some((
+            "a StatefulSet has no Recreate strategy (OnDelete or RollingUpdate only)",
+            vec![STS_UPDATE_STRATEGIES],
+        )),
+        (Variant::Statefulset, Disruption::StuckRolloutUnblock, _) => Some((
+            "a StatefulSet rollout deletes before it recreates, so it never gets stuck on the volume",
+            vec![STS_UPDATE_STRATEGIES, F_STS_ROLLING],
+        )),
+        (Variant::EmptyDir, Disruption::StuckRolloutUnblock, _) => Some((
+            "the rollout never gets stuck: each new pod gets its own emptyDir",
+            vec![EMPTYDIR, DEPLOY_ROLLING],
+        )),
+        _ => None,
+    }
+}
+
+/// The expected outcome of one cell, with its sources.
+pub fn expected(variant: Variant, disruption: Disruption, provider: Provider) -> Expectation {
+    let cell = Cell::new(variant, disruption, provider);
+    if let Some((why, sources)) = not_applicable(cell) {
+        let na = Outcome::NotApplicable {
+            why: Cow::Borrowed(why),
+        };
+        return Expectation {
+            cell,
+            prometheus: na.clone(),
+            grafana: na,
+            sources,
+            note: None,
+        };
+    }
+    let (ps, gs) = shapes(variant, provider);
+    let p = rule(App::Prometheus, ps, disruption, provider);
+    let g = rule(App::Grafana, gs, disruption, provider);
+    let mut sources: Vec<Source> = Vec::new();
+    for s in p.sources.into_iter().chain(g.sources) {
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    }
+    // Primary sources first, then this project's summaries of them.
+    sources.sort_by_key(|s| !s.is_primary());
+    let mut notes: Vec<&str> = Vec::new();
+    for n in p.notes.into_iter().chain(g.notes) {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    let note: Option<Text> = (!notes.is_empty()).then(|| Cow::Owned(notes.join(" ")));
+    Expectation {
+        cell,
+        prometheus: p.outcome,
+        grafana: g.outcome,
+        sources,
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::NamedId;
+
+    fn exp(v: Variant, d: Disruption, p: Provider) -> Expectation {
+        expected(v, d, p)
+    }
+
+    #[test]
+    fn every_cell_has_an_outcome_and_a_primary_source() {
+        for cell in Cell::all() {
+            let e = exp(cell.variant, cell.disruption, cell.provider);
+            assert_eq!(e.cell, cell);
+            assert!(!e.sources.is_empty(), "{cell}: no source");
+            assert!(
+                e.sources.iter().any(Source::is_primary) || !e.is_applicable(),
+                "{cell}: only project-local sources"
+            );
+            for s in &e.sources {
+                assert!(
+                    !s.says().trim().is_empty(),
+                    "{cell}: source {} says nothing",
+                    s.title()
+                );
+            }
+            // Both apps are applicable, or neither: a cell runs whole.
+            assert_eq!(
+                e.prometheus.is_applicable(),
+                e.grafana.is_applicable(),
+                "{cell}"
+            );
+            for o in [&e.prometheus, &e.grafana] {
+                assert!(
+                    !matches!(o, Outcome::Changed { .. } | Outcome::NotReady { .. }),
+                    "{cell}: observed-only outcome expected"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_dir_is_the_negative_control() {
+        for p in Provider::ALL.iter().copied() {
+            let kill = exp(Variant::EmptyDir, Disruption::ContainerKill, p);
+            assert_eq!(kill.prometheus, Outcome::Survives);
+            assert_eq!(kill.grafana, Outcome::Survives);
+            for d in [
+                Disruption::PodDelete,
+                Disruption::PodForceDelete,
+                Disruption::RolloutRestart,
+            ] {
+                let e = exp(Variant::EmptyDir, d, p);
+                assert!(matches!(e.prometheus, Outcome::Lost { .. }), "{}", e.cell);
+                assert!(matches!(e.grafana, Outcome::Lost { .. }), "{}", e.cell);
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_deadlock_on_node_local_and_nfs_storage() {
+        for v in [
+            Variant::HostPath,
+            Variant::LocalPv,
+            Variant::DefaultClass,
+            Variant::NfsStatic,
+            Variant::NfsDynamic,
+        ] {
+            let e = exp(v, Disruption::RolloutRestart, Provider::Kind);
+            assert_eq!(
+                e.prometheus,
+                Outcome::RolloutStuck {
+                    reason: Reason::PrometheusLockHeld
+                },
+                "{}",
+                e.cell
+            );
+            assert_eq!(e.grafana, Outcome::Survives, "{}", e.cell);
+            assert!(e.sources.contains(&SEED_DEADLOCK), "{}", e.cell);
+            let unblock = exp(v, Disruption::StuckRolloutUnblock, Provider::Kind);
+            assert_eq!(unblock.prometheus, Outcome::Survives, "{}", unblock.cell);
+        }
+        let rwop = exp(Variant::Rwop, Disruption::RolloutRestart, Provider::K3d);
+        assert_eq!(
+            rwop.prometheus,
+            Outcome::RolloutStuck {
+                reason: Reason::RwopRejected
+            }
+        );
+        assert_eq!(
+            rwop.grafana,
+            Outcome::RolloutStuck {
+                reason: Reason::RwopRejected
+            }
+        );
+        let sts = exp(
+            Variant::Statefulset,
+            Disruption::RolloutRestart,
+            Provider::Kind,
+        );
+        assert_eq!(sts.prometheus, Outcome::Survives);
+    }
+
+    #[test]
+    fn moving_off_the_node() {
+        let cases = [
+            (Variant::EmptyDir, None),
+            (Variant::HostPath, Some(Reason::Unschedulable)),
+            (Variant::LocalPv, Some(Reason::NodeAffinityConflict)),
+            (Variant::DefaultClass, Some(Reason::NodeAffinityConflict)),
+            (Variant::Statefulset, Some(Reason::NodeAffinityConflict)),
+            (Variant::Rwop, Some(Reason::NodeAffinityConflict)),
+        ];
+        for (v, reason) in cases {
+            let e = exp(v, Disruption::RescheduleOtherNode, Provider::Kind);
+            match reason {
+                None => assert!(matches!(e.prometheus, Outcome::Lost { .. }), "{}", e.cell),
+                Some(r) => assert_eq!(e.prometheus, Outcome::Pending { reason: r }, "{}", e.cell),
+            }
+        }
+        for v in [
+            Variant::NfsStatic,
+            Variant::NfsDynamic,
+            Variant::CustomClass,
+        ] {
+            let e = exp(v, Disruption::RescheduleOtherNode, Provider::Kind);
+            assert_eq!(e.prometheus, Outcome::Survives, "{}", e.cell);
+        }
+        let sts = exp(Variant::Statefulset, Disruption::NodeStop, Provider::Kind);
+        assert_eq!(
+            sts.prometheus,
+            Outcome::Pending {
+                reason: Reason::NodeNotReady
+            }
+        );
+    }
+
+    #[test]
+    fn not_applicable_cells_say_why() {
+        for cell in Cell::all() {
+            let e = exp(cell.variant, cell.disruption, cell.provider);
+            let na = e.not_applicable_why().is_some();
+            let should = (cell.disruption == Disruption::NodeStop
+                && cell.provider == Provider::Existing)
+                || (cell.disruption == Disruption::NfsRestart && !cell.variant.uses_nfs())
+                || (cell.variant == Variant::Statefulset
+                    && matches!(
+                        cell.disruption,
+                        Disruption::RolloutRecreate | Disruption::StuckRolloutUnblock
+                    ))
+                || (cell.variant == Variant::EmptyDir
+                    && cell.disruption == Disruption::StuckRolloutUnblock);
+            assert_eq!(na, should, "{cell}");
+        }
+    }
+
+    #[test]
+    fn custom_class_is_judged_against_the_users_claim() {
+        for d in Disruption::ALL.iter().copied() {
+            let e = exp(Variant::CustomClass, d, Provider::Kind);
+            if e.is_applicable() {
+                assert!(e.sources.contains(&CLAIM_NETWORK_RWO), "{}", e.cell);
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The live side: watch a namespace's Pods, Events and Deployments into a
+//! shared [`Timeline`] while a cell runs, and fetch pod logs afterwards.
+//! Needs a cluster; compiled in every tier, run in tier 2.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, LogParams};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch as signal;
+use tokio::task::JoinHandle;
+
+use super::{DeploymentRecord, Entry, EventRecord, PodRecord, Record, Timeline};
+
+/// Shared, append-only recording with de-duplication per object: an entry
+/// is only added when the object's recorded state changed.
+#[derive(Clone)]
+struct Recorder {
+    started: Instant,
+    inner: Arc<Mutex<Recorded>>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    entries: Vec<Entry>,
+    last: HashMap<String, Record>,
+}
+
+impl Recorder {
+    fn push(&self, key: String, record: Record) {
+        let at_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut r = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if r.last.get(&key) == Some(&record) {
+            return;
+        }
+        r.last.insert(key, record.clone());
+        r.entries.push(Entry { at_ms, record });
+    }
+
+    fn note(&self, text: String) {
+        let at_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut r = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        r.entries.push(Entry {
+            at_ms,
+            record: Record::Note { text },
+        });
+    }
+
+    fn snapshot(&self) -> Timeline {
+        let r = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        Timeline {
+            entries: r.entries.clone(),
+        }
+    }
+}
+
+/// Configure, then [`start`](Self::start): records the namespace's Pods,
+/// core/v1 Events and Deployments until the handle is stopped.
+///
+/// ```no_run
+/// # async fn demo(client: kube::Client) -> harness::Result<()> {
+/// use harness::timeline::{TimelineWatcher, classify};
+/// let handle = TimelineWatcher::new(client, "e2e-local-pv-x1y2z3").start();
+/// // ... disrupt, wait ...
+/// let timeline = handle.stop().await;
+/// let reasons = classify(&timeline.only("prometheus"));
+/// # Ok(()) }
+/// ```
+pub struct TimelineWatcher {
+    client: Client,
+    namespace: String,
+}
+
+impl TimelineWatcher {
+    /// A watcher for `namespace` (the cell's own namespace).
+    pub fn new(client: Client, namespace: impl Into<String>) -> Self {
+        Self {
+            client,
+            namespace: namespace.into(),
+        }
+    }
+
+    /// Start watching. Must be called inside a Tokio runtime; the watches
+    /// run as tasks until [`TimelineHandle::stop`] (or the handle is dropped).
+    /// Watch errors are retried with kube's default backoff and recorded as
+    /// notes, so a flaky API server shows in the timeline instead of
+    /// silently losing entries.
+    pub fn start(self) -> TimelineHandle {
+        let recorder = Recorder {
+            started: Instant::now(),
+            inner: Arc::default(),
+        };
+        recorder.note(format!("watching namespace {}", self.namespace));
+        let (stop, stopped) = signal::channel(false);
+        let ns = &self.namespace;
+        let tasks = vec![
+            tokio::spawn(record_watch(
+                Api::<Pod>::namespaced(self.client.clone(), ns),
+                "pods",
+                recorder.clone(),
+                stopped.clone(),
+                |p: &Pod, deleted| {
+                    let r = PodRecord::from_pod(p, deleted);
+                    (format!("pod/{}", r.name), Record::Pod(r))
+                },
+            )),
+            tokio::spawn(record_watch(
+                Api::<Event>::namespaced(self.client.clone(), ns),
+                "events",
+                recorder.clone(),
+                stopped.clone(),
+                |e: &Event, _| {
+                    let r = EventRecord::from_event(e);
+                    (format!("event/{}", r.name), Record::Event(r))
+                },
+            )),
+            tokio::spawn(record_watch(
+                Api::<Deployment>::namespaced(self.client.clone(), ns),
+                "deployments",
+                recorder.clone(),
+                stopped,
+                |d: &Deployment, _| {
+                    let r = DeploymentRecord::from_deployment(d);
+                    (format!("deployment/{}", r.name), Record::Deployment(r))
+                },
+            )),
+        ];
+        TimelineHandle {
+            recorder,
+            stop,
+            tasks,
+        }
+    }
+}
+
+async fn record_watch<K, F>(
+    api: Api<K>,
+    what: &'static str,
+    recorder: Recorder,
+    mut stopped: signal::Receiver<bool>,
+    to_record: F,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    F: Fn(&K, bool) -> (String, Record) + Send + 'static,
+{
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            item = stream.next() => match item {
+                None => {
+                    recorder.note(format!("{what} watch ended"));
+                    break;
+                }
+                Some(Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) => {
+                    let (key, rec) = to_record(&o, false);
+                    recorder.push(key, rec);
+                }
+                Some(Ok(watcher::Event::Delete(o))) => {
+                    let (key, rec) = to_record(&o, true);
+                    recorder.push(key, rec);
+                }
+                Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => {}
+                Some(Err(e)) => recorder.note(format!("{what} watch error (retrying): {e}")),
+            }
+        }
+    }
+}
+
+/// A running timeline watch. [`stop`](Self::stop) it to get the recording;
+/// dropping it stops the watches too (without returning anything).
+pub struct TimelineHandle {
+    recorder: Recorder,
+    stop: signal::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl TimelineHandle {
+    /// What has been recorded so far (the watch keeps running), e.g. to
+    /// wait until a classifier sees a stuck rollout.
+    pub fn snapshot(&self) -> Timeline {
+        self.recorder.snapshot()
+    }
+
+    /// Stop watching and return everything recorded.
+    pub async fn stop(mut self) -> Timeline {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            if let Err(e) = t.await {
+                self.recorder
+                    .note(format!("a watch task ended abnormally: {e}"));
+            }
+        }
+        self.recorder.note("stopped".into());
+        self.recorder.snapshot()
+    }
+}
+
+impl Drop for TimelineHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The logs of every pod the timeline saw and that still exists: each
+/// container's current log, and its previous one when it restarted.
+/// Returns `(pod name, text)` pairs for [`classify_with_logs`](super::classify_with_logs);
+/// a log that cannot be read becomes a pair whose text says why, so the
+/// report shows the gap instead of hiding it.
+pub async fn collect_logs(
+    client: &Client,
+    namespace: &str,
+    timeline: &Timeline,
+) -> Vec<(String, String)> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut out = Vec::new();
+    for pod in timeline.pods() {
+        if pod.deleted {
+            continue;
+        }
+        for c in &pod.containers {
+            let mut wanted = vec![false];
+            if c.restarts > 0 {
+                wanted.push(true);
+            }
+            for previous in wanted {
+                let lp = LogParams {
+                    container: Some(c.name.clone()),
+                    previous,
+                    ..LogParams::default()
+                };
+                let text = match api.logs(&pod.name, &lp).await {
+                    Ok(t) => t,
+                    Err(e) => format!(
+                        "(could not read {}log of {}/{}: {e})",
+                        if previous { "previous " } else { "" },
+                        pod.name,
+                        c.name
+                    ),
+                };
+                out.push((pod.name.clone(), text));
+            }
+        }
+    }
+    out
+}
