@@ -76,11 +76,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt as _};
 use serde_json::json;
 
+use crate::cluster::node;
 use crate::cmd::Output;
 use crate::error::{Error, Result};
 use crate::workload::{self, Kind, Workload};
@@ -88,6 +89,10 @@ use crate::workload::{self, Kind, Workload};
 /// How long a stuck rollout is given to show itself (new pod not Ready
 /// while the old one holds the volume) before the unblock step acts anyway.
 pub const STUCK_ROLLOUT_OBSERVE: Duration = Duration::from_secs(90);
+
+/// A new pod still creating its container after this long is taken as
+/// blocked on its volume (Multi-Attach, a mount that does not come).
+pub const STUCK_CREATING: Duration = Duration::from_secs(45);
 
 /// Operations on cluster nodes a disruption needs; the cluster guard
 /// implements them (`docker exec`/`docker stop` on node containers).
@@ -99,6 +104,22 @@ pub trait NodeOps: Send + Sync {
     async fn stop_node(&self, node: &str) -> Result<()>;
     /// Start a stopped node.
     async fn start_node(&self, node: &str) -> Result<()>;
+}
+
+/// The cluster's node operations (`docker exec`/`stop`/`start` on the node containers).
+#[async_trait]
+impl NodeOps for crate::cluster::ClusterInfo {
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output> {
+        crate::cluster::ClusterInfo::node_exec(self, node, argv).await
+    }
+
+    async fn stop_node(&self, node: &str) -> Result<()> {
+        crate::cluster::ClusterInfo::stop_node(self, node).await
+    }
+
+    async fn start_node(&self, node: &str) -> Result<()> {
+        crate::cluster::ClusterInfo::start_node(self, node).await
+    }
 }
 
 /// Something that can be restarted in place (the NFS server).
@@ -135,6 +156,13 @@ pub struct Applied {
     pub at: Instant,
     /// The pod that was running before (and may be gone now).
     pub old_pod: String,
+    /// Its uid: a StatefulSet's replacement pod has the same name.
+    pub old_uid: String,
+    /// The uids of all the workload's pods before (a rollout replaces them all).
+    pub old_uids: Vec<String>,
+    /// Whether the disruption acted on this workload; `false` for a
+    /// bystander (e.g. Grafana on another node during node-stop).
+    pub affected: bool,
     /// The node it ran on.
     pub node: Option<String>,
     /// The main container's restart count before.
@@ -157,6 +185,33 @@ impl Applied {
     }
 }
 
+/// Record the state of a workload a node-level disruption may hit in
+/// passing (`affected` says whether its pod is on `node`), without acting.
+///
+/// # Errors
+/// As [`apply`] when the workload has no pod.
+pub async fn bystander(d: Disruption, t: &Target<'_>, node: Option<&str>, at: Instant) -> Result<Applied> {
+    let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
+    let pod = pods.first().ok_or_else(|| Error::WaitFailed {
+        what: format!("{d} near {}", t.workload.name),
+        reason: format!("no {} pod in {}", t.workload.name, t.namespace),
+    })?;
+    let on = workload::node_of(pod);
+    Ok(Applied {
+        disruption: d,
+        at,
+        old_pod: pod.name_any(),
+        old_uid: pod.metadata.uid.clone().unwrap_or_default(),
+        old_uids: pods.iter().filter_map(|p| p.metadata.uid.clone()).collect(),
+        affected: d == Disruption::NfsRestart || (d == Disruption::NodeStop && on.is_some() && on.as_deref() == node),
+        node: on,
+        restarts_before: workload::restarts(pod, t.workload.container),
+        steps: Vec::new(),
+        cordoned: None,
+        stopped: None,
+    })
+}
+
 /// Apply `d` to the target's (first, oldest) running pod.
 ///
 /// # Errors
@@ -176,6 +231,9 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
         disruption: d,
         at: Instant::now(),
         old_pod: pod.name_any(),
+        old_uid: pod.metadata.uid.clone().unwrap_or_default(),
+        old_uids: pods.iter().filter_map(|p| p.metadata.uid.clone()).collect(),
+        affected: true,
         node: workload::node_of(pod),
         restarts_before: workload::restarts(pod, t.workload.container),
         steps: Vec::new(),
@@ -251,39 +309,37 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
             let old = a.old_pod.clone();
             // Observe the stuck state the seed article describes (a new pod
             // that cannot become Ready while the old one holds the volume),
-            // then apply its workaround: delete the old pod.
+            // then apply its workaround: delete the old pod. A workload
+            // whose rollout finishes instead (Grafana has no lock) has
+            // nothing to unblock.
             let seen = workload::watch_pods(
                 &t.client,
                 t.namespace,
                 &t.workload,
-                "a second pod that is not Ready while the old one runs",
+                "a stuck rollout (a new pod not Ready while the old one runs) or a finished one",
                 STUCK_ROLLOUT_OBSERVE,
-                |pods| {
-                    pods.values()
-                        .any(|p| {
-                            p.name_any() != old
-                                && !workload::is_ready(p)
-                                && workload::restarts(p, t.workload.container) > 0
-                                || p.name_any() != old
-                                    && p.status.as_ref().and_then(|s| s.phase.as_deref())
-                                        == Some("Pending")
-                        })
-                        .then(|| workload::describe(&pods.values().collect::<Vec<_>>()))
-                },
+                |pods| stuck_or_done(pods, &old, t.workload.container),
             )
             .await;
-            a.steps.push(match seen {
-                Ok(state) => format!("rollout stuck as documented: {state}"),
-                Err(e) => format!("rollout did not look stuck: {e}"),
-            });
-            delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
-            a.steps.push(format!(
-                "deleted old pod {old} (the seed article's workaround)"
-            ));
+            match seen {
+                Ok(RolloutState::Finished) => {
+                    a.steps.push(format!("{}: rollout finished by itself; nothing to unblock", t.workload.name));
+                }
+                Ok(RolloutState::Stuck(state)) => {
+                    a.steps.push(format!("rollout stuck as documented: {state}"));
+                    delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
+                    a.steps.push(format!("deleted old pod {old} (the seed article's workaround)"));
+                }
+                Err(e) => {
+                    a.steps.push(format!("rollout neither stuck nor finished: {e}"));
+                    delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
+                    a.steps.push(format!("deleted old pod {old} (the seed article's workaround)"));
+                }
+            }
         }
         Disruption::RescheduleOtherNode => {
             let node = a.node.clone().ok_or_else(|| unscheduled(d, &a.old_pod))?;
-            cordon(&t.client, &node, true).await?;
+            node::set_unschedulable(&t.client, &node, true).await?;
             a.cordoned = Some(node.clone());
             a.at = Instant::now();
             delete_pod(&pods_api, &a.old_pod, &DeleteParams::default()).await?;
@@ -313,11 +369,18 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
                 reason: "no upgrade image given".into(),
             })?;
             a.at = Instant::now();
-            let patch = json!({"spec": {"template": {"spec": {"containers": [
+            // Upgrade as the docs advise for a single-writer volume: a
+            // Deployment switches to Recreate in the same patch, so the old
+            // Prometheus releases its lock first (a StatefulSet replaces pods
+            // one at a time anyway).
+            let mut patch = json!({"spec": {"template": {"spec": {"containers": [
                 {"name": t.workload.container, "image": image}
             ]}}}});
+            if t.kind == Kind::Deployment {
+                patch["spec"]["strategy"] = json!({"type": "Recreate", "rollingUpdate": null});
+            }
             patch_workload(t, &patch, Patch::Strategic(patch.clone())).await?;
-            a.steps.push(format!("set image {image}"));
+            a.steps.push(format!("set image {image}{}", if t.kind == Kind::Deployment { " with strategy Recreate" } else { "" }));
         }
     }
     Ok(a)
@@ -330,7 +393,7 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
 /// The Kubernetes or node error; the caller reports it.
 pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
     if let Some(node) = &a.cordoned {
-        cordon(&t.client, node, false).await?;
+        node::set_unschedulable(&t.client, node, false).await?;
     }
     if let (Some(node), Some(nodes)) = (&a.stopped, t.nodes) {
         nodes.start_node(node).await?;
@@ -405,23 +468,24 @@ async fn patch_workload(
     .map_err(|e| Error::kube(action(), e))
 }
 
-/// Cordon (or uncordon) a node: `spec.unschedulable`, as `kubectl cordon` does.
-///
-/// # Errors
-/// [`Error::Kube`] when the patch fails.
-pub async fn cordon(client: &Client, node: &str, on: bool) -> Result<()> {
-    Api::<Node>::all(client.clone())
-        .patch(
-            node,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"unschedulable": on}})),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Error::kube(
-                format!("{} node {node}", if on { "cordon" } else { "uncordon" }),
-                e,
-            )
-        })
+/// What a rollout looks like while the unblock step watches it.
+enum RolloutState {
+    /// A new pod is failing or pending while `old` still runs.
+    Stuck(String),
+    /// `old` is gone and every pod is Ready.
+    Finished,
+}
+
+fn stuck_or_done(pods: &std::collections::BTreeMap<String, Pod>, old: &str, container: &str) -> Option<RolloutState> {
+    let old_present = pods.contains_key(old);
+    let others: Vec<&Pod> = pods.values().filter(|p| p.name_any() != old).collect();
+    if !old_present && !others.is_empty() && others.iter().all(|p| workload::is_ready(p)) {
+        return Some(RolloutState::Finished);
+    }
+    let stuck = old_present
+        && others.iter().any(|p| {
+            let crash_looping = !workload::is_ready(p) && workload::restarts(p, container) > 0;
+            crash_looping || workload::unschedulable(p) || workload::creating_longer_than(p, STUCK_CREATING)
+        });
+    stuck.then(|| RolloutState::Stuck(workload::describe(&pods.values().collect::<Vec<_>>())))
 }

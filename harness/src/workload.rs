@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
 
 use crate::error::{Error, Result};
-use crate::labels;
 
 /// How the workload is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +233,37 @@ pub async fn wait_ready(
     .await
 }
 
+/// Whether the scheduler has said it cannot place the pod (PodScheduled=False).
+pub fn unschedulable(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "False"))
+}
+
+/// Whether the pod was created more than `age` ago and a container is still
+/// waiting in ContainerCreating (typically a volume that will not attach or mount).
+pub fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
+    let creating = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.state
+                    .as_ref()
+                    .and_then(|s| s.waiting.as_ref())
+                    .and_then(|w| w.reason.as_deref())
+                    == Some("ContainerCreating")
+            })
+        });
+    let old_enough = pod.metadata.creation_timestamp.as_ref().is_some_and(|t| {
+        let secs = k8s_openapi::jiff::Timestamp::now().as_second() - t.0.as_second();
+        secs > i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
+    });
+    creating && old_enough
+}
+
 /// The node a pod runs on.
 pub fn node_of(pod: &Pod) -> Option<String> {
     pod.spec.as_ref()?.node_name.clone()
@@ -259,76 +289,6 @@ pub fn restarts(pod: &Pod, container: &str) -> i32 {
         .and_then(|s| s.container_statuses.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.name == container))
         .map_or(0, |c| c.restart_count)
-}
-
-/// Current and previous logs of `container` in `pod` (the previous one is
-/// where a crash-looping Prometheus says why it died).
-///
-/// # Errors
-/// [`Error::Kube`] when the current log cannot be read; a missing previous
-/// log is not an error.
-pub async fn logs(
-    client: &Client,
-    namespace: &str,
-    pod: &str,
-    container: &str,
-) -> Result<(String, Option<String>)> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let lp = LogParams {
-        container: Some(container.to_owned()),
-        ..LogParams::default()
-    };
-    let current = api
-        .logs(pod, &lp)
-        .await
-        .map_err(|e| Error::kube(format!("logs of {namespace}/{pod} {container}"), e))?;
-    let previous = api
-        .logs(
-            pod,
-            &LogParams {
-                previous: true,
-                ..lp
-            },
-        )
-        .await
-        .ok();
-    Ok((current, previous))
-}
-
-/// Create the test's namespace, labelled as the harness's and with the run id.
-///
-/// # Errors
-/// [`Error::Kube`] when it cannot be created.
-pub async fn create_namespace(client: &Client, name: &str, run_id: &str) -> Result<()> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            labels: Some(BTreeMap::from([
-                (labels::MANAGED_BY.to_owned(), labels::OWNER.to_owned()),
-                (labels::RUN_ID.to_owned(), run_id.to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    api.create(&PostParams::default(), &ns)
-        .await
-        .map_err(|e| Error::kube(format!("create namespace {name}"), e))?;
-    Ok(())
-}
-
-/// Delete the test's namespace (and so everything namespaced in it).
-///
-/// # Errors
-/// [`Error::Kube`] unless it is already gone.
-pub async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(Error::kube(format!("delete namespace {name}"), e)),
-    }
 }
 
 #[cfg(test)]

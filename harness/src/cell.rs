@@ -1,0 +1,535 @@
+//! One cell of the matrix, start to finish: deploy the variant in its own
+//! namespace, seed Prometheus and Grafana, snapshot, disrupt, wait (watch
+//! based, bounded), snapshot again, classify what the cluster did, and judge
+//! the observation against the expectation table. Every step is a piece
+//! that tier 0 or tier 1 exercises for real; this module only composes them.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::{Client, ResourceExt as _};
+
+use crate::cluster::ClusterGuard;
+use crate::disrupt::{self, Applied, Disruption, NodeOps, Restartable, Target};
+use crate::error::{Error, Result};
+use crate::exec::PodExec;
+use crate::expect::{App, Cell, Observation, Observed, Reason};
+use crate::forward::PortForward;
+use crate::manifest::{self, Params, Rendered};
+use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
+use crate::probe::prometheus::{self as prom, PrometheusProbe};
+use crate::probe::Judgement;
+use crate::progress::Progress;
+use crate::report::{CellResult, TextArtifact, collect_artifacts};
+use crate::seed::prometheus::{History, seed_blocks};
+use crate::suite::{SharedNfs, Suite};
+use crate::timeline::{self, TimelineWatcher};
+use crate::variant::Variant;
+use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+
+/// How long a freshly deployed workload gets to become Ready (image pulls
+/// are preloaded; volume binding and provisioning take the rest).
+pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a disrupted workload gets to settle: recovered, visibly stuck,
+/// or not coming back. Longer than the manifests' progressDeadlineSeconds
+/// (120 s) so a stuck rollout is reported by its Deployment condition, and
+/// than the node-stop eviction path (node NotReady after ~50 s, then the
+/// pods' 10 s tolerations).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long Grafana gets to answer healthy again after recovering.
+pub const GRAFANA_AFTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Run one cell and record its result in the suite's report.
+///
+/// # Errors
+/// Never for an observation that contradicts the table: that is a failed
+/// [`CellResult`]. `Err` only when recording the result itself fails.
+pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
+    let progress = Progress::new(cell.short());
+    let cluster = suite.cluster().await?;
+    let version = cluster.version().map_or_else(|| "unknown".to_owned(), |m| m.to_string());
+    let ns = cluster.create_namespace(&format!("{}-{}", cell.variant, cell.disruption)).await?;
+    progress.step(format!("namespace {ns}"));
+    let mut ctx = Ctx {
+        suite,
+        cluster: &cluster,
+        cell,
+        ns: ns.clone(),
+        progress: &progress,
+        nfs: None,
+        timeline: None,
+        node: None,
+    };
+    let result = match ctx.run().await {
+        Ok((observation, pj, gj)) => CellResult::new(cell, &version).judge(observation, pj.as_ref(), gj.as_ref()),
+        Err(e) => CellResult::new(cell, &version).error(&e),
+    };
+    let mut result = result.with_steps(&progress);
+    let timeline = match ctx.timeline.take() {
+        Some(t) => Some(t),
+        None => None,
+    };
+    if let Some(t) = &timeline {
+        let logs = timeline::collect_logs(cluster.client(), &ns, t).await;
+        result = result.with_findings(&timeline::findings(t, &logs, &log_classifier));
+    }
+    if !result.passed {
+        cluster.mark_failed();
+        let dir = suite.report.artifacts_dir(cell);
+        let extras = artifacts(&ctx, &cluster);
+        let refs: Vec<&dyn crate::report::Artifact> = extras.iter().map(|a| a.as_ref()).collect();
+        match collect_artifacts(cluster.client(), &ns, &dir, timeline.as_ref(), &refs).await {
+            Ok(_) => result = result.with_artifacts(&suite.report, &dir),
+            Err(e) => progress.step(format!("could not collect artifacts: {e}")),
+        }
+    }
+    ctx.cleanup(&result).await;
+    suite.report.record(&result)?;
+    Ok(result)
+}
+
+/// Prometheus's and Grafana's log classifiers, for the timeline.
+fn log_classifier(text: &str) -> Vec<Reason> {
+    let mut r = prom::classify_log(text);
+    r.extend(grafana::classify_log(text));
+    r
+}
+
+struct Ctx<'a> {
+    suite: &'a Suite,
+    cluster: &'a ClusterGuard,
+    cell: Cell,
+    ns: String,
+    progress: &'a Progress,
+    nfs: Option<std::sync::Arc<SharedNfs>>,
+    timeline: Option<timeline::Timeline>,
+    node: Option<String>,
+}
+
+/// What a cell seeded and saw before the disruption, per app.
+struct Before {
+    history: History,
+    prometheus: prom::Snapshot,
+    grafana_uids: grafana::Uids,
+    grafana: grafana::Snapshot,
+    password: String,
+}
+
+impl Ctx<'_> {
+    fn client(&self) -> &Client {
+        self.cluster.client()
+    }
+
+    async fn run(&mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {
+        let rendered = self.deploy().await?;
+        let prom_kind = match rendered.prometheus() {
+            manifest::Workload::StatefulSet(_) => Kind::StatefulSet,
+            manifest::Workload::Deployment(_) => Kind::Deployment,
+        };
+        let prom_replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
+        let password = rendered_password(&rendered)?;
+        let before = self.seed(prom_replicas, password).await?;
+
+        let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
+        let d = self.cell.disruption;
+        let lock = self.suite.disruption_lock(d).await;
+        self.progress.step(format!("disrupting: {d}"));
+        let nfs_restart: Option<&dyn Restartable> = self.nfs.as_deref().map(|n| n as &dyn Restartable);
+        let nodes: Option<&dyn NodeOps> = match self.cluster.provider() {
+            crate::cluster::Provider::Existing => None,
+            _ => Some(self.cluster as &dyn NodeOps),
+        };
+        let images = &self.suite.config.images;
+        let target = |w: Workload, kind: Kind, image: &'a str| Target {
+            client: self.client().clone(),
+            namespace: &self.ns,
+            workload: w,
+            kind,
+            nodes,
+            nfs: nfs_restart,
+            upgrade_image: Some(image),
+        };
+        let prom_target = target(PROMETHEUS, prom_kind, &images.prometheus);
+        let graf_target = target(GRAFANA, Kind::Deployment, &images.grafana);
+        let applied_p = disrupt::apply(d, &prom_target).await?;
+        let prom_node = applied_p.node.clone();
+        let graf_pods = workload::pods(self.client(), &self.ns, &GRAFANA).await?;
+        let graf_node = graf_pods.first().and_then(workload::node_of);
+        // Pod-level disruptions hit both apps; node-level ones act on
+        // Prometheus's node, and Grafana is disrupted only if it is there
+        // too; nfs-restart hits whatever is on NFS.
+        let applied_g = if d.is_node_level() {
+            None
+        } else {
+            Some(disrupt::apply(d, &graf_target).await?)
+        };
+        let grafana_disrupted = match d {
+            Disruption::NodeStop => graf_node.is_some() && graf_node == prom_node,
+            Disruption::RescheduleOtherNode => false,
+            Disruption::NfsRestart => self.cell.variant.uses_nfs(),
+            _ => true,
+        };
+        for step in applied_p.steps.iter().chain(applied_g.iter().flat_map(|a| &a.steps)) {
+            self.progress.step(step);
+        }
+
+        self.progress.step("waiting for the workloads to settle");
+        let (settle_p, settle_g) = tokio::join!(
+            settle(self.client(), &self.ns, PROMETHEUS, prom_kind, prom_replicas, &applied_p),
+            settle_grafana(self.client(), &self.ns, applied_g.as_ref().unwrap_or(&applied_p), d.is_node_level()),
+        );
+        let restore = disrupt::restore(&applied_p, &prom_target).await;
+        drop(lock);
+        self.progress.step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
+
+        let pj = self.judge_prometheus(&before, &settle_p, &applied_p).await;
+        let gj = self.judge_grafana(&before, &settle_g, applied_g.as_ref().unwrap_or(&applied_p)).await;
+        let timeline = watcher.stop().await;
+        let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
+        let reasons = |app: &str| timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
+        let observation = Observation {
+            prometheus: Observed::new(pj.as_ref(), reasons(PROMETHEUS.app), true),
+            grafana: Observed::new(gj.as_ref(), reasons(GRAFANA.app), grafana_disrupted),
+        };
+        self.timeline = Some(timeline);
+        restore?;
+        Ok((observation, pj, gj))
+    }
+
+    /// Prepare storage outside the cluster, render the variant, apply it,
+    /// and wait until both apps are Ready.
+    async fn deploy(&mut self) -> Result<Rendered> {
+        let cfg = &self.suite.config;
+        let mut images = cfg.images.clone();
+        if self.cell.disruption == Disruption::ImageUpgrade {
+            images.prometheus = images.prometheus_previous.clone();
+            images.grafana = images.grafana_previous.clone();
+        }
+        let mut params = Params::new(&self.ns, images);
+        if let Some(class) = &cfg.storage_class {
+            params = params.with_storage_class(class);
+        }
+        let workers = self.cluster.workers();
+        let node = workers
+            .get(hash(&self.ns) % workers.len().max(1))
+            .map(|n| n.name.clone())
+            .or_else(|| self.cluster.nodes().first().map(|n| n.name.clone()));
+        if let Some(node) = &node {
+            params = params.with_node(node);
+        }
+        self.node = node.clone();
+        if self.cell.variant.uses_nfs() {
+            let nfs = self.suite.nfs(self.cluster).await?;
+            if self.cell.variant == Variant::NfsStatic {
+                // The static PVs point at NFS_PATH/<namespace>/{prometheus,grafana}.
+                for app in [PROMETHEUS.app, GRAFANA.app] {
+                    nfs.create_dir(&format!("{}/{app}", self.ns), 0, 0, 0o777).await?;
+                }
+            }
+            params = params.with_nfs(nfs.address(), nfs.export_path());
+            self.nfs = Some(nfs);
+        }
+        if matches!(self.cell.variant, Variant::LocalPv) {
+            // A local PV's directory must exist on its node before the pod starts.
+            let node = self.node.clone().unwrap_or_default();
+            for app in [PROMETHEUS.app, GRAFANA.app] {
+                let dir = format!("{}/{}/{app}", manifest::HOST_DIR, self.ns);
+                self.cluster.node_exec(&node, &["mkdir", "-p", &dir]).await?;
+            }
+        }
+        let rendered = manifest::render(&manifest::default_dir(), self.cell.variant, &params)?;
+        for (addon, _) in rendered.addons() {
+            self.progress.step(format!("installing addon {addon} (once per run)"));
+            self.suite.ensure_addon(self.cluster, &rendered, addon).await?;
+        }
+        self.progress.step(format!("applying {} objects", rendered.objects().len()));
+        manifest::apply::apply_all(self.client(), rendered.objects().iter()).await?;
+        let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
+        self.progress.step("waiting for prometheus and grafana to be Ready");
+        let (p, g) = tokio::join!(
+            workload::wait_ready(self.client(), &self.ns, &PROMETHEUS, replicas, &[], DEPLOY_TIMEOUT),
+            workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT),
+        );
+        p?;
+        g?;
+        Ok(rendered)
+    }
+
+    /// Seed both apps and snapshot them before the disruption.
+    async fn seed(&self, prom_replicas: usize, password: String) -> Result<Before> {
+        let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
+        let exec = PodExec::new(self.client().clone(), &self.ns, &prom_pod, PROMETHEUS.container);
+        let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), &prom_pod, PROMETHEUS.port).await?;
+        let probe = PrometheusProbe::new(fwd.url(), &exec);
+        let history = History::new(self.ns.clone());
+        self.progress.step(format!("seeding {}h of Prometheus history into {prom_pod}", history.hours()));
+        let seeded = seed_blocks(&probe, &history).await?;
+        self.progress.step(format!("seeded: {seeded}"));
+        let prometheus = probe.snapshot(&history).await?;
+        if prom_replicas > 1 {
+            self.progress.step(format!("{prom_replicas} Prometheus replicas: the first one is seeded and judged"));
+        }
+
+        let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
+        let gexec = PodExec::new(self.client().clone(), &self.ns, &graf_pod, GRAFANA.container);
+        let gfwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), &graf_pod, GRAFANA.port).await?;
+        let client = GrafanaClient::new(gfwd.url(), password.clone())?;
+        client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
+        // The datasource points at the in-cluster Service, as a user's would.
+        let spec = SeedSpec::unique(format!("http://prometheus.{}.svc:{}", self.ns, PROMETHEUS.port));
+        self.progress.step(format!("seeding Grafana dashboard {}", spec.uids().dashboard));
+        let seeded = client.seed(&spec).await?;
+        let grafana = client.snapshot(&seeded.uids(), Some(&gexec)).await?;
+        Ok(Before {
+            history,
+            prometheus,
+            grafana_uids: seeded.uids(),
+            grafana,
+            password,
+        })
+    }
+
+    async fn judge_prometheus(&self, before: &Before, settled: &Settled, applied: &Applied) -> Option<Judgement> {
+        let pod = settled.serving_pod()?;
+        let result: Result<Judgement> = async {
+            let exec = PodExec::new(self.client().clone(), &self.ns, pod, PROMETHEUS.container);
+            let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), pod, PROMETHEUS.port).await?;
+            let probe = PrometheusProbe::new(fwd.url(), &exec);
+            let recovery = probe.wait_ready(applied.at).await?;
+            let after = probe.snapshot_after(&before.prometheus).await?;
+            Ok(prom::compare(&before.prometheus, &after, Some(recovery)))
+        }
+        .await;
+        result
+            .inspect_err(|e| self.progress.step(format!("prometheus could not be judged: {e}")))
+            .ok()
+    }
+
+    async fn judge_grafana(&self, before: &Before, settled: &Settled, applied: &Applied) -> Option<Judgement> {
+        let pod = settled.serving_pod()?;
+        let result: Result<Judgement> = async {
+            let exec = PodExec::new(self.client().clone(), &self.ns, pod, GRAFANA.container);
+            let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), pod, GRAFANA.port).await?;
+            let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
+            let (j, _) = client
+                .judge_after(&before.grafana, applied.at, GRAFANA_AFTER_TIMEOUT, Some(&exec))
+                .await?;
+            Ok(j)
+        }
+        .await;
+        let _ = &before.grafana_uids;
+        result
+            .inspect_err(|e| self.progress.step(format!("grafana could not be judged: {e}")))
+            .ok()
+    }
+
+    /// Delete the namespace and the cell's cluster-scoped objects, unless
+    /// the cell failed and E2E_KEEP says keep.
+    async fn cleanup(&self, result: &CellResult) {
+        if self.suite.config.keep.keep(!result.passed) {
+            self.progress.step(format!("keeping namespace {} (E2E_KEEP)", self.ns));
+            return;
+        }
+        if let Err(e) = manifest::apply::delete_cell_objects(self.client(), &self.ns).await {
+            self.progress.step(format!("cleanup: {e}"));
+        }
+    }
+}
+
+/// Failure artifacts from outside the API: node directory listings, the NFS
+/// export listing, the cluster's node logs.
+fn artifacts(ctx: &Ctx<'_>, cluster: &ClusterGuard) -> Vec<Box<dyn crate::report::Artifact + '_>> {
+    let mut out: Vec<Box<dyn crate::report::Artifact + '_>> = Vec::new();
+    if let Some(node) = ctx.node.clone() {
+        let ns = ctx.ns.clone();
+        out.push(Box::new(TextArtifact::new(format!("node-dirs-{node}.txt"), move || {
+            let node = node.clone();
+            let ns = ns.clone();
+            async move {
+                let script = format!(
+                    "ls -lnR {dir}/{ns} /var/local-path-provisioner /var/lib/rancher/k3s/storage 2>&1 | head -n 400",
+                    dir = manifest::HOST_DIR
+                );
+                cluster.node_exec(&node, &["sh", "-c", &script]).await.map(|o| o.stdout)
+            }
+        })));
+    }
+    if let Some(nfs) = ctx.nfs.clone() {
+        let ns = ctx.ns.clone();
+        out.push(Box::new(TextArtifact::new("nfs-export.txt", move || {
+            let nfs = nfs.clone();
+            let ns = ns.clone();
+            async move {
+                let root = nfs.listing("").await?;
+                let cell = nfs.listing(&ns).await.unwrap_or_else(|e| e.to_string());
+                Ok(format!("{}:\n{root}\n\n{}/{ns}:\n{cell}\n", nfs.export_path(), nfs.export_path()))
+            }
+        })));
+    }
+    out
+}
+
+fn rendered_password(rendered: &Rendered) -> Result<String> {
+    rendered.grafana_password().map(str::to_owned).ok_or_else(|| Error::Manifest {
+        file: manifest::default_dir().join("base/grafana.yaml"),
+        doc: 0,
+        object: "Secret/grafana-admin".into(),
+        message: "no admin-password in the rendered Secret".into(),
+    })
+}
+
+fn hash(s: &str) -> usize {
+    s.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)))
+}
+
+async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
+    workload::pods(client, ns, w)
+        .await?
+        .iter()
+        .find(|p| workload::is_ready(p))
+        .map(|p| p.name_any())
+        .ok_or_else(|| Error::WaitFailed {
+            what: format!("a ready {} pod in {ns}", w.name),
+            reason: "none is Ready".into(),
+        })
+}
+
+/// How a disrupted workload ended up.
+#[derive(Debug, Clone)]
+pub enum Settled {
+    /// Back to full strength with the pods the disruption asked for.
+    Recovered {
+        /// A Ready pod to read the data from.
+        pod: String,
+        /// Disruption to recovered.
+        after: Duration,
+    },
+    /// The Deployment reported ProgressDeadlineExceeded; the old pod may still serve.
+    Stuck {
+        /// A Ready pod still serving, if any.
+        serving: Option<String>,
+    },
+    /// Neither within the settle timeout.
+    NotRecovered {
+        /// A Ready pod still serving, if any.
+        serving: Option<String>,
+        /// What the pods looked like last.
+        last_seen: String,
+    },
+}
+
+impl Settled {
+    /// The pod to read data from, when one serves.
+    pub fn serving_pod(&self) -> Option<&str> {
+        match self {
+            Self::Recovered { pod, .. } => Some(pod),
+            Self::Stuck { serving } | Self::NotRecovered { serving, .. } => serving.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Display for Settled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Recovered { pod, after } => write!(f, "recovered in {:.1}s ({pod})", after.as_secs_f64()),
+            Self::Stuck { serving } => write!(f, "rollout stuck (ProgressDeadlineExceeded), serving: {}", serving.as_deref().unwrap_or("none")),
+            Self::NotRecovered { last_seen, .. } => write!(f, "not recovered: {last_seen}"),
+        }
+    }
+}
+
+/// Wait until the disrupted workload recovers, gets visibly stuck, or the
+/// settle timeout passes. Recovered means: the wanted number of Ready pods,
+/// none terminating, and the disruption's effect visible (a container
+/// restart for container-kill, the old pod replaced for pod-replacing ones).
+async fn settle(client: &Client, ns: &str, w: Workload, kind: Kind, replicas: usize, a: &Applied) -> Settled {
+    let recovered = workload::watch_pods(client, ns, &w, &format!("{} to recover from {}", w.name, a.disruption), SETTLE_TIMEOUT, |pods| {
+        recovered_pod(pods.values(), w, replicas, a)
+    });
+    let stuck = async {
+        if kind != Kind::Deployment {
+            return std::future::pending::<()>().await;
+        }
+        let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        let _ = crate::wait::watch_object(
+            api,
+            w.name,
+            &format!("deployment {} to report ProgressDeadlineExceeded", w.name),
+            SETTLE_TIMEOUT + Duration::from_secs(60),
+            |d| d.filter(|d| deadline_exceeded(d)).map(|_| ()),
+            |_| String::new(),
+        )
+        .await;
+        // Only a reported deadline counts; a watch error falls through to the pod wait.
+        std::future::pending::<()>().await
+    };
+    let outcome = tokio::select! {
+        r = recovered => Some(r),
+        () = stuck => None,
+    };
+    let serving = || async {
+        workload::pods(client, ns, &w)
+            .await
+            .ok()
+            .and_then(|ps| ps.iter().find(|p| workload::is_ready(p)).map(|p| p.name_any()))
+    };
+    match outcome {
+        Some(Ok(pod)) => Settled::Recovered {
+            pod,
+            after: a.at.elapsed(),
+        },
+        Some(Err(e)) => Settled::NotRecovered {
+            serving: serving().await,
+            last_seen: e.to_string(),
+        },
+        None => Settled::Stuck {
+            serving: serving().await,
+        },
+    }
+}
+
+async fn settle_grafana(client: &Client, ns: &str, a: &Applied, node_level: bool) -> Settled {
+    if node_level && a.node.is_none() {
+        return Settled::NotRecovered {
+            serving: None,
+            last_seen: "no node".into(),
+        };
+    }
+    settle(client, ns, GRAFANA, Kind::Deployment, 1, a).await
+}
+
+fn deadline_exceeded(d: &Deployment) -> bool {
+    d.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            })
+        })
+}
+
+/// The recovery rule of [`settle`], pure so tier 0 can test it.
+fn recovered_pod<'p>(pods: impl Iterator<Item = &'p Pod>, w: Workload, replicas: usize, a: &Applied) -> Option<String> {
+    let live: Vec<&Pod> = pods.filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+    let uid = |p: &Pod| p.metadata.uid.clone().unwrap_or_default();
+    let replaced = |p: &&Pod| !a.old_uids.contains(&uid(p));
+    let ready: Vec<&Pod> = live.iter().copied().filter(|p| workload::is_ready(p)).collect();
+    let ok = match a.disruption {
+        Disruption::ContainerKill => {
+            ready.len() == replicas
+                && live.iter().any(|p| p.name_any() == a.old_pod && workload::restarts(p, w.container) > a.restarts_before)
+        }
+        Disruption::NfsRestart => ready.len() == replicas,
+        Disruption::RolloutRestart | Disruption::RolloutRecreate | Disruption::ImageUpgrade | Disruption::StuckRolloutUnblock => {
+            live.len() == replicas && ready.len() == replicas && ready.iter().all(replaced)
+        }
+        Disruption::PodDelete | Disruption::PodForceDelete | Disruption::RescheduleOtherNode | Disruption::NodeStop => {
+            live.len() == replicas && ready.len() == replicas && !ready.iter().any(|p| uid(p) == a.old_uid)
+        }
+    };
+    ok.then(|| ready.iter().find(|p| replaced(p)).or(ready.first()).map(|p| p.name_any()))
+        .flatten()
+}

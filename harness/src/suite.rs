@@ -1,0 +1,285 @@
+//! What one tier-2 run shares between its cells: the one cluster, the one
+//! NFS server on the cluster's network, the report, the images loaded once,
+//! the addons installed once, and the lock that serialises node-level cells.
+//!
+//! libtest has no global setup or teardown (FACTS.md), so the e2e binary is
+//! a libtest-compatible harness (libtest-mimic) whose `main` owns a
+//! [`Suite`]: it starts the cluster when the first selected cell runs and
+//! cleans everything up after the last one, keeping it on failure per
+//! E2E_KEEP. The cluster guard's reaper covers a killed process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, OnceCell, RwLock};
+
+use crate::cluster::{Cluster, ClusterGuard};
+use crate::config::Config;
+use crate::disrupt::{Disruption, Restartable};
+use crate::error::{Error, Result};
+use crate::expect::{Cell, expected};
+use crate::ids::NamedId as _;
+use crate::manifest;
+use crate::nfs::{NfsServer, RunningNfs};
+use crate::report::Report;
+use crate::variant::Variant;
+
+/// Why a cell is not run, when it is not. Reported as "ignored" with this
+/// reason, never as a pass.
+pub fn skip_reason(config: &Config, cell: Cell) -> Option<String> {
+    if cell.provider != config.provider {
+        return Some(format!("provider {} (this run uses E2E_PROVIDER={})", cell.provider, config.provider));
+    }
+    if !config.variants.contains(&cell.variant) {
+        return Some(if cell.variant == Variant::CustomClass && config.storage_class.is_none() {
+            "custom-class needs E2E_STORAGE_CLASS=<your class>".to_owned()
+        } else {
+            format!("not selected by E2E_VARIANTS ({})", ids(&config.variants))
+        });
+    }
+    if !config.disruptions.contains(&cell.disruption) {
+        return Some(format!("not selected by E2E_DISRUPTIONS ({})", ids(&config.disruptions)));
+    }
+    let e = expected(cell.variant, cell.disruption, cell.provider);
+    e.not_applicable_why().map(|why| format!("not applicable: {why}"))
+}
+
+fn ids<T: crate::ids::NamedId>(v: &[T]) -> String {
+    v.iter().map(|x| x.id()).collect::<Vec<_>>().join(",")
+}
+
+/// The test name of a cell: `<variant>::<disruption>` with `_` for `-`,
+/// e.g. `nfs_static::pod_delete`, so `cargo test --features e2e nfs_static`
+/// selects a variant and `-- pod_delete` a disruption.
+pub fn test_name(cell: Cell) -> String {
+    format!("{}::{}", cell.variant.id().replace('-', "_"), cell.disruption.id().replace('-', "_"))
+}
+
+/// The run-wide state the cells share.
+pub struct Suite {
+    /// The run's configuration.
+    pub config: Config,
+    /// Where results go.
+    pub report: Report,
+    cluster: OnceCell<Arc<ClusterGuard>>,
+    nfs: OnceCell<Arc<SharedNfs>>,
+    addons: Mutex<Vec<String>>,
+    node_lock: RwLock<()>,
+}
+
+/// The run's NFS server, restartable by the nfs-restart cell while the
+/// other cells read its address.
+pub struct SharedNfs {
+    server: Mutex<Option<RunningNfs>>,
+    address: String,
+    export_path: String,
+}
+
+impl SharedNfs {
+    /// Its IP on the cluster's Docker network (what kubelets mount).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The exported path.
+    pub fn export_path(&self) -> &str {
+        &self.export_path
+    }
+
+    /// Create `sub` in the export, owned by `uid:gid` with `mode`.
+    ///
+    /// # Errors
+    /// As [`RunningNfs::create_dir`].
+    pub async fn create_dir(&self, sub: &str, uid: u32, gid: u32, mode: u32) -> Result<String> {
+        let guard = self.server.lock().await;
+        guard.as_ref().ok_or_else(gone)?.create_dir(sub, uid, gid, mode).await
+    }
+
+    /// `ls -ln`-like listing of `sub` (numeric owners), for failure artifacts.
+    ///
+    /// # Errors
+    /// As [`RunningNfs::list`].
+    pub async fn listing(&self, sub: &str) -> Result<String> {
+        let guard = self.server.lock().await;
+        let entries = guard.as_ref().ok_or_else(gone)?.list(sub).await?;
+        Ok(entries
+            .iter()
+            .map(|e| {
+                let slash = if e.is_dir { "/" } else { "" };
+                format!("{:o} {}:{} {:>10} {}{slash}", e.mode, e.uid, e.gid, e.size, e.name)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+fn gone() -> Error {
+    Error::WaitFailed {
+        what: "the NFS server".into(),
+        reason: "it was already cleaned up".into(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Restartable for SharedNfs {
+    async fn restart(&self) -> Result<()> {
+        let mut guard = self.server.lock().await;
+        let server = guard.as_mut().ok_or_else(gone)?;
+        server.restart().await.map(|_| ())
+    }
+}
+
+/// How long one cell may take at most, as the outer backstop.
+pub const CELL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+impl Suite {
+    /// A suite for `config`; nothing is started until a cell needs it.
+    pub fn new(config: Config) -> Self {
+        let report = Report::new(config.report_dir.clone());
+        Self {
+            config,
+            report,
+            cluster: OnceCell::new(),
+            nfs: OnceCell::new(),
+            addons: Mutex::new(Vec::new()),
+            node_lock: RwLock::new(()),
+        }
+    }
+
+    /// The run's cluster, started (and its images loaded) on first use.
+    ///
+    /// # Errors
+    /// Preflight, cluster creation or image loading errors.
+    pub async fn cluster(&self) -> Result<Arc<ClusterGuard>> {
+        self.cluster
+            .get_or_try_init(|| async {
+                let guard = Cluster::from_config(&self.config)?.start().await?;
+                let images = self.images();
+                let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+                guard.load_images(&refs).await?;
+                Ok(Arc::new(guard))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Every image a run may use: the workloads' (current and previous, for
+    /// image-upgrade), the init image, and the addons'.
+    fn images(&self) -> Vec<String> {
+        let i = &self.config.images;
+        let mut all = vec![
+            i.prometheus.clone(),
+            i.prometheus_previous.clone(),
+            i.grafana.clone(),
+            i.grafana_previous.clone(),
+            i.init.clone(),
+        ];
+        if self.config.variants.iter().any(|v| v.uses_nfs()) {
+            for addon in manifest::addons_for(Variant::NfsDynamic) {
+                if let Ok(objects) = manifest::load_addon(&manifest::default_dir(), addon) {
+                    all.extend(objects.images().into_iter().map(str::to_owned));
+                }
+            }
+        }
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The run's NFS server on the cluster's Docker network, started on first use.
+    ///
+    /// # Errors
+    /// When the cluster has no Docker network (an existing cluster) or the server does not serve.
+    pub async fn nfs(&self, cluster: &ClusterGuard) -> Result<Arc<SharedNfs>> {
+        self.nfs
+            .get_or_try_init(|| async {
+                let network = cluster.docker_network().ok_or_else(|| Error::WaitFailed {
+                    what: "an NFS server for the NFS variants".into(),
+                    reason: "the cluster has no Docker network the harness knows (E2E_PROVIDER=existing): the NFS variants need a kind or k3d cluster".into(),
+                })?;
+                let server = NfsServer::new()
+                    .with_image(self.config.images.nfs.clone())
+                    .with_network(network)
+                    .with_keep(self.config.keep)
+                    .start()
+                    .await?;
+                Ok(Arc::new(SharedNfs {
+                    address: server.address().to_owned(),
+                    export_path: server.export_path().to_owned(),
+                    server: Mutex::new(Some(server)),
+                }))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Install an addon (e.g. csi-driver-nfs) once per run.
+    ///
+    /// # Errors
+    /// When applying its manifests or waiting for it fails.
+    pub async fn ensure_addon(&self, cluster: &ClusterGuard, addon: &str) -> Result<()> {
+        let mut done = self.addons.lock().await;
+        if done.iter().any(|a| a == addon) {
+            return Ok(());
+        }
+        let objects = manifest::load_addon(&manifest::default_dir(), addon)?;
+        manifest::apply::apply_all(cluster.client(), objects.all()).await?;
+        manifest::apply::wait_addon_ready(cluster.client(), &objects).await?;
+        done.push(addon.to_owned());
+        Ok(())
+    }
+
+    /// Hold this while a cell disrupts: node-level disruptions run alone,
+    /// pod-level ones together.
+    pub async fn disruption_lock(&self, d: Disruption) -> DisruptionLock<'_> {
+        if d.is_node_level() {
+            DisruptionLock::Exclusive(self.node_lock.write().await)
+        } else {
+            DisruptionLock::Shared(self.node_lock.read().await)
+        }
+    }
+
+    /// Tear down at the end of the run: the NFS server and the cluster
+    /// (each kept per E2E_KEEP when `failed`), then write the report.
+    ///
+    /// # Errors
+    /// The first cleanup error; the report is written regardless.
+    pub async fn finish(self, failed: bool) -> Result<()> {
+        let mut first_error = None;
+        if let Some(nfs) = self.nfs.get() {
+            if let Some(server) = nfs.server.lock().await.take() {
+                if self.config.keep.keep(failed) {
+                    eprintln!("storage-e2e: keeping NFS server {} (E2E_KEEP); `make clean` removes it", server.name());
+                    std::mem::forget(server);
+                } else if let Err(e) = server.cleanup().await {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(cluster) = self.cluster.into_inner() {
+            match Arc::try_unwrap(cluster) {
+                Ok(guard) => {
+                    if failed {
+                        guard.mark_failed();
+                    }
+                    if let Err(e) = guard.cleanup().await {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                Err(_) => eprintln!("storage-e2e: a cell still holds the cluster; its reaper deletes it at exit"),
+            }
+        }
+        if let Err(e) = self.report.write() {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A held [`Suite::disruption_lock`].
+pub enum DisruptionLock<'a> {
+    /// A node-level cell: nothing else disrupts meanwhile.
+    Exclusive(tokio::sync::RwLockWriteGuard<'a, ()>),
+    /// A pod-level cell.
+    Shared(tokio::sync::RwLockReadGuard<'a, ()>),
+}
