@@ -33,3 +33,5 @@ pub struct Judgement {
     /// Disruption to ready again, when it became ready.
     pub recovery: Option<Duration>,
 }
+
+pub mod prometheus;
