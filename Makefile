@@ -12,12 +12,12 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e render lint clean tools fmt
+.PHONY: test e2e render lint clean tools cluster-tools lint-tools fmt
 
 test:
-	$(CARGO) test --workspace --features storage-e2e/containers
+	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
-e2e: tools
+e2e: cluster-tools
 	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
 	@echo "report: $${E2E_REPORT_DIR:-target/e2e-report}/report.md"
 
@@ -31,8 +31,14 @@ lint:
 clean:
 	scripts/clean.sh
 
-tools:
+# All pinned tools: kind, k3d, kubectl (sha256-checked) and the lint tools.
+tools: cluster-tools lint-tools
+
+cluster-tools:
 	scripts/tools.sh
+
+lint-tools:
+	scripts/lint-tools.sh
 
 fmt:
 	$(CARGO) fmt --all

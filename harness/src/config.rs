@@ -272,7 +272,8 @@ impl Config {
         }
         match get("E2E_VARIANTS") {
             Some(v) => {
-                c.variants = Variant::parse_list(&v).map_err(|e| config_error("E2E_VARIANTS", &v, e))?;
+                c.variants =
+                    Variant::parse_list(&v).map_err(|e| config_error("E2E_VARIANTS", &v, e))?;
                 let explicit = v.split(',').any(|p| p.trim() == Variant::CustomClass.id());
                 if c.storage_class.is_none() && c.variants.contains(&Variant::CustomClass) {
                     if explicit {
@@ -304,9 +305,15 @@ impl Config {
         }
         for (var, slot) in [
             ("HARNESS_PROMETHEUS_IMAGE", &mut c.images.prometheus),
-            ("HARNESS_PROMETHEUS_PREVIOUS_IMAGE", &mut c.images.prometheus_previous),
+            (
+                "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
+                &mut c.images.prometheus_previous,
+            ),
             ("HARNESS_GRAFANA_IMAGE", &mut c.images.grafana),
-            ("HARNESS_GRAFANA_PREVIOUS_IMAGE", &mut c.images.grafana_previous),
+            (
+                "HARNESS_GRAFANA_PREVIOUS_IMAGE",
+                &mut c.images.grafana_previous,
+            ),
             ("HARNESS_NFS_IMAGE", &mut c.images.nfs),
             ("HARNESS_INIT_IMAGE", &mut c.images.init),
         ] {
@@ -367,8 +374,9 @@ fn pinned_image(var: &'static str, value: &str) -> Result<String> {
         Err(Error::Config {
             var,
             value: value.to_owned(),
-            allowed: "an image with a pinned tag or digest, e.g. prom/prometheus:v3.7.3 (not latest)"
-                .into(),
+            allowed:
+                "an image with a pinned tag or digest, e.g. prom/prometheus:v3.7.3 (not latest)"
+                    .into(),
         })
     }
 }
@@ -393,8 +401,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -429,7 +439,10 @@ mod tests {
         assert!(err(&[("E2E_K8S_VERSION", "1.x")]).contains("a Kubernetes minor such as 1.35"));
         assert!(err(&[("E2E_NODES", "9")]).contains("a node count from 1 to 5"));
         let v = err(&[("E2E_VARIANTS", "empty-dir,nfs")]);
-        assert!(v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"), "{v}");
+        assert!(
+            v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"),
+            "{v}"
+        );
         assert!(v.contains("empty-dir, host-path"), "{v}");
         assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
         assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
@@ -438,7 +451,12 @@ mod tests {
 
     #[test]
     fn images_must_be_pinned() {
-        for bad in ["prom/prometheus", "prom/prometheus:latest", "localhost:5000/prom", "a b:1"] {
+        for bad in [
+            "prom/prometheus",
+            "prom/prometheus:latest",
+            "localhost:5000/prom",
+            "a b:1",
+        ] {
             let e = err(&[("HARNESS_PROMETHEUS_IMAGE", bad)]);
             assert!(e.starts_with("HARNESS_PROMETHEUS_IMAGE="), "{e}");
             assert!(e.contains("pinned tag or digest"), "{e}");
@@ -455,10 +473,16 @@ mod tests {
 
     #[test]
     fn existing_provider_needs_a_kubeconfig_that_exists() {
-        assert!(err(&[("E2E_PROVIDER", "existing")]).contains("a kubeconfig path when E2E_PROVIDER=existing"));
         assert!(
-            err(&[("E2E_PROVIDER", "existing"), ("E2E_KUBECONFIG", "/nonexistent/kubeconfig")])
-                .starts_with("E2E_KUBECONFIG=\"/nonexistent/kubeconfig\"")
+            err(&[("E2E_PROVIDER", "existing")])
+                .contains("a kubeconfig path when E2E_PROVIDER=existing")
+        );
+        assert!(
+            err(&[
+                ("E2E_PROVIDER", "existing"),
+                ("E2E_KUBECONFIG", "/nonexistent/kubeconfig")
+            ])
+            .starts_with("E2E_KUBECONFIG=\"/nonexistent/kubeconfig\"")
         );
         let f = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
         let path = f.path().to_string_lossy().into_owned();

@@ -65,6 +65,363 @@ impl Disruption {
     /// Node-level disruptions touch state other tests share (a node, the NFS
     /// server), so their cells run one at a time.
     pub fn is_node_level(self) -> bool {
-        matches!(self, Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart)
+        matches!(
+            self,
+            Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart
+        )
     }
+}
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, ResourceExt as _};
+use serde_json::json;
+
+use crate::cmd::Output;
+use crate::error::{Error, Result};
+use crate::workload::{self, Kind, Workload};
+
+/// How long a stuck rollout is given to show itself (new pod not Ready
+/// while the old one holds the volume) before the unblock step acts anyway.
+pub const STUCK_ROLLOUT_OBSERVE: Duration = Duration::from_secs(90);
+
+/// Operations on cluster nodes a disruption needs; the cluster guard
+/// implements them (`docker exec`/`docker stop` on node containers).
+#[async_trait]
+pub trait NodeOps: Send + Sync {
+    /// Run `argv` on the node (in the node container).
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output>;
+    /// Stop the node.
+    async fn stop_node(&self, node: &str) -> Result<()>;
+    /// Start a stopped node.
+    async fn start_node(&self, node: &str) -> Result<()>;
+}
+
+/// Something that can be restarted in place (the NFS server).
+#[async_trait]
+pub trait Restartable: Send + Sync {
+    /// Restart and wait until it serves again.
+    async fn restart(&self) -> Result<()>;
+}
+
+/// What a disruption is applied to.
+pub struct Target<'a> {
+    /// API client.
+    pub client: Client,
+    /// The cell's namespace.
+    pub namespace: &'a str,
+    /// The workload disrupted.
+    pub workload: Workload,
+    /// How it is run.
+    pub kind: Kind,
+    /// Node operations (None on providers whose nodes the harness does not own).
+    pub nodes: Option<&'a dyn NodeOps>,
+    /// The NFS server, for nfs-restart.
+    pub nfs: Option<&'a dyn Restartable>,
+    /// The image to upgrade to, for image-upgrade.
+    pub upgrade_image: Option<&'a str>,
+}
+
+/// What was done, for the wait that follows and for the report.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The disruption.
+    pub disruption: Disruption,
+    /// When it was applied: recovery time counts from here.
+    pub at: Instant,
+    /// The pod that was running before (and may be gone now).
+    pub old_pod: String,
+    /// The node it ran on.
+    pub node: Option<String>,
+    /// The main container's restart count before.
+    pub restarts_before: i32,
+    /// What the harness did, step by step, for the report.
+    pub steps: Vec<String>,
+    /// Nodes cordoned or stopped, to put back by [`restore`].
+    cordoned: Option<String>,
+    stopped: Option<String>,
+}
+
+impl Applied {
+    /// Whether the disruption replaces the pod (as opposed to restarting a
+    /// container in it, or leaving it alone).
+    pub fn replaces_pod(&self) -> bool {
+        !matches!(
+            self.disruption,
+            Disruption::ContainerKill | Disruption::NfsRestart
+        )
+    }
+}
+
+/// Apply `d` to the target's (first, oldest) running pod.
+///
+/// # Errors
+/// [`Error::WaitFailed`] when the disruption cannot apply here (no pod,
+/// node operations unavailable), else the Kubernetes or command error.
+pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
+    let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
+    let pod = pods
+        .iter()
+        .find(|p| workload::is_ready(p))
+        .or(pods.first())
+        .ok_or_else(|| Error::WaitFailed {
+            what: format!("{d} on {}", t.workload.name),
+            reason: format!("no {} pod in {}", t.workload.name, t.namespace),
+        })?;
+    let mut a = Applied {
+        disruption: d,
+        at: Instant::now(),
+        old_pod: pod.name_any(),
+        node: workload::node_of(pod),
+        restarts_before: workload::restarts(pod, t.workload.container),
+        steps: Vec::new(),
+        cordoned: None,
+        stopped: None,
+    };
+    let pods_api: Api<Pod> = Api::namespaced(t.client.clone(), t.namespace);
+    match d {
+        Disruption::ContainerKill => {
+            let nodes = need_nodes(d, t)?;
+            let node = a.node.clone().unwrap_or_default();
+            let id = workload::container_id(pod, t.workload.container).ok_or_else(|| {
+                Error::WaitFailed {
+                    what: format!("{d} on {}", a.old_pod),
+                    reason: "the container has no id yet".into(),
+                }
+            })?;
+            // SIGKILL the container's main process from the node: the pod
+            // stays, the kubelet restarts the container, and Prometheus sees
+            // its own lock file left behind (clean_start 0).
+            let script = format!(
+                "kill -KILL \"$(crictl inspect --output go-template --template '{{{{.info.pid}}}}' {id})\""
+            );
+            a.at = Instant::now();
+            let out = nodes.node_exec(&node, &["sh", "-c", &script]).await?;
+            if !out.success() {
+                return Err(Error::Command {
+                    command: format!("[node {node}] sh -c {script:?}"),
+                    status: format!("exit {:?}", out.code),
+                    stderr: out.stderr,
+                });
+            }
+            a.steps
+                .push(format!("SIGKILL main process of container {id} on {node}"));
+        }
+        Disruption::PodDelete | Disruption::PodForceDelete => {
+            let dp = if d == Disruption::PodForceDelete {
+                DeleteParams {
+                    grace_period_seconds: Some(0),
+                    ..DeleteParams::background()
+                }
+            } else {
+                DeleteParams::default()
+            };
+            a.at = Instant::now();
+            delete_pod(&pods_api, &a.old_pod, &dp).await?;
+            a.steps.push(format!(
+                "deleted pod {} ({})",
+                a.old_pod,
+                if d == Disruption::PodForceDelete {
+                    "grace 0"
+                } else {
+                    "graceful"
+                }
+            ));
+        }
+        Disruption::RolloutRestart => {
+            a.at = Instant::now();
+            restart_rollout(t, None).await?;
+            a.steps
+                .push("patched kubectl.kubernetes.io/restartedAt (RollingUpdate)".into());
+        }
+        Disruption::RolloutRecreate => {
+            a.at = Instant::now();
+            restart_rollout(t, Some(json!({"type": "Recreate", "rollingUpdate": null}))).await?;
+            a.steps
+                .push("set strategy Recreate and patched restartedAt".into());
+        }
+        Disruption::StuckRolloutUnblock => {
+            a.at = Instant::now();
+            restart_rollout(t, None).await?;
+            a.steps.push("patched restartedAt (RollingUpdate)".into());
+            let old = a.old_pod.clone();
+            // Observe the stuck state the seed article describes (a new pod
+            // that cannot become Ready while the old one holds the volume),
+            // then apply its workaround: delete the old pod.
+            let seen = workload::watch_pods(
+                &t.client,
+                t.namespace,
+                &t.workload,
+                "a second pod that is not Ready while the old one runs",
+                STUCK_ROLLOUT_OBSERVE,
+                |pods| {
+                    pods.values()
+                        .any(|p| {
+                            p.name_any() != old
+                                && !workload::is_ready(p)
+                                && workload::restarts(p, t.workload.container) > 0
+                                || p.name_any() != old
+                                    && p.status.as_ref().and_then(|s| s.phase.as_deref())
+                                        == Some("Pending")
+                        })
+                        .then(|| workload::describe(&pods.values().collect::<Vec<_>>()))
+                },
+            )
+            .await;
+            a.steps.push(match seen {
+                Ok(state) => format!("rollout stuck as documented: {state}"),
+                Err(e) => format!("rollout did not look stuck: {e}"),
+            });
+            delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
+            a.steps.push(format!(
+                "deleted old pod {old} (the seed article's workaround)"
+            ));
+        }
+        Disruption::RescheduleOtherNode => {
+            let node = a.node.clone().ok_or_else(|| unscheduled(d, &a.old_pod))?;
+            cordon(&t.client, &node, true).await?;
+            a.cordoned = Some(node.clone());
+            a.at = Instant::now();
+            delete_pod(&pods_api, &a.old_pod, &DeleteParams::default()).await?;
+            a.steps
+                .push(format!("cordoned {node} and deleted pod {}", a.old_pod));
+        }
+        Disruption::NodeStop => {
+            let nodes = need_nodes(d, t)?;
+            let node = a.node.clone().ok_or_else(|| unscheduled(d, &a.old_pod))?;
+            a.at = Instant::now();
+            nodes.stop_node(&node).await?;
+            a.stopped = Some(node.clone());
+            a.steps.push(format!("stopped node {node}"));
+        }
+        Disruption::NfsRestart => {
+            let nfs = t.nfs.ok_or_else(|| Error::WaitFailed {
+                what: d.to_string(),
+                reason: "this variant has no NFS server".into(),
+            })?;
+            a.at = Instant::now();
+            nfs.restart().await?;
+            a.steps.push("restarted the NFS server container".into());
+        }
+        Disruption::ImageUpgrade => {
+            let image = t.upgrade_image.ok_or_else(|| Error::WaitFailed {
+                what: d.to_string(),
+                reason: "no upgrade image given".into(),
+            })?;
+            a.at = Instant::now();
+            let patch = json!({"spec": {"template": {"spec": {"containers": [
+                {"name": t.workload.container, "image": image}
+            ]}}}});
+            patch_workload(t, &patch, Patch::Strategic(patch.clone())).await?;
+            a.steps.push(format!("set image {image}"));
+        }
+    }
+    Ok(a)
+}
+
+/// Undo what a disruption left changed on shared state (uncordon, start a
+/// stopped node). Always call it, also when the cell failed.
+///
+/// # Errors
+/// The Kubernetes or node error; the caller reports it.
+pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
+    if let Some(node) = &a.cordoned {
+        cordon(&t.client, node, false).await?;
+    }
+    if let (Some(node), Some(nodes)) = (&a.stopped, t.nodes) {
+        nodes.start_node(node).await?;
+    }
+    Ok(())
+}
+
+fn need_nodes<'a>(d: Disruption, t: &Target<'a>) -> Result<&'a dyn NodeOps> {
+    t.nodes.ok_or_else(|| Error::WaitFailed {
+        what: d.to_string(),
+        reason: "node operations need a cluster the harness owns (kind or k3d)".into(),
+    })
+}
+
+fn unscheduled(d: Disruption, pod: &str) -> Error {
+    Error::WaitFailed {
+        what: d.to_string(),
+        reason: format!("pod {pod} is not scheduled on a node"),
+    }
+}
+
+async fn delete_pod(api: &Api<Pod>, name: &str, dp: &DeleteParams) -> Result<()> {
+    api.delete(name, dp)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::kube(format!("delete pod {name}"), e))
+}
+
+/// `kubectl rollout restart`: stamp the pod template with
+/// `kubectl.kubernetes.io/restartedAt` (FACTS.md), optionally changing the
+/// Deployment strategy in the same patch.
+async fn restart_rollout(t: &Target<'_>, strategy: Option<serde_json::Value>) -> Result<()> {
+    let now = k8s_openapi::jiff::Timestamp::now()
+        .round(k8s_openapi::jiff::Unit::Second)
+        .map_err(|e| Error::parse("the current time", e.to_string()))?;
+    let mut patch = json!({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": now.to_string()
+    }}}}});
+    if let Some(s) = strategy {
+        patch["spec"]["strategy"] = s;
+    }
+    patch_workload(t, &patch, Patch::Merge(patch.clone())).await
+}
+
+async fn patch_workload(
+    t: &Target<'_>,
+    shown: &serde_json::Value,
+    patch: Patch<serde_json::Value>,
+) -> Result<()> {
+    let pp = PatchParams::default();
+    let action = || {
+        format!(
+            "patch {} {}/{} with {shown}",
+            match t.kind {
+                Kind::Deployment => "deployment",
+                Kind::StatefulSet => "statefulset",
+            },
+            t.namespace,
+            t.workload.name
+        )
+    };
+    match t.kind {
+        Kind::Deployment => Api::<Deployment>::namespaced(t.client.clone(), t.namespace)
+            .patch(t.workload.name, &pp, &patch)
+            .await
+            .map(|_| ()),
+        Kind::StatefulSet => Api::<StatefulSet>::namespaced(t.client.clone(), t.namespace)
+            .patch(t.workload.name, &pp, &patch)
+            .await
+            .map(|_| ()),
+    }
+    .map_err(|e| Error::kube(action(), e))
+}
+
+/// Cordon (or uncordon) a node: `spec.unschedulable`, as `kubectl cordon` does.
+///
+/// # Errors
+/// [`Error::Kube`] when the patch fails.
+pub async fn cordon(client: &Client, node: &str, on: bool) -> Result<()> {
+    Api::<Node>::all(client.clone())
+        .patch(
+            node,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"unschedulable": on}})),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            Error::kube(
+                format!("{} node {node}", if on { "cordon" } else { "uncordon" }),
+                e,
+            )
+        })
 }

@@ -30,6 +30,18 @@ pub fn unique_name(what: &str) -> String {
     format!("{NAME_PREFIX}{what}-{suffix}")
 }
 
+/// This process's run id (6 random lowercase letters and digits, fixed for
+/// the life of the process): the value of the [`RUN_ID`] label on what this
+/// run creates, so a sweep can remove one run's leftovers without touching
+/// a run going on in parallel.
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let name = unique_name("run");
+        name.rsplit('-').next().unwrap_or_default().to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +52,20 @@ mod tests {
         let b = unique_name("nfs");
         assert_ne!(a, b);
         assert!(a.starts_with("e2e-nfs-") && a.len() == 14, "{a}");
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+    }
+
+    #[test]
+    fn run_id_is_stable_within_a_process() {
+        let id = run_id();
+        assert_eq!(id.len(), 6, "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+        assert_eq!(run_id(), id);
     }
 }

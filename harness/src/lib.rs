@@ -14,6 +14,7 @@ pub mod docker;
 pub mod error;
 pub mod exec;
 pub mod expect;
+pub mod forward;
 pub mod ids;
 pub mod labels;
 pub mod manifest;

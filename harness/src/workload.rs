@@ -1,1 +1,378 @@
-//! workload: not written yet.
+//! The two workloads every cell deploys (Prometheus and Grafana), found by
+//! label in the test's namespace: their pods, readiness, logs, and the
+//! namespace they live in. Waits are watch-based and bounded.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, ObjectMeta, PostParams};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt as _};
+
+use crate::error::{Error, Result};
+use crate::labels;
+
+/// How the workload is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet (the statefulset variant's Prometheus).
+    StatefulSet,
+}
+
+/// One of the two workloads, as the manifests name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// The Deployment/StatefulSet name.
+    pub name: &'static str,
+    /// The pods' `app.kubernetes.io/name` label value.
+    pub app: &'static str,
+    /// The main container's name.
+    pub container: &'static str,
+    /// The HTTP port probes talk to.
+    pub port: u16,
+    /// The data directory inside the container.
+    pub data_dir: &'static str,
+}
+
+/// Prometheus as manifests/base deploys it.
+pub const PROMETHEUS: Workload = Workload {
+    name: "prometheus",
+    app: "prometheus",
+    container: "prometheus",
+    port: 9090,
+    data_dir: "/prometheus",
+};
+
+/// Grafana as manifests/base deploys it.
+pub const GRAFANA: Workload = Workload {
+    name: "grafana",
+    app: "grafana",
+    container: "grafana",
+    port: 3000,
+    data_dir: "/var/lib/grafana",
+};
+
+impl Workload {
+    /// The label selector of its pods.
+    pub fn selector(&self) -> String {
+        format!("app.kubernetes.io/name={}", self.app)
+    }
+}
+
+/// Whether a pod is Ready (the condition, not the phase: FACTS.md notes
+/// `is_pod_running` checks only the phase) and not being deleted.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// One line per pod: name, phase, node, readiness, restarts and the
+/// waiting/terminated reason, for timeout errors and progress output.
+pub fn describe(pods: &[&Pod]) -> String {
+    if pods.is_empty() {
+        return "no pods".into();
+    }
+    pods.iter()
+        .map(|p| {
+            let status = p.status.as_ref();
+            let cs = status.and_then(|s| s.container_statuses.as_ref());
+            let restarts: i32 = cs
+                .map(|c| c.iter().map(|c| c.restart_count).sum())
+                .unwrap_or(0);
+            let why = cs
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.state.as_ref())
+                .filter_map(|s| {
+                    s.waiting
+                        .as_ref()
+                        .and_then(|w| w.reason.clone())
+                        .or_else(|| s.terminated.as_ref().and_then(|t| t.reason.clone()))
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
+                "{} {} node={} ready={} restarts={}{}{}",
+                p.name_any(),
+                status.and_then(|s| s.phase.as_deref()).unwrap_or("?"),
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("-"),
+                is_ready(p),
+                restarts,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {why}")
+                },
+                if p.metadata.deletion_timestamp.is_some() {
+                    " terminating"
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The workload's pods in `namespace`, oldest first.
+///
+/// # Errors
+/// [`Error::Kube`] when the list fails.
+pub async fn pods(client: &Client, namespace: &str, w: &Workload) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut list = api
+        .list(&ListParams::default().labels(&w.selector()))
+        .await
+        .map_err(|e| Error::kube(format!("list {} pods in {namespace}", w.name), e))?
+        .items;
+    list.sort_by(|a, b| {
+        a.metadata
+            .creation_timestamp
+            .cmp(&b.metadata.creation_timestamp)
+    });
+    Ok(list)
+}
+
+/// Watch the workload's pods until `ready` accepts the current set (keyed
+/// by name), or `timeout` passes; the timeout error lists every pod's state.
+///
+/// # Errors
+/// [`Error::Timeout`] with the pods' last states, [`Error::Kube`] when the
+/// watch fails.
+pub async fn watch_pods<T>(
+    client: &Client,
+    namespace: &str,
+    w: &Workload,
+    what: &str,
+    timeout: Duration,
+    mut ready: impl FnMut(&BTreeMap<String, Pod>) -> Option<T>,
+) -> Result<T> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let cfg = watcher::Config::default().labels(&w.selector());
+    let mut stream = watcher(api, cfg).boxed();
+    let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut init: BTreeMap<String, Pod> = BTreeMap::new();
+    let start = Instant::now();
+    let run = async {
+        while let Some(ev) = stream.try_next().await.map_err(|e| {
+            Error::kube(
+                format!("watch {} pods in {namespace}", w.name),
+                kube::Error::Service(Box::new(e)),
+            )
+        })? {
+            match ev {
+                watcher::Event::Init => init.clear(),
+                watcher::Event::InitApply(p) => {
+                    init.insert(p.name_any(), p);
+                }
+                watcher::Event::InitDone => pods = std::mem::take(&mut init),
+                watcher::Event::Apply(p) => {
+                    pods.insert(p.name_any(), p);
+                }
+                watcher::Event::Delete(p) => {
+                    pods.remove(&p.name_any());
+                }
+            }
+            if let Some(v) = ready(&pods) {
+                return Ok(v);
+            }
+        }
+        Err(Error::WaitFailed {
+            what: what.to_owned(),
+            reason: "the pod watch ended".into(),
+        })
+    };
+    let outcome = tokio::time::timeout(timeout, run).await;
+    outcome.unwrap_or_else(|_| {
+        Err(Error::Timeout {
+            what: what.to_owned(),
+            waited: start.elapsed(),
+            last_seen: describe(&pods.values().collect::<Vec<_>>()),
+        })
+    })
+}
+
+/// Wait until `count` pods of the workload are Ready and none is
+/// terminating; returns them. `exclude` names pods that must not count
+/// (e.g. the pod a disruption just deleted).
+///
+/// # Errors
+/// As [`watch_pods`].
+pub async fn wait_ready(
+    client: &Client,
+    namespace: &str,
+    w: &Workload,
+    count: usize,
+    exclude: &[String],
+    timeout: Duration,
+) -> Result<Vec<Pod>> {
+    let what = format!("{count} ready {} pod(s) in {namespace}", w.name);
+    watch_pods(client, namespace, w, &what, timeout, |pods| {
+        let live: Vec<&Pod> = pods
+            .values()
+            .filter(|p| !exclude.contains(&p.name_any()))
+            .collect();
+        let ready: Vec<Pod> = live
+            .iter()
+            .filter(|p| is_ready(p))
+            .map(|p| (*p).clone())
+            .collect();
+        let settled = live.iter().all(|p| p.metadata.deletion_timestamp.is_none());
+        (ready.len() == count && live.len() == count && settled).then_some(ready)
+    })
+    .await
+}
+
+/// The node a pod runs on.
+pub fn node_of(pod: &Pod) -> Option<String> {
+    pod.spec.as_ref()?.node_name.clone()
+}
+
+/// The container id (without the `containerd://` prefix) of `container` in `pod`.
+pub fn container_id(pod: &Pod, container: &str) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == container)?
+        .container_id
+        .as_deref()
+        .map(|id| id.rsplit("://").next().unwrap_or(id).to_owned())
+}
+
+/// Restart count of `container` in `pod`.
+pub fn restarts(pod: &Pod, container: &str) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == container))
+        .map_or(0, |c| c.restart_count)
+}
+
+/// Current and previous logs of `container` in `pod` (the previous one is
+/// where a crash-looping Prometheus says why it died).
+///
+/// # Errors
+/// [`Error::Kube`] when the current log cannot be read; a missing previous
+/// log is not an error.
+pub async fn logs(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+) -> Result<(String, Option<String>)> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let lp = LogParams {
+        container: Some(container.to_owned()),
+        ..LogParams::default()
+    };
+    let current = api
+        .logs(pod, &lp)
+        .await
+        .map_err(|e| Error::kube(format!("logs of {namespace}/{pod} {container}"), e))?;
+    let previous = api
+        .logs(
+            pod,
+            &LogParams {
+                previous: true,
+                ..lp
+            },
+        )
+        .await
+        .ok();
+    Ok((current, previous))
+}
+
+/// Create the test's namespace, labelled as the harness's and with the run id.
+///
+/// # Errors
+/// [`Error::Kube`] when it cannot be created.
+pub async fn create_namespace(client: &Client, name: &str, run_id: &str) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(BTreeMap::from([
+                (labels::MANAGED_BY.to_owned(), labels::OWNER.to_owned()),
+                (labels::RUN_ID.to_owned(), run_id.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    api.create(&PostParams::default(), &ns)
+        .await
+        .map_err(|e| Error::kube(format!("create namespace {name}"), e))?;
+    Ok(())
+}
+
+/// Delete the test's namespace (and so everything namespaced in it).
+///
+/// # Errors
+/// [`Error::Kube`] unless it is already gone.
+pub async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::kube(format!("delete namespace {name}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pod as `kubectl get pod -o json` shows one crash-looping on the
+    /// Prometheus lock after a rollout restart (shape from the Pod API).
+    fn crashlooping_pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "prometheus-7d9c-abcde", "namespace": "e2e-x",
+                          "creationTimestamp": "2026-11-22T01:00:00Z"},
+            "spec": {"nodeName": "e2e-kind-worker", "containers": [{"name": "prometheus"}]},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [{
+                    "name": "prometheus", "ready": false, "restartCount": 4, "image": "i", "imageID": "",
+                    "containerID": "containerd://0123abcd",
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}}
+                }]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn readiness_uses_the_condition_not_the_phase() {
+        let mut p = crashlooping_pod();
+        assert!(!is_ready(&p));
+        p.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].status = "True".into();
+        assert!(is_ready(&p));
+    }
+
+    #[test]
+    fn pod_facts_are_read_from_status() {
+        let p = crashlooping_pod();
+        assert_eq!(container_id(&p, "prometheus").as_deref(), Some("0123abcd"));
+        assert_eq!(restarts(&p, "prometheus"), 4);
+        assert_eq!(node_of(&p).as_deref(), Some("e2e-kind-worker"));
+        assert_eq!(
+            describe(&[&p]),
+            "prometheus-7d9c-abcde Running node=e2e-kind-worker ready=false restarts=4 CrashLoopBackOff"
+        );
+        assert_eq!(describe(&[]), "no pods");
+    }
+}

@@ -1,5 +1,8 @@
 //! Read back what was seeded, and judge whether it survived a disruption.
 
+pub mod grafana;
+pub mod prometheus;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -33,5 +36,3 @@ pub struct Judgement {
     /// Disruption to ready again, when it became ready.
     pub recovery: Option<Duration>,
 }
-
-pub mod prometheus;

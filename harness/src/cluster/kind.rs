@@ -1,0 +1,234 @@
+//! kind: the cluster config the harness writes and every kind command line
+//! it runs, as pure functions so tier 0 can check them without kind.
+//!
+//! Every command gets `--kubeconfig <temp file>` where kind accepts it and
+//! `KUBECONFIG=<temp file>` in its environment: without them kind writes the
+//! new cluster into (and `kind delete` edits) `~/.kube/config` (FACTS.md).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cmd::Cmd;
+
+/// Docker label kind puts on every node container: value = cluster name.
+pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+/// Docker label kind puts on every node container: `control-plane` or `worker`.
+pub const ROLE_LABEL: &str = "io.x-k8s.kind.role";
+/// The Docker network kind attaches nodes to, unless
+/// `KIND_EXPERIMENTAL_DOCKER_NETWORK` names another one
+/// (kind pkg/cluster/internal/providers/docker/network.go).
+pub const DEFAULT_NETWORK: &str = "kind";
+/// How long `kind create cluster --wait` waits for the control plane.
+pub const CREATE_WAIT: &str = "5m";
+
+/// The kind config format (`kind.x-k8s.io/v1alpha4`), only the fields used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindConfig {
+    kind: &'static str,
+    api_version: &'static str,
+    networking: Networking,
+    nodes: Vec<KindNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Networking {
+    api_server_address: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct KindNode {
+    role: &'static str,
+}
+
+/// The config for `nodes` nodes: one control plane, the rest workers; the
+/// API server on 127.0.0.1. Equal to `kind-config/kind-{1node,3nodes}.yaml`.
+pub fn config(nodes: u8) -> KindConfig {
+    let mut list = vec![KindNode {
+        role: "control-plane",
+    }];
+    list.extend((1..nodes.max(1)).map(|_| KindNode { role: "worker" }));
+    KindConfig {
+        kind: "Cluster",
+        api_version: "kind.x-k8s.io/v1alpha4",
+        networking: Networking {
+            api_server_address: "127.0.0.1",
+        },
+        nodes: list,
+    }
+}
+
+/// [`config`] as YAML, ready for `--config`.
+pub fn config_yaml(nodes: u8) -> String {
+    // Serializing plain structs of strings cannot fail.
+    serde_yaml_ng::to_string(&config(nodes)).unwrap_or_default()
+}
+
+fn kind(kubeconfig: &Path) -> Cmd {
+    Cmd::new("kind").env("KUBECONFIG", kubeconfig.to_string_lossy())
+}
+
+/// `kind create cluster`: named, from `config_file`, with the pinned node
+/// `image`, writing its kubeconfig only to `kubeconfig`.
+pub fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) -> Cmd {
+    kind(kubeconfig)
+        .args(["create", "cluster", "--name", name, "--config"])
+        .arg(config_file.to_string_lossy())
+        .args(["--image", image, "--kubeconfig"])
+        .arg(kubeconfig.to_string_lossy())
+        .args(["--wait", CREATE_WAIT])
+}
+
+/// `kind delete cluster`. Deleting a cluster that does not exist succeeds
+/// (kind quick-start), so this is safe to run twice.
+pub fn delete(name: &str, kubeconfig: &Path) -> Cmd {
+    kind(kubeconfig)
+        .args(["delete", "cluster", "--name", name, "--kubeconfig"])
+        .arg(kubeconfig.to_string_lossy())
+}
+
+/// `kind load docker-image`: copy images from the host's Docker into every node.
+pub fn load_docker_image(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
+    kind(kubeconfig)
+        .args(["load", "docker-image"])
+        .args(images.iter().copied())
+        .args(["--name", name])
+}
+
+/// `docker image save --platform <platform> -o <archive> <image>`: one
+/// platform only, the workaround kind documents for kind#3795 (a
+/// multi-platform save from the containerd image store lacks the other
+/// platforms' blobs).
+pub fn save_image(image: &str, archive: &Path, platform: Option<&str>) -> Cmd {
+    let mut c = Cmd::new("docker").args(["image", "save"]);
+    if let Some(p) = platform {
+        c = c.args(["--platform", p]);
+    }
+    c.arg("-o").arg(archive.to_string_lossy()).arg(image)
+}
+
+/// `kind load image-archive`: the fallback half of kind#3795's workaround.
+pub fn load_image_archive(name: &str, archive: &Path, kubeconfig: &Path) -> Cmd {
+    kind(kubeconfig)
+        .args(["load", "image-archive"])
+        .arg(archive.to_string_lossy())
+        .args(["--name", name])
+}
+
+/// `kind export logs <dir>`: node journals, kubelet and container logs.
+pub fn export_logs(name: &str, dir: &Path, kubeconfig: &Path) -> Cmd {
+    kind(kubeconfig)
+        .args(["export", "logs"])
+        .arg(dir.to_string_lossy())
+        .args(["--name", name])
+}
+
+/// Whether a failed `kind load docker-image` is kind#3795 ("ctr: content
+/// digest sha256:...: not found", Docker's containerd image store), which
+/// the `docker image save` + `kind load image-archive` fallback fixes.
+pub fn needs_archive_fallback(stderr: &str) -> bool {
+    stderr.contains("content digest") && stderr.contains("not found")
+}
+
+/// The Docker platform of this host for single-platform saves, e.g. `linux/amd64`.
+pub fn host_platform() -> Option<&'static str> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some("linux/amd64"),
+        "aarch64" => Some("linux/arm64"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn file(name: &str) -> serde_yaml_ng::Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../kind-config")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn generated(nodes: u8) -> serde_yaml_ng::Value {
+        serde_yaml_ng::from_str(&config_yaml(nodes)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn generated_configs_equal_the_checked_in_files() {
+        assert_eq!(generated(1), file("kind-1node.yaml"));
+        assert_eq!(generated(3), file("kind-3nodes.yaml"));
+    }
+
+    #[test]
+    fn node_count_gives_one_control_plane_and_workers() {
+        let yaml = config_yaml(5);
+        assert_eq!(yaml.matches("role: control-plane").count(), 1, "{yaml}");
+        assert_eq!(yaml.matches("role: worker").count(), 4, "{yaml}");
+        assert!(yaml.contains("apiServerAddress: 127.0.0.1"), "{yaml}");
+        assert_eq!(config(0), config(1));
+    }
+
+    #[test]
+    fn command_lines_are_exact() {
+        let kc = Path::new("/tmp/e2e-kube-x/kubeconfig");
+        let cfg = Path::new("/tmp/e2e-kube-x/kind.yaml");
+        assert_eq!(
+            create("e2e-r1-abc", cfg, "kindest/node:v1.35.8@sha256:07b2", kc).to_string(),
+            "KUBECONFIG=/tmp/e2e-kube-x/kubeconfig kind create cluster --name e2e-r1-abc \
+             --config /tmp/e2e-kube-x/kind.yaml --image kindest/node:v1.35.8@sha256:07b2 \
+             --kubeconfig /tmp/e2e-kube-x/kubeconfig --wait 5m"
+        );
+        assert_eq!(
+            delete("e2e-r1-abc", kc).to_string(),
+            "KUBECONFIG=/tmp/e2e-kube-x/kubeconfig kind delete cluster --name e2e-r1-abc \
+             --kubeconfig /tmp/e2e-kube-x/kubeconfig"
+        );
+        assert_eq!(
+            load_docker_image(
+                "e2e-r1-abc",
+                &["prom/prometheus:v3.7.3", "busybox:1.37.0"],
+                kc
+            )
+            .to_string(),
+            "KUBECONFIG=/tmp/e2e-kube-x/kubeconfig kind load docker-image prom/prometheus:v3.7.3 \
+             busybox:1.37.0 --name e2e-r1-abc"
+        );
+        assert_eq!(
+            save_image(
+                "busybox:1.37.0",
+                Path::new("/tmp/d/0.tar"),
+                Some("linux/amd64")
+            )
+            .to_string(),
+            "docker image save --platform linux/amd64 -o /tmp/d/0.tar busybox:1.37.0"
+        );
+        assert_eq!(
+            load_image_archive("e2e-r1-abc", Path::new("/tmp/d/0.tar"), kc).to_string(),
+            "KUBECONFIG=/tmp/e2e-kube-x/kubeconfig kind load image-archive /tmp/d/0.tar --name e2e-r1-abc"
+        );
+        assert_eq!(
+            export_logs("e2e-r1-abc", Path::new("target/e2e-report/x/kind-logs"), kc).to_string(),
+            "KUBECONFIG=/tmp/e2e-kube-x/kubeconfig kind export logs target/e2e-report/x/kind-logs \
+             --name e2e-r1-abc"
+        );
+    }
+
+    #[test]
+    fn the_content_digest_error_triggers_the_archive_fallback() {
+        // Recorded from kind#4066 (same failure as kind#3795).
+        let stderr = "ERROR: failed to load image: command \"docker exec --privileged -i kind-control-plane \
+            ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" \
+            failed with error: exit status 1\nCommand Output: ctr: content digest \
+            sha256:44b2c602cb838fd6a647d6d48cf0e6f56227351b2903263d60637ebd26545a8d: not found";
+        assert!(needs_archive_fallback(stderr));
+        assert!(!needs_archive_fallback(
+            "ERROR: image: \"nope:1\" not present locally"
+        ));
+    }
+}

@@ -1,0 +1,291 @@
+//! Cluster nodes as the disruptions see them: the Kubernetes node name, the
+//! Docker container behind it (kind and k3d name the node after its
+//! container), and its role. Listing goes through Docker labels, so it works
+//! the same for both providers; cordoning goes through the Kubernetes API.
+
+use k8s_openapi::api::core::v1::Node as KubeNode;
+use kube::api::{Api, Patch, PatchParams};
+
+use crate::cluster::Provider;
+use crate::cluster::{k3d, kind};
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+
+/// What a node does in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeRole {
+    /// kind `control-plane`, k3d `server`.
+    ControlPlane,
+    /// kind `worker`, k3d `agent`.
+    Worker,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The Kubernetes node name (for kind and k3d also the container name).
+    pub name: String,
+    /// The Docker container, when the harness made the cluster.
+    pub container: Option<String>,
+    /// Control plane or worker.
+    pub role: NodeRole,
+}
+
+/// `docker ps -a` listing the node containers of a kind or k3d cluster as
+/// `<name>\t<role label>` lines.
+pub fn list_containers(provider: Provider, cluster: &str) -> Option<Cmd> {
+    let (cluster_label, role_label) = match provider {
+        Provider::Kind => (kind::CLUSTER_LABEL, kind::ROLE_LABEL),
+        Provider::K3d => (k3d::CLUSTER_LABEL, k3d::ROLE_LABEL),
+        Provider::Existing => return None,
+    };
+    Some(Cmd::new("docker").args([
+        "ps".to_owned(),
+        "-a".to_owned(),
+        "--filter".to_owned(),
+        format!("label={cluster_label}={cluster}"),
+        "--format".to_owned(),
+        format!("{{{{.Names}}}}\t{{{{.Label \"{role_label}\"}}}}"),
+    ]))
+}
+
+/// Parse [`list_containers`] output into nodes sorted control plane first,
+/// then by name; k3d's load balancer, tools and registry containers are not
+/// nodes and are skipped.
+///
+/// # Errors
+/// [`Error::Parse`] for a line without a tab or with an unknown role.
+pub fn parse_containers(provider: Provider, stdout: &str) -> Result<Vec<Node>> {
+    let mut nodes = Vec::new();
+    for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (name, role) = line
+            .split_once('\t')
+            .ok_or_else(|| Error::parse("node container listing", format!("no tab in {line:?}")))?;
+        let role = match (provider, role.trim()) {
+            (Provider::Kind, "control-plane") | (Provider::K3d, "server") => NodeRole::ControlPlane,
+            (Provider::Kind, "worker") | (Provider::K3d, "agent") => NodeRole::Worker,
+            (Provider::Kind, "external-load-balancer")
+            | (Provider::K3d, "loadbalancer" | "noRole" | "registry") => continue,
+            (_, other) => {
+                return Err(Error::parse(
+                    "node container listing",
+                    format!("unknown {provider} node role {other:?} for {name}"),
+                ));
+            }
+        };
+        nodes.push(Node {
+            name: name.trim().to_owned(),
+            container: Some(name.trim().to_owned()),
+            role,
+        });
+    }
+    nodes.sort_by(|a, b| {
+        (a.role != NodeRole::ControlPlane, &a.name)
+            .cmp(&(b.role != NodeRole::ControlPlane, &b.name))
+    });
+    Ok(nodes)
+}
+
+/// Nodes of a cluster the harness did not make, from the Kubernetes API
+/// (no containers: node operations other than cordon are unavailable).
+///
+/// # Errors
+/// [`Error::Kube`] when the nodes cannot be listed.
+pub async fn list_from_api(client: &kube::Client) -> Result<Vec<Node>> {
+    let api: Api<KubeNode> = Api::all(client.clone());
+    let list = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| Error::kube("list nodes", e))?;
+    let mut nodes: Vec<Node> = list
+        .items
+        .into_iter()
+        .map(|n| {
+            let labels = n.metadata.labels.unwrap_or_default();
+            let control = labels.contains_key("node-role.kubernetes.io/control-plane");
+            Node {
+                name: n.metadata.name.unwrap_or_default(),
+                container: None,
+                role: if control {
+                    NodeRole::ControlPlane
+                } else {
+                    NodeRole::Worker
+                },
+            }
+        })
+        .collect();
+    nodes.sort_by(|a, b| {
+        (a.role != NodeRole::ControlPlane, &a.name)
+            .cmp(&(b.role != NodeRole::ControlPlane, &b.name))
+    });
+    Ok(nodes)
+}
+
+/// `docker inspect` printing the Docker networks a container is attached to.
+pub fn networks_of(container: &str) -> Cmd {
+    Cmd::new("docker").args([
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}\n{{end}}",
+        container,
+    ])
+}
+
+/// The cluster's network from [`networks_of`] output: the expected name when
+/// the node is on it, else the only network it is on.
+///
+/// # Errors
+/// [`Error::Parse`] when the node is on no network, or on several and none
+/// is the expected one.
+pub fn parse_network(stdout: &str, expected: &str) -> Result<String> {
+    let nets: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if nets.contains(&expected) {
+        return Ok(expected.to_owned());
+    }
+    match nets.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        _ => Err(Error::parse(
+            "node container networks",
+            format!("expected {expected:?}, found {nets:?}"),
+        )),
+    }
+}
+
+/// `docker stop <container>` (SIGTERM, then SIGKILL after Docker's 10 s).
+pub fn stop(container: &str) -> Cmd {
+    Cmd::new("docker").args(["stop", container])
+}
+
+/// `docker start <container>`.
+pub fn start(container: &str) -> Cmd {
+    Cmd::new("docker").args(["start", container])
+}
+
+/// The merge patch that cordons (`true`) or uncordons (`false`) a node,
+/// exactly what `kubectl cordon` changes.
+pub fn unschedulable_patch(unschedulable: bool) -> serde_json::Value {
+    serde_json::json!({ "spec": { "unschedulable": unschedulable } })
+}
+
+/// Cordon or uncordon `node` through the API.
+///
+/// # Errors
+/// [`Error::Kube`] naming the node.
+pub async fn set_unschedulable(
+    client: &kube::Client,
+    node: &str,
+    unschedulable: bool,
+) -> Result<()> {
+    let api: Api<KubeNode> = Api::all(client.clone());
+    api.patch(
+        node,
+        &PatchParams::default(),
+        &Patch::Merge(unschedulable_patch(unschedulable)),
+    )
+    .await
+    .map_err(|e| {
+        Error::kube(
+            format!(
+                "{} node {node}",
+                if unschedulable { "cordon" } else { "uncordon" }
+            ),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listing_commands_filter_on_the_providers_labels() {
+        assert_eq!(
+            list_containers(Provider::Kind, "e2e-r-x").map(|c| c.to_string()),
+            Some(
+                "docker ps -a --filter label=io.x-k8s.kind.cluster=e2e-r-x --format \
+                 '{{.Names}}\t{{.Label \"io.x-k8s.kind.role\"}}'"
+                    .to_owned()
+            )
+        );
+        let k3d = list_containers(Provider::K3d, "e2e-r-x")
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        assert!(
+            k3d.contains("label=k3d.cluster=e2e-r-x") && k3d.contains("k3d.role"),
+            "{k3d}"
+        );
+        assert!(list_containers(Provider::Existing, "x").is_none());
+    }
+
+    #[test]
+    fn kind_and_k3d_listings_parse_into_nodes() {
+        let kind = parse_containers(
+            Provider::Kind,
+            "e2e-r-x-worker2\tworker\ne2e-r-x-control-plane\tcontrol-plane\ne2e-r-x-worker\tworker\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = kind.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["e2e-r-x-control-plane", "e2e-r-x-worker", "e2e-r-x-worker2"]
+        );
+        assert_eq!(kind[0].role, NodeRole::ControlPlane);
+        assert_eq!(kind[1].container.as_deref(), Some("e2e-r-x-worker"));
+
+        let k3d = parse_containers(
+            Provider::K3d,
+            "k3d-e2e-x-serverlb\tloadbalancer\nk3d-e2e-x-agent-0\tagent\nk3d-e2e-x-server-0\tserver\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k3d.len(), 2);
+        assert_eq!(k3d[0].name, "k3d-e2e-x-server-0");
+        assert_eq!(k3d[1].role, NodeRole::Worker);
+
+        let e = parse_containers(Provider::Kind, "n\tbanana\n").expect_err("unknown role");
+        assert!(
+            e.to_string().contains("unknown kind node role \"banana\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_cluster_network_is_read_from_the_node() {
+        assert_eq!(
+            parse_network("bridge\nkind\n", "kind").ok().as_deref(),
+            Some("kind")
+        );
+        assert_eq!(
+            parse_network("my-kind-net\n", "kind").ok().as_deref(),
+            Some("my-kind-net")
+        );
+        assert!(parse_network("a\nb\n", "kind").is_err());
+        assert!(parse_network("", "k3d-e2e-x").is_err());
+        assert_eq!(
+            networks_of("e2e-x-control-plane").to_string(),
+            "docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}\n{{end}}' e2e-x-control-plane"
+        );
+    }
+
+    #[test]
+    fn node_commands_and_cordon_patch_are_exact() {
+        assert_eq!(stop("e2e-x-worker").to_string(), "docker stop e2e-x-worker");
+        assert_eq!(
+            start("e2e-x-worker").to_string(),
+            "docker start e2e-x-worker"
+        );
+        assert_eq!(
+            unschedulable_patch(true).to_string(),
+            r#"{"spec":{"unschedulable":true}}"#
+        );
+        assert_eq!(
+            unschedulable_patch(false).to_string(),
+            r#"{"spec":{"unschedulable":false}}"#
+        );
+    }
+}

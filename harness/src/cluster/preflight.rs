@@ -1,0 +1,666 @@
+//! Preflight: before any cluster work, check that Docker answers, that the
+//! provider's CLI is there and new enough, that kubectl is there, and that
+//! the host's inotify limits will hold a multi-node cluster. Every problem
+//! is one line naming the missing piece and the fix.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::cluster::Provider;
+use crate::cluster::k3d::MIN_K3D;
+use crate::cluster::versions::{SemVer, VersionTable};
+use crate::cmd::{Cmd, on_path};
+use crate::config::Config;
+use crate::error::{Error, Result, tail};
+
+/// Where Linux exposes the inotify limits.
+pub const INOTIFY_DIR: &str = "/proc/sys/fs/inotify";
+/// kind known-issues: "too many open files" below these.
+pub const MIN_MAX_USER_WATCHES: u64 = 524_288;
+/// kind known-issues: "too many open files" below these.
+pub const MIN_MAX_USER_INSTANCES: u64 = 512;
+/// The sysctl line that fixes both limits (kind known-issues).
+pub const INOTIFY_FIX: &str = "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 \
+     (persist them in /etc/sysctl.d/)";
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Fine; the line says what was found.
+    Ok,
+    /// The run can go on but may hit trouble.
+    Warn,
+    /// The run cannot work.
+    Fail,
+}
+
+/// One checked item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Ok, warning or failure.
+    pub level: Level,
+    /// What was found (or what is missing).
+    pub what: String,
+    /// How to fix it (warnings and failures).
+    pub fix: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.level {
+            Level::Ok => "ok  ",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        write!(f, "{tag} {}", self.what)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "; fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every finding of one preflight run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// In check order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// The failures.
+    pub fn failures(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.level == Level::Fail)
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.level == Level::Warn)
+    }
+
+    /// `Ok(self)` when nothing failed.
+    ///
+    /// # Errors
+    /// [`Error::Preflight`]: one failure gives its `what` and `fix`; several
+    /// give one line each ("<what>; fix: <fix>").
+    pub fn into_result(self) -> Result<Self> {
+        let fails: Vec<&Finding> = self.failures().collect();
+        match fails.as_slice() {
+            [] => Ok(self),
+            [one] => Err(Error::Preflight {
+                what: one.what.clone(),
+                fix: one.fix.clone().unwrap_or_default(),
+            }),
+            many => Err(Error::Preflight {
+                what: format!(
+                    "{} preflight checks failed:\n{}",
+                    many.len(),
+                    many.iter()
+                        .map(|f| format!("  {}; fix: {}", f.what, f.fix.as_deref().unwrap_or("-")))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                fix: "the fix named on each line above".into(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for finding in &self.findings {
+            writeln!(f, "{finding}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Run the preflight for `config`, finding tools through `path_env` (the
+/// value of PATH to use) and reading inotify limits from [`INOTIFY_DIR`].
+///
+/// # Errors
+/// [`Error::Preflight`] when a check fails (see [`Report::into_result`]);
+/// [`Error::Parse`] when `kind-config/versions.toml` is broken;
+/// [`Error::Unknown`] for an unsupported E2E_K8S_VERSION.
+pub fn preflight(config: &Config, path_env: &str) -> Result<Report> {
+    run(config, path_env, Path::new(INOTIFY_DIR)).into_result()
+}
+
+/// [`preflight`] without turning failures into an error, with the inotify
+/// dir given (tests point it at a temp dir).
+pub fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
+    let mut r = Report::default();
+    r.findings.push(docker(path_env));
+    match config.provider {
+        Provider::Kind => {
+            let needed = VersionTable::embedded()
+                .and_then(|t| t.resolve(config.k8s_version).map(|row| row.kind.clone()));
+            match needed {
+                Ok(min) => r.findings.push(tool(
+                    "kind",
+                    path_env,
+                    &["version"],
+                    parse_kind_version,
+                    &min,
+                    "its node images are built for it (kind-config/versions.toml)",
+                )),
+                Err(e) => r.findings.push(Finding {
+                    level: Level::Fail,
+                    what: e.to_string(),
+                    fix: Some("set E2E_K8S_VERSION to a listed minor, or unset it".into()),
+                }),
+            }
+        }
+        Provider::K3d => r.findings.push(tool(
+            "k3d",
+            path_env,
+            &["version"],
+            parse_k3d_version,
+            MIN_K3D,
+            "the harness is written against it",
+        )),
+        Provider::Existing => {}
+    }
+    r.findings.push(kubectl(path_env));
+    if config.provider != Provider::Existing {
+        r.findings.extend(inotify(inotify_dir, config.nodes));
+    }
+    r
+}
+
+fn make_tools(tool: &str) -> String {
+    format!("make tools (installs pinned {tool} into ./bin, which the Makefile puts first on PATH)")
+}
+
+fn docker(path_env: &str) -> Finding {
+    let Some(bin) = on_path("docker", path_env) else {
+        return Finding {
+            level: Level::Fail,
+            what: "docker not found on PATH".into(),
+            fix: Some("install Docker Engine (https://docs.docker.com/engine/install/)".into()),
+        };
+    };
+    let out = Cmd::new(bin.to_string_lossy())
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .quiet()
+        .run_unchecked();
+    match out {
+        Ok(o) if o.success() && !o.stdout.trim().is_empty() => Finding {
+            level: Level::Ok,
+            what: format!("docker daemon {} reachable", o.stdout.trim()),
+            fix: None,
+        },
+        Ok(o) => Finding {
+            level: Level::Fail,
+            what: format!(
+                "Docker daemon not reachable (`docker version`: {})",
+                tail(
+                    if o.stderr.trim().is_empty() {
+                        &o.stdout
+                    } else {
+                        &o.stderr
+                    },
+                    200
+                )
+            ),
+            fix: Some(
+                "start Docker and make sure this user may use it (`docker info` must work)".into(),
+            ),
+        },
+        Err(e) => Finding {
+            level: Level::Fail,
+            what: format!("docker at {} could not be run: {e}", bin.display()),
+            fix: Some("reinstall Docker Engine".into()),
+        },
+    }
+}
+
+/// Check that `name` is on PATH and at least `min`.
+fn tool(
+    name: &str,
+    path_env: &str,
+    version_args: &[&str],
+    parse: fn(&str) -> Option<SemVer>,
+    min: &str,
+    why: &str,
+) -> Finding {
+    let fix = Some(make_tools(name));
+    let Some(bin) = on_path(name, path_env) else {
+        return Finding {
+            level: Level::Fail,
+            what: format!("{name} not found on PATH (needs {min} or newer)"),
+            fix,
+        };
+    };
+    let found = version_of(&bin, version_args, parse);
+    let min_v = SemVer::parse(min);
+    match (found, min_v) {
+        (Ok(v), Some(m)) if v >= m => Finding {
+            level: Level::Ok,
+            what: format!("{name} {v} at {}", bin.display()),
+            fix: None,
+        },
+        (Ok(v), _) => Finding {
+            level: Level::Fail,
+            what: format!(
+                "{name} {v} at {} is too old: needs {min} or newer ({why})",
+                bin.display()
+            ),
+            fix,
+        },
+        (Err(msg), _) => Finding {
+            level: Level::Fail,
+            what: format!("{name} at {}: {msg}", bin.display()),
+            fix,
+        },
+    }
+}
+
+fn version_of(
+    bin: &Path,
+    args: &[&str],
+    parse: fn(&str) -> Option<SemVer>,
+) -> std::result::Result<SemVer, String> {
+    let out = Cmd::new(bin.to_string_lossy())
+        .args(args.iter().copied())
+        .quiet()
+        .run_unchecked()
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!(
+            "`{} {}` failed: {}",
+            bin.display(),
+            args.join(" "),
+            tail(&out.stderr, 200)
+        ));
+    }
+    parse(&out.stdout)
+        .ok_or_else(|| format!("cannot read a version from {:?}", tail(&out.stdout, 200)))
+}
+
+fn kubectl(path_env: &str) -> Finding {
+    match on_path("kubectl", path_env) {
+        Some(bin) => Finding {
+            level: Level::Ok,
+            what: format!("kubectl at {} (used for failure artifacts and the inspect commands printed for kept clusters)", bin.display()),
+            fix: None,
+        },
+        None => Finding {
+            level: Level::Fail,
+            what: "kubectl not found on PATH (failure artifacts and the printed inspect commands use it)".into(),
+            fix: Some(make_tools("kubectl")),
+        },
+    }
+}
+
+/// `kind version` prints `kind v0.33.0 go1.25.1 linux/amd64`
+/// (kind pkg/cmd/kind/version: `"kind v" + Version() + " " + go + " " + os/arch`).
+pub fn parse_kind_version(stdout: &str) -> Option<SemVer> {
+    let mut words = stdout.split_whitespace();
+    if words.next()? != "kind" {
+        return None;
+    }
+    SemVer::parse(words.next()?)
+}
+
+/// `k3d version` prints `k3d version v5.9.0` then `k3s version v1.35.5-k3s1 (default)`.
+pub fn parse_k3d_version(stdout: &str) -> Option<SemVer> {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("k3d version "))
+        .and_then(SemVer::parse)
+}
+
+/// The inotify checks: below kind's recommended limits is a failure for a
+/// multi-node cluster (kind known-issues: the defaults are "not enough to
+/// create a cluster with many nodes") and a warning for one node.
+pub fn inotify(dir: &Path, nodes: u8) -> Vec<Finding> {
+    let level = if nodes > 1 { Level::Fail } else { Level::Warn };
+    [("max_user_watches", MIN_MAX_USER_WATCHES), ("max_user_instances", MIN_MAX_USER_INSTANCES)]
+        .into_iter()
+        .map(|(name, min)| {
+            let path: PathBuf = dir.join(name);
+            match std::fs::read_to_string(&path).map(|s| s.trim().parse::<u64>()) {
+                Ok(Ok(v)) if v >= min => Finding {
+                    level: Level::Ok,
+                    what: format!("fs.inotify.{name} = {v}"),
+                    fix: None,
+                },
+                Ok(Ok(v)) => Finding {
+                    level,
+                    what: format!(
+                        "fs.inotify.{name} = {v} is below {min}: {nodes}-node clusters hit \"too many open files\""
+                    ),
+                    fix: Some(INOTIFY_FIX.into()),
+                },
+                _ => Finding {
+                    level: Level::Warn,
+                    what: format!("cannot read {} (not Linux?): inotify limits unchecked", path.display()),
+                    fix: Some(INOTIFY_FIX.into()),
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn script(dir: &Path, name: &str, body: &str) {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn inotify_dir(watches: u64, instances: u64) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(d.path().join("max_user_watches"), format!("{watches}\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            d.path().join("max_user_instances"),
+            format!("{instances}\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        d
+    }
+
+    fn cfg(provider: Provider, nodes: u8) -> Config {
+        Config {
+            provider,
+            nodes,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn an_empty_path_names_every_missing_tool_and_its_fix() {
+        let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = bin.path().to_string_lossy().into_owned();
+        let limits = inotify_dir(524_288, 512);
+        let r = run(&cfg(Provider::Kind, 3), &path, limits.path());
+        let lines: Vec<String> = r.failures().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "FAIL docker not found on PATH; fix: install Docker Engine (https://docs.docker.com/engine/install/)",
+                "FAIL kind not found on PATH (needs v0.33.0 or newer); fix: make tools (installs pinned kind into \
+                 ./bin, which the Makefile puts first on PATH)",
+                "FAIL kubectl not found on PATH (failure artifacts and the printed inspect commands use it); fix: \
+                 make tools (installs pinned kubectl into ./bin, which the Makefile puts first on PATH)",
+            ]
+        );
+        let e = r.into_result().expect_err("three failures").to_string();
+        assert!(
+            e.starts_with(
+                "3 preflight checks failed:\n  docker not found on PATH; fix: install Docker"
+            ),
+            "{e}"
+        );
+
+        let r = run(&cfg(Provider::K3d, 1), &path, limits.path());
+        assert!(
+            r.failures()
+                .any(|f| f.what == "k3d not found on PATH (needs v5.9.0 or newer)"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn fake_tools_on_a_real_path_are_run_and_their_versions_judged() {
+        let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        script(bin.path(), "docker", "echo 29.1.3");
+        script(
+            bin.path(),
+            "kind",
+            "echo 'kind v0.29.0 go1.24.2 linux/amd64'",
+        );
+        script(
+            bin.path(),
+            "k3d",
+            "printf 'k3d version v5.9.0\\nk3s version v1.35.5-k3s1 (default)\\n'",
+        );
+        script(bin.path(), "kubectl", "echo 'Client Version: v1.36.4'");
+        let path = bin.path().to_string_lossy().into_owned();
+        let limits = inotify_dir(524_288, 512);
+
+        let r = run(&cfg(Provider::Kind, 3), &path, limits.path());
+        let fails: Vec<String> = r.failures().map(|f| f.what.clone()).collect();
+        assert_eq!(fails.len(), 1, "{r}");
+        assert!(
+            fails[0].starts_with("kind v0.29.0 at ") && fails[0].ends_with(
+                "is too old: needs v0.33.0 or newer (its node images are built for it (kind-config/versions.toml))"
+            ),
+            "{}",
+            fails[0]
+        );
+        assert!(
+            r.findings[0]
+                .to_string()
+                .starts_with("ok   docker daemon 29.1.3 reachable"),
+            "{r}"
+        );
+
+        let r = run(&cfg(Provider::K3d, 3), &path, limits.path());
+        assert_eq!(r.failures().count(), 0, "{r}");
+        assert!(r.to_string().contains("ok   k3d v5.9.0 at "), "{r}");
+        assert!(r.clone().into_result().is_ok());
+
+        script(
+            bin.path(),
+            "docker",
+            "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2; exit 1",
+        );
+        let r = run(&cfg(Provider::Existing, 3), &path, limits.path());
+        let e = r.into_result().expect_err("docker down").to_string();
+        assert_eq!(
+            e,
+            "Docker daemon not reachable (`docker version`: Cannot connect to the Docker daemon at \
+             unix:///var/run/docker.sock.); fix: start Docker and make sure this user may use it (`docker info` must work)"
+        );
+
+        script(bin.path(), "kind", "echo 'something else'");
+        let r = run(&cfg(Provider::Kind, 1), &path, limits.path());
+        assert!(
+            r.to_string()
+                .contains("cannot read a version from \"something else\""),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn unsupported_minor_fails_the_kind_check_with_the_supported_list() {
+        let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let limits = inotify_dir(524_288, 512);
+        let c = Config {
+            k8s_version: Some(crate::config::Minor(30)),
+            ..cfg(Provider::Kind, 1)
+        };
+        let r = run(&c, &bin.path().to_string_lossy(), limits.path());
+        assert!(
+            r.to_string()
+                .contains("valid ones are 1.37, 1.36, 1.35, 1.34"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn low_inotify_limits_fail_multi_node_and_warn_single_node() {
+        let low = inotify_dir(8192, 128);
+        let three = inotify(low.path(), 3);
+        assert_eq!(three.iter().filter(|f| f.level == Level::Fail).count(), 2);
+        assert_eq!(
+            three[0].to_string(),
+            "FAIL fs.inotify.max_user_watches = 8192 is below 524288: 3-node clusters hit \"too many open files\"; \
+             fix: sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 \
+             (persist them in /etc/sysctl.d/)"
+        );
+        assert!(
+            inotify(low.path(), 1)
+                .iter()
+                .all(|f| f.level == Level::Warn)
+        );
+        let ok = inotify_dir(1_048_576, 8192);
+        assert!(inotify(ok.path(), 3).iter().all(|f| f.level == Level::Ok));
+        let missing = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            inotify(missing.path(), 3)
+                .iter()
+                .all(|f| f.level == Level::Warn)
+        );
+    }
+
+    /// `scripts/tools.sh`, run for real with fake tools on PATH (no network here).
+    mod tools_script {
+        use super::*;
+
+        fn script_path() -> PathBuf {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/tools.sh")
+        }
+
+        fn run_tools(path_dir: &Path, bin_dir: &Path) -> crate::cmd::Output {
+            Cmd::new("bash")
+                .arg(script_path().to_string_lossy())
+                .env("PATH", format!("{}:/usr/bin:/bin", path_dir.display()))
+                .env("BIN_DIR", bin_dir.to_string_lossy())
+                .run_unchecked()
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        fn fakes(dir: &Path, kind: &str) {
+            script(
+                dir,
+                "kind",
+                &format!("echo 'kind {kind} go1.25.1 linux/amd64'"),
+            );
+            script(
+                dir,
+                "k3d",
+                "printf 'k3d version v5.9.0\\nk3s version v1.35.5-k3s1 (default)\\n'",
+            );
+            script(
+                dir,
+                "kubectl",
+                "echo 'Client Version: v1.36.4'; echo 'Kustomize Version: v5.7.1'",
+            );
+        }
+
+        #[test]
+        fn tools_already_on_path_at_the_pinned_version_are_not_installed() {
+            let path = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            fakes(path.path(), "v0.33.0");
+            let out = run_tools(path.path(), bin.path());
+            assert!(out.success(), "{out:?}");
+            for tool in ["kind v0.33.0", "k3d v5.9.0", "kubectl v1.36.4"] {
+                let (name, v) = tool.split_once(' ').unwrap_or_default();
+                let line = format!(
+                    "tools: using {}/{name} ({name} {v}, pinned {v}); not installing",
+                    path.path().display()
+                );
+                assert!(
+                    out.stdout.contains(&line),
+                    "missing {line:?} in {}",
+                    out.stdout
+                );
+            }
+            assert_eq!(
+                std::fs::read_dir(bin.path()).map(Iterator::count).ok(),
+                Some(0),
+                "nothing installed"
+            );
+        }
+
+        #[test]
+        fn a_download_with_the_wrong_checksum_is_refused_and_not_installed() {
+            let path = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            fakes(path.path(), "v0.29.0");
+            // A curl that "downloads" something else: what a tampered mirror would serve.
+            script(
+                path.path(),
+                "curl",
+                r#"while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift ;; esac; shift; done; echo tampered > "$out""#,
+            );
+            let out = run_tools(path.path(), bin.path());
+            assert!(!out.success(), "{out:?}");
+            assert!(
+                out.stdout
+                    .contains("older than the pinned v0.33.0; installing v0.33.0"),
+                "{}",
+                out.stdout
+            );
+            assert!(
+                out.stdout.contains("tools: downloading kind v0.33.0 from https://kind.sigs.k8s.io/dl/v0.33.0/kind-linux-"),
+                "{}",
+                out.stdout
+            );
+            assert!(
+                out.stderr.contains(
+                    "tools: checksum mismatch for https://kind.sigs.k8s.io/dl/v0.33.0/kind-linux-"
+                ),
+                "{}",
+                out.stderr
+            );
+            assert!(out.stderr.contains("not installed"), "{}", out.stderr);
+            assert!(
+                !bin.path().join("kind").exists(),
+                "a binary that failed verification is never installed"
+            );
+        }
+
+        #[test]
+        fn the_script_pins_what_the_harness_requires() {
+            let text = std::fs::read_to_string(script_path()).unwrap_or_else(|e| panic!("{e}"));
+            let table = VersionTable::embedded().unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                text.contains(&format!("\nKIND_VERSION={}\n", table.newest_kind())),
+                "KIND_VERSION != versions.toml"
+            );
+            assert!(
+                text.contains(&format!("\nK3D_VERSION={MIN_K3D}\n")),
+                "K3D_VERSION != MIN_K3D"
+            );
+            let mut pinned: Vec<&str> = text
+                .lines()
+                .filter_map(|l| {
+                    let (key, rest) = l.trim().split_once(") echo ")?;
+                    let sum = rest.strip_suffix(" ;;")?;
+                    (sum.len() == 64 && sum.chars().all(|c| c.is_ascii_hexdigit())).then_some(key)
+                })
+                .collect();
+            pinned.sort_unstable();
+            assert_eq!(
+                pinned,
+                [
+                    "k3d/amd64",
+                    "k3d/arm64",
+                    "kind/amd64",
+                    "kind/arm64",
+                    "kubectl/amd64",
+                    "kubectl/arm64"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn version_outputs_parse() {
+        assert_eq!(
+            parse_kind_version("kind v0.33.0 go1.25.1 linux/amd64\n"),
+            Some(SemVer(0, 33, 0))
+        );
+        assert_eq!(
+            parse_kind_version("kind v0.34.0-alpha.12+0123456789abcd go1.25.1 linux/arm64"),
+            Some(SemVer(0, 34, 0))
+        );
+        assert_eq!(parse_kind_version("0.33.0"), None);
+        assert_eq!(
+            parse_k3d_version("k3d version v5.9.0\nk3s version v1.35.5-k3s1 (default)\n"),
+            Some(SemVer(5, 9, 0))
+        );
+        assert_eq!(parse_k3d_version("k3s version v1.35.5-k3s1"), None);
+    }
+}

@@ -1,0 +1,392 @@
+//! The crash-safe sweep (`make clean`, `storage-e2e sweep`): removes what
+//! runs left behind, found by ownership label or name prefix, never by
+//! guessing:
+//!
+//! - kind clusters named `e2e-*` (their node containers carry
+//!   `io.x-k8s.kind.cluster=<name>`; kind cannot label them otherwise);
+//! - k3d clusters named `e2e-*` (containers labelled `k3d.cluster=<name>`,
+//!   network `k3d-<name>`, volume `k3d-<name>-images`);
+//! - Docker containers, networks and volumes labelled
+//!   `app.kubernetes.io/managed-by=storage-e2e`;
+//! - with [`Selector::All`] also stale `$TMPDIR/e2e-kube-*` kubeconfig dirs.
+//!
+//! [`Selector::Run`] narrows all of it to one run (`storage-e2e/run=<id>`
+//! label, cluster names `e2e-<id>-*`), so a test can sweep its own
+//! leftovers while other runs go on in parallel. kind and k3d are used when
+//! on PATH (they also tidy their own state); Docker alone finishes the job
+//! either way, so the sweep works on a machine without them.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::cluster::{k3d, kind, kubeconfig};
+use crate::cmd::{Cmd, on_path};
+use crate::error::{Error, Result, tail};
+use crate::labels::{MANAGED_BY, NAME_PREFIX, OWNER, RUN_ID};
+
+/// Which leftovers to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Everything any run of the harness made.
+    All,
+    /// Only what the run with this id made.
+    Run(String),
+}
+
+impl Selector {
+    /// The `--filter label=...` arguments for Docker listings.
+    pub fn docker_filters(&self) -> Vec<String> {
+        let mut f = vec!["--filter".to_owned(), format!("label={MANAGED_BY}={OWNER}")];
+        if let Self::Run(id) = self {
+            f.extend(["--filter".to_owned(), format!("label={RUN_ID}={id}")]);
+        }
+        f
+    }
+
+    /// Whether a kind or k3d cluster name belongs to the selection.
+    pub fn matches_cluster(&self, name: &str) -> bool {
+        match self {
+            Self::All => name.starts_with(NAME_PREFIX),
+            Self::Run(id) => name.starts_with(&format!("{NAME_PREFIX}{id}-")),
+        }
+    }
+}
+
+/// What a sweep removed, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// kind clusters removed.
+    pub kind_clusters: Vec<String>,
+    /// k3d clusters removed.
+    pub k3d_clusters: Vec<String>,
+    /// Labelled containers removed (ids).
+    pub containers: Vec<String>,
+    /// Labelled networks removed (ids).
+    pub networks: Vec<String>,
+    /// Labelled volumes removed (names).
+    pub volumes: Vec<String>,
+    /// Stale kubeconfig dirs removed.
+    pub temp_dirs: Vec<String>,
+    /// Removals that failed, one line each.
+    pub errors: Vec<String>,
+}
+
+impl SweepReport {
+    /// `Ok(self)` when every removal worked.
+    ///
+    /// # Errors
+    /// [`Error::Command`]-style summary listing each failed removal.
+    pub fn into_result(self) -> Result<Self> {
+        if self.errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::Command {
+                command: "storage-e2e sweep".into(),
+                status: format!("{} removal(s) failed", self.errors.len()),
+                stderr: self.errors.join("\n"),
+            })
+        }
+    }
+}
+
+impl fmt::Display for SweepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = [
+            ("kind clusters", &self.kind_clusters),
+            ("k3d clusters", &self.k3d_clusters),
+            ("containers", &self.containers),
+            ("networks", &self.networks),
+            ("volumes", &self.volumes),
+            ("kubeconfig dirs", &self.temp_dirs),
+        ];
+        for (what, list) in parts {
+            writeln!(
+                f,
+                "removed {} {what}{}{}",
+                list.len(),
+                if list.is_empty() { "" } else { ": " },
+                list.join(" ")
+            )?;
+        }
+        for e in &self.errors {
+            writeln!(f, "FAILED {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `docker ps -a` printing the value of `label` for every container that has it.
+pub fn list_cluster_labels(label: &str) -> Cmd {
+    Cmd::new("docker").args([
+        "ps".to_owned(),
+        "-a".to_owned(),
+        "--filter".to_owned(),
+        format!("label={label}"),
+        "--format".to_owned(),
+        format!("{{{{.Label \"{label}\"}}}}"),
+    ])
+}
+
+/// `docker ps -aq` / `docker network ls -q` / `docker volume ls -q` with the selector's label filters.
+pub fn list_labelled(object: DockerObject, selector: &Selector) -> Cmd {
+    let base = match object {
+        DockerObject::Container => Cmd::new("docker").args(["ps", "-a", "-q", "--no-trunc"]),
+        DockerObject::Network => Cmd::new("docker").args(["network", "ls", "-q", "--no-trunc"]),
+        DockerObject::Volume => Cmd::new("docker").args(["volume", "ls", "-q"]),
+    };
+    base.args(selector.docker_filters())
+}
+
+/// `docker rm -f -v` / `docker network rm` / `docker volume rm` of `ids`.
+pub fn remove(object: DockerObject, ids: &[String]) -> Cmd {
+    let base = match object {
+        DockerObject::Container => Cmd::new("docker").args(["rm", "-f", "-v"]),
+        DockerObject::Network => Cmd::new("docker").args(["network", "rm"]),
+        DockerObject::Volume => Cmd::new("docker").args(["volume", "rm"]),
+    };
+    base.args(ids.iter().cloned())
+}
+
+/// The three kinds of Docker objects the sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerObject {
+    /// A container.
+    Container,
+    /// A network.
+    Network,
+    /// A volume.
+    Volume,
+}
+
+fn lines(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn listing(cmd: &Cmd) -> Result<Vec<String>> {
+    Ok(lines(&cmd.clone().quiet().run()?.stdout))
+}
+
+/// Run a removal; on failure record the reason instead of stopping, so one
+/// stuck object does not keep the sweep from removing the rest.
+fn try_remove(cmd: &Cmd, errors: &mut Vec<String>) -> bool {
+    match cmd.run_unchecked() {
+        Ok(o) if o.success() => true,
+        Ok(o) => {
+            errors.push(format!("`{cmd}`: {}", tail(&o.stderr, 400)));
+            false
+        }
+        Err(e) => {
+            errors.push(e.to_string());
+            false
+        }
+    }
+}
+
+/// Remove everything `selector` picks; kind and k3d are used when found on
+/// `path_env`, Docker (from the process PATH) always.
+///
+/// # Errors
+/// [`Error::Spawn`] / [`Error::Command`] when Docker cannot even list what
+/// there is. Failed removals are reported in [`SweepReport::errors`].
+pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
+    let mut r = SweepReport::default();
+    // kind and k3d edit "the default kubeconfig" on delete; give them a
+    // throwaway one so the user's ~/.kube/config is never touched.
+    let scratch = kubeconfig::KubeconfigDir::new()?;
+    let kc = scratch.kubeconfig();
+
+    let kind_bin = on_path("kind", path_env);
+    for name in listing(&list_cluster_labels(kind::CLUSTER_LABEL))? {
+        if !selector.matches_cluster(&name) {
+            continue;
+        }
+        if kind_bin.is_some() {
+            try_remove(&kind::delete(&name, &kc), &mut r.errors);
+        }
+        let rest = listing(&Cmd::new("docker").args([
+            "ps".to_owned(),
+            "-aq".to_owned(),
+            "--filter".to_owned(),
+            format!("label={}={name}", kind::CLUSTER_LABEL),
+        ]))?;
+        if rest.is_empty() || try_remove(&remove(DockerObject::Container, &rest), &mut r.errors) {
+            r.kind_clusters.push(name);
+        }
+    }
+
+    let k3d_bin = on_path("k3d", path_env);
+    let mut k3d_names = listing(&list_cluster_labels(k3d::CLUSTER_LABEL))?;
+    let net_prefix = k3d::network_name("");
+    for net in listing(&Cmd::new("docker").args(["network", "ls", "--format", "{{.Name}}"]))? {
+        if let Some(name) = net.strip_prefix(&net_prefix) {
+            k3d_names.push(name.to_owned());
+        }
+    }
+    k3d_names.sort();
+    k3d_names.dedup();
+    for name in k3d_names {
+        if !selector.matches_cluster(&name) {
+            continue;
+        }
+        if k3d_bin.is_some() {
+            try_remove(&k3d::delete(&name, &kc), &mut r.errors);
+        }
+        // Whatever k3d left (or all of it, without k3d): its node
+        // containers, then its network and image volume.
+        let rest = listing(&Cmd::new("docker").args([
+            "ps".to_owned(),
+            "-aq".to_owned(),
+            "--filter".to_owned(),
+            format!("label={}={name}", k3d::CLUSTER_LABEL),
+        ]))?;
+        let mut ok =
+            rest.is_empty() || try_remove(&remove(DockerObject::Container, &rest), &mut r.errors);
+        let net = k3d::network_name(&name);
+        if listing(&Cmd::new("docker").args(["network", "ls", "--format", "{{.Name}}"]))?
+            .contains(&net)
+        {
+            ok &= try_remove(&remove(DockerObject::Network, &[net]), &mut r.errors);
+        }
+        let vol = k3d::image_volume_name(&name);
+        if listing(&Cmd::new("docker").args(["volume", "ls", "--format", "{{.Name}}"]))?
+            .contains(&vol)
+        {
+            ok &= try_remove(&remove(DockerObject::Volume, &[vol]), &mut r.errors);
+        }
+        if ok {
+            r.k3d_clusters.push(name);
+        }
+    }
+
+    for (object, slot) in [
+        (DockerObject::Container, &mut r.containers),
+        (DockerObject::Network, &mut r.networks),
+        (DockerObject::Volume, &mut r.volumes),
+    ] {
+        let ids = listing(&list_labelled(object, selector))?;
+        if !ids.is_empty() && try_remove(&remove(object, &ids), &mut r.errors) {
+            slot.extend(ids);
+        }
+    }
+
+    if *selector == Selector::All {
+        r.temp_dirs =
+            remove_stale_kubeconfig_dirs(&std::env::temp_dir(), scratch.dir(), &mut r.errors);
+    }
+    Ok(r)
+}
+
+/// Remove `<tmp>/e2e-kube-*` dirs (kubeconfigs of clusters the sweep just
+/// deleted, or of runs that were killed), except `keep`.
+fn remove_stale_kubeconfig_dirs(tmp: &Path, keep: &Path, errors: &mut Vec<String>) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(kubeconfig::DIR_PREFIX);
+        if !ours || path == keep || !path.is_dir() {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed.push(path.display().to_string()),
+            Err(e) => errors.push(format!("remove {}: {e}", path.display())),
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_narrow_by_run_label_and_cluster_name() {
+        assert_eq!(
+            list_labelled(DockerObject::Container, &Selector::Run("ab12cd".into())).to_string(),
+            "docker ps -a -q --no-trunc --filter label=app.kubernetes.io/managed-by=storage-e2e \
+             --filter label=storage-e2e/run=ab12cd"
+        );
+        assert_eq!(
+            list_labelled(DockerObject::Volume, &Selector::All).to_string(),
+            "docker volume ls -q --filter label=app.kubernetes.io/managed-by=storage-e2e"
+        );
+        assert_eq!(
+            list_labelled(DockerObject::Network, &Selector::All).to_string(),
+            "docker network ls -q --no-trunc --filter label=app.kubernetes.io/managed-by=storage-e2e"
+        );
+        let run = Selector::Run("ab12cd".into());
+        assert!(run.matches_cluster("e2e-ab12cd-x1y2z3"));
+        assert!(!run.matches_cluster("e2e-zz99zz-x1y2z3"));
+        assert!(!run.matches_cluster("e2e-ab12cdx"));
+        assert!(Selector::All.matches_cluster("e2e-zz99zz-x1y2z3"));
+        assert!(!Selector::All.matches_cluster("kind"));
+        assert!(!Selector::All.matches_cluster("my-e2e-cluster"));
+    }
+
+    #[test]
+    fn removal_commands_are_exact() {
+        let ids = vec!["a1".to_owned(), "b2".to_owned()];
+        assert_eq!(
+            remove(DockerObject::Container, &ids).to_string(),
+            "docker rm -f -v a1 b2"
+        );
+        assert_eq!(
+            remove(DockerObject::Network, &ids).to_string(),
+            "docker network rm a1 b2"
+        );
+        assert_eq!(
+            remove(DockerObject::Volume, &ids).to_string(),
+            "docker volume rm a1 b2"
+        );
+        assert_eq!(
+            list_cluster_labels("io.x-k8s.kind.cluster").to_string(),
+            "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label \"io.x-k8s.kind.cluster\"}}'"
+        );
+    }
+
+    #[test]
+    fn stale_kubeconfig_dirs_are_ours_only() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for d in ["e2e-kube-aaa", "e2e-kube-keep", "other-dir"] {
+            std::fs::create_dir(tmp.path().join(d)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut errors = Vec::new();
+        let removed = remove_stale_kubeconfig_dirs(
+            tmp.path(),
+            &tmp.path().join("e2e-kube-keep"),
+            &mut errors,
+        );
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert!(removed[0].ends_with("e2e-kube-aaa"));
+        assert!(tmp.path().join("e2e-kube-keep").exists() && tmp.path().join("other-dir").exists());
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn a_report_with_errors_is_an_error_listing_them() {
+        let r = SweepReport {
+            containers: vec!["c1".into()],
+            errors: vec!["`docker volume rm v1`: volume is in use".into()],
+            ..SweepReport::default()
+        };
+        assert!(r.to_string().contains("removed 1 containers: c1\n"), "{r}");
+        let e = r.into_result().expect_err("an error").to_string();
+        assert_eq!(
+            e,
+            "`storage-e2e sweep` failed (1 removal(s) failed): `docker volume rm v1`: volume is in use"
+        );
+    }
+}
