@@ -1,9 +1,9 @@
 //! Helpers for the Prometheus tier-1 tests: a Prometheus container on a
 //! chosen storage (bind mount, named volume, or its own filesystem), and the
 //! storage guards. Everything is labelled `app.kubernetes.io/managed-by=
-//! storage-e2e`, named `e2e-...`, removed explicitly at the end of a test
-//! and by `Drop` when a test fails or panics (`TESTCONTAINERS_COMMAND=keep`
-//! keeps containers for debugging).
+//! storage-e2e` and with this run's id, named `e2e-...`, removed explicitly
+//! at the end of a test and by `Drop` when a test fails or panics
+//! (`TESTCONTAINERS_COMMAND=keep` keeps containers for debugging).
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use harness::cmd::Cmd;
 use harness::config::{Config, default_images};
 use harness::exec::DockerExec;
-use harness::labels::{MANAGED_BY, OWNER, selector, unique_name};
+use harness::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, selector, unique_name};
 use harness::probe::prometheus::{DEFAULT_DATA_DIR, PrometheusProbe};
 use harness::wait::{self, Check};
 use testcontainers::core::{IntoContainerPort as _, Mount};
@@ -81,6 +81,7 @@ impl Prom {
             .with_exposed_port(PORT.tcp())
             .with_container_name(&container_name)
             .with_label(MANAGED_BY, OWNER)
+            .with_label(RUN_ID, run_id())
             .with_cmd(args);
         request = match storage {
             Storage::Bind(dir) => request.with_mount(Mount::bind_mount(
@@ -278,6 +279,8 @@ fn as_root_cmd(dir: &Path, script: &str) -> Result<Cmd> {
         "--rm".into(),
         "--label".into(),
         selector(),
+        "--label".into(),
+        format!("{RUN_ID}={}", run_id()),
         "--name".into(),
         unique_name("promfix"),
         "--user".into(),
@@ -305,7 +308,12 @@ impl NamedVolume {
     pub async fn create() -> Result<Self> {
         let name = unique_name("promvol");
         Cmd::new("docker")
-            .args(["volume", "create", "--label", &selector(), &name])
+            .args(["volume", "create", "--label", &selector()])
+            .args([
+                "--label".to_owned(),
+                format!("{RUN_ID}={}", run_id()),
+                name.clone(),
+            ])
             .run_async()
             .await?;
         Ok(Self {
@@ -332,13 +340,14 @@ impl NamedVolume {
 
 impl Drop for NamedVolume {
     fn drop(&mut self) {
-        if !self.removed {
-            if let Err(e) = Cmd::new("docker")
-                .args(["volume", "rm", "-f", self.name.as_str()])
-                .run()
-            {
-                eprintln!("warning: could not remove volume {}: {e}", self.name);
-            }
+        if self.removed {
+            return;
+        }
+        if let Err(e) = Cmd::new("docker")
+            .args(["volume", "rm", "-f", self.name.as_str()])
+            .run()
+        {
+            eprintln!("warning: could not remove volume {}: {e}", self.name);
         }
     }
 }

@@ -1,17 +1,15 @@
 //! Prometheus: read back a seeded history and the live head, and judge
 //! whether they came through a disruption.
 //!
-//! A [`Snapshot`] records what the server answers for a
-//! [`History`](crate::seed::prometheus::History): the blocks (from
-//! `/api/v1/status/tsdb/blocks` on v3.6+, else from the `meta.json` files
-//! read through [`Exec`]), exact marker values at chosen timestamps, how
-//! many marker samples are queryable, the head's time range and one exact
-//! recent head sample (which lives only in the head and the WAL), the
-//! `prometheus_tsdb_clean_start` gauge and the data dir's numeric owner.
-//! [`compare`] turns a before/after pair into a
-//! [`Judgement`](crate::probe::Judgement) that names the part that was lost
-//! (`blocks`, `head/wal`, or both), tolerating compaction: coverage and
-//! values must hold, block ULIDs are only reported.
+//! A [`Snapshot`] records what the server answers for a [`History`]: the
+//! blocks (from `/api/v1/status/tsdb/blocks` on v3.6+, else from the
+//! `meta.json` files read through [`Exec`]), exact marker values at chosen
+//! timestamps, how many marker samples are queryable, the head's time range
+//! and one exact recent head sample (which lives only in the head and the
+//! WAL), the `prometheus_tsdb_clean_start` gauge and the data dir's numeric
+//! owner. [`compare`] turns a before/after pair into a [`Judgement`] that
+//! names the part that was lost (`blocks`, `head/wal`, or both), tolerating
+//! compaction: coverage and values must hold, block ULIDs are only reported.
 //!
 //! Works with the HTTP API of Prometheus 2.x and 3.x (range selectors are
 //! closed in 2.x and left-open in 3.x; every range here is chosen so both
