@@ -1,1 +1,5 @@
-//! seed: not written yet.
+//! Writing known data into the workloads before a disruption, so the probes
+//! can read it back afterwards and tell exactly what survived. One
+//! submodule per workload.
+
+pub mod prometheus;

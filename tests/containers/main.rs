@@ -4,4 +4,6 @@ mod common;
 mod grafana;
 mod grafana_support;
 mod nfs;
+mod prom_support;
+mod prometheus;
 mod sweep;

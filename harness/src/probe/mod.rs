@@ -1,6 +1,7 @@
 //! Read back what was seeded, and judge whether it survived a disruption.
 
 pub mod grafana;
+pub mod prometheus;
 
 use std::time::Duration;
 
