@@ -260,16 +260,24 @@ mod tests {
 
     #[test]
     fn failure_carries_command_status_and_stderr() {
-        let c = Cmd::new("sh").args(["-c", "echo out; echo boom >&2; exit 3"]).quiet();
+        let c = Cmd::new("sh")
+            .args(["-c", "echo out; echo boom >&2; exit 3"])
+            .quiet();
         let e = c.run().expect_err("exit 3 fails").to_string();
-        assert_eq!(e, "`sh -c 'echo out; echo boom >&2; exit 3'` failed (exit 3): boom");
+        assert_eq!(
+            e,
+            "`sh -c 'echo out; echo boom >&2; exit 3'` failed (exit 3): boom"
+        );
         let ok = Cmd::new("sh").args(["-c", "cat"]).stdin("hi").quiet().run();
         assert_eq!(ok.map(|o| o.stdout).ok().as_deref(), Some("hi"));
     }
 
     #[test]
     fn missing_program_is_a_spawn_error_naming_it() {
-        let e = Cmd::new("no-such-tool-e2e").quiet().run().expect_err("missing");
+        let e = Cmd::new("no-such-tool-e2e")
+            .quiet()
+            .run()
+            .expect_err("missing");
         assert!(e.to_string().contains("no-such-tool-e2e"), "{e}");
     }
 }

@@ -65,6 +65,9 @@ impl Disruption {
     /// Node-level disruptions touch state other tests share (a node, the NFS
     /// server), so their cells run one at a time.
     pub fn is_node_level(self) -> bool {
-        matches!(self, Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart)
+        matches!(
+            self,
+            Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart
+        )
     }
 }

@@ -40,6 +40,9 @@ mod tests {
         let b = unique_name("nfs");
         assert_ne!(a, b);
         assert!(a.starts_with("e2e-nfs-") && a.len() == 14, "{a}");
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 }

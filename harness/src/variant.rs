@@ -80,13 +80,19 @@ mod tests {
     #[test]
     fn ids_round_trip() {
         for v in Variant::ALL {
-            assert_eq!(v.id().parse::<Variant>().unwrap_or_else(|e| panic!("{e}")), *v);
+            assert_eq!(
+                v.id().parse::<Variant>().unwrap_or_else(|e| panic!("{e}")),
+                *v
+            );
         }
     }
 
     #[test]
     fn unknown_variant_lists_the_valid_ones() {
-        let err = "nfs".parse::<Variant>().expect_err("nfs is not a variant").to_string();
+        let err = "nfs"
+            .parse::<Variant>()
+            .expect_err("nfs is not a variant")
+            .to_string();
         assert_eq!(
             err,
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
@@ -96,7 +102,10 @@ mod tests {
 
     #[test]
     fn lists_accept_all_and_dedupe() {
-        assert_eq!(Variant::parse_list("all").map(|v| v.len()).ok(), Some(Variant::ALL.len()));
+        assert_eq!(
+            Variant::parse_list("all").map(|v| v.len()).ok(),
+            Some(Variant::ALL.len())
+        );
         assert_eq!(
             Variant::parse_list("rwop, rwop,empty-dir").ok(),
             Some(vec![Variant::Rwop, Variant::EmptyDir])

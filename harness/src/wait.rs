@@ -8,9 +8,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
+use kube::Resource;
 use kube::api::Api;
 use kube::runtime::watcher;
-use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
@@ -31,7 +31,12 @@ pub enum Check<T> {
 /// # Errors
 /// [`Error::Timeout`] with the last `NotYet` status, or
 /// [`Error::WaitFailed`] when a check says `Failed`.
-pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, interval: Duration, mut check: F) -> Result<T>
+pub async fn poll<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut check: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Check<T>>,
@@ -86,29 +91,28 @@ where
     let mut stream = watcher(api, cfg).boxed();
     let mut last: Option<K> = None;
     let mut seen = false;
-    let outcome = tokio::time::timeout(timeout, async {
-        while let Some(event) = stream
-            .try_next()
-            .await
-            .map_err(|e| Error::kube(format!("watch {what}"), kube::Error::Service(Box::new(e))))?
-        {
-            match event {
-                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => last = Some(o),
-                watcher::Event::Delete(_) => last = None,
-                watcher::Event::Init => {}
-                watcher::Event::InitDone => {}
+    let outcome =
+        tokio::time::timeout(timeout, async {
+            while let Some(event) = stream.try_next().await.map_err(|e| {
+                Error::kube(format!("watch {what}"), kube::Error::Service(Box::new(e)))
+            })? {
+                match event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => last = Some(o),
+                    watcher::Event::Delete(_) => last = None,
+                    watcher::Event::Init => {}
+                    watcher::Event::InitDone => {}
+                }
+                seen = true;
+                if let Some(v) = ready(last.as_ref()) {
+                    return Ok(v);
+                }
             }
-            seen = true;
-            if let Some(v) = ready(last.as_ref()) {
-                return Ok(v);
-            }
-        }
-        Err(Error::WaitFailed {
-            what: what.to_owned(),
-            reason: "the watch stream ended".into(),
+            Err(Error::WaitFailed {
+                what: what.to_owned(),
+                reason: "the watch stream ended".into(),
+            })
         })
-    })
-    .await;
+        .await;
     match outcome {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
@@ -131,31 +135,49 @@ mod tests {
     #[tokio::test]
     async fn poll_returns_when_ready() {
         let n = AtomicU32::new(0);
-        let v = poll("counter", Duration::from_secs(5), Duration::from_millis(1), || async {
-            let i = n.fetch_add(1, Ordering::SeqCst);
-            if i >= 2 { Check::Ready(i) } else { Check::NotYet(format!("at {i}")) }
-        })
+        let v = poll(
+            "counter",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || async {
+                let i = n.fetch_add(1, Ordering::SeqCst);
+                if i >= 2 {
+                    Check::Ready(i)
+                } else {
+                    Check::NotYet(format!("at {i}"))
+                }
+            },
+        )
         .await;
         assert_eq!(v.ok(), Some(2));
     }
 
     #[tokio::test]
     async fn poll_timeout_says_what_was_seen_last() {
-        let e = poll::<(), _, _>("the export", Duration::from_millis(30), Duration::from_millis(5), || async {
-            Check::NotYet("port closed".into())
-        })
+        let e = poll::<(), _, _>(
+            "the export",
+            Duration::from_millis(30),
+            Duration::from_millis(5),
+            || async { Check::NotYet("port closed".into()) },
+        )
         .await
         .expect_err("never ready");
         let msg = e.to_string();
         assert!(msg.starts_with("timed out after"), "{msg}");
-        assert!(msg.ends_with("waiting for the export; last seen: port closed"), "{msg}");
+        assert!(
+            msg.ends_with("waiting for the export; last seen: port closed"),
+            "{msg}"
+        );
     }
 
     #[tokio::test]
     async fn poll_stops_on_failure() {
-        let e = poll::<(), _, _>("x", Duration::from_secs(5), Duration::from_millis(1), || async {
-            Check::Failed("container exited 1".into())
-        })
+        let e = poll::<(), _, _>(
+            "x",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || async { Check::Failed("container exited 1".into()) },
+        )
         .await
         .expect_err("fails");
         assert_eq!(e.to_string(), "gave up waiting for x: container exited 1");
