@@ -140,6 +140,9 @@ pub struct Config {
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
     /// publishes; `None` means ask testcontainers (see FACTS.md on `get_host()`).
     pub container_host: Option<String>,
+    /// HARNESS_MANIFESTS_DIR: the manifests folder (default: this
+    /// checkout's `manifests/`, see [`crate::manifest::default_dir`]).
+    pub manifests_dir: PathBuf,
     /// Notes about defaults the configuration applied (e.g. a variant left
     /// out because its input is missing); printed at the start of a run.
     pub notes: Vec<String>,
@@ -163,6 +166,7 @@ impl Default for Config {
             report_dir: PathBuf::from("target/e2e-report"),
             images: Images::default(),
             container_host: None,
+            manifests_dir: crate::manifest::default_dir(),
             notes: Vec::new(),
         }
     }
@@ -186,6 +190,7 @@ pub const VARIABLES: &[&str] = &[
     "HARNESS_NFS_IMAGE",
     "HARNESS_INIT_IMAGE",
     "HARNESS_CONTAINER_HOST",
+    "HARNESS_MANIFESTS_DIR",
 ];
 
 impl Config {
@@ -272,7 +277,8 @@ impl Config {
         }
         match get("E2E_VARIANTS") {
             Some(v) => {
-                c.variants = Variant::parse_list(&v).map_err(|e| config_error("E2E_VARIANTS", &v, e))?;
+                c.variants =
+                    Variant::parse_list(&v).map_err(|e| config_error("E2E_VARIANTS", &v, e))?;
                 let explicit = v.split(',').any(|p| p.trim() == Variant::CustomClass.id());
                 if c.storage_class.is_none() && c.variants.contains(&Variant::CustomClass) {
                     if explicit {
@@ -304,9 +310,15 @@ impl Config {
         }
         for (var, slot) in [
             ("HARNESS_PROMETHEUS_IMAGE", &mut c.images.prometheus),
-            ("HARNESS_PROMETHEUS_PREVIOUS_IMAGE", &mut c.images.prometheus_previous),
+            (
+                "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
+                &mut c.images.prometheus_previous,
+            ),
             ("HARNESS_GRAFANA_IMAGE", &mut c.images.grafana),
-            ("HARNESS_GRAFANA_PREVIOUS_IMAGE", &mut c.images.grafana_previous),
+            (
+                "HARNESS_GRAFANA_PREVIOUS_IMAGE",
+                &mut c.images.grafana_previous,
+            ),
             ("HARNESS_NFS_IMAGE", &mut c.images.nfs),
             ("HARNESS_INIT_IMAGE", &mut c.images.init),
         ] {
@@ -324,6 +336,18 @@ impl Config {
                 });
             }
             c.container_host = Some(host.to_owned());
+        }
+        if let Some(v) = get("HARNESS_MANIFESTS_DIR") {
+            let dir = PathBuf::from(v.trim());
+            if !dir.join("base").is_dir() || !dir.join("storage").is_dir() {
+                return Err(Error::Config {
+                    var: "HARNESS_MANIFESTS_DIR",
+                    value: v,
+                    allowed: "a folder with base/ and storage/<variant>/ in it, like manifests/"
+                        .into(),
+                });
+            }
+            c.manifests_dir = dir;
         }
         Ok(c)
     }
@@ -356,21 +380,27 @@ fn config_error(var: &'static str, value: &str, e: Error) -> Error {
 /// Accept only image references with an explicit tag (not `latest`) or a digest.
 fn pinned_image(var: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
-    let last = v.rsplit('/').next().unwrap_or(v);
-    let tag = last.split_once(':').map(|(_, t)| t);
-    let ok = !v.is_empty()
-        && !v.contains(char::is_whitespace)
-        && (v.contains("@sha256:") || matches!(tag, Some(t) if !t.is_empty() && t != "latest"));
-    if ok {
+    if is_pinned_image(v) {
         Ok(v.to_owned())
     } else {
         Err(Error::Config {
             var,
             value: value.to_owned(),
-            allowed: "an image with a pinned tag or digest, e.g. prom/prometheus:v3.7.3 (not latest)"
-                .into(),
+            allowed:
+                "an image with a pinned tag or digest, e.g. prom/prometheus:v3.7.3 (not latest)"
+                    .into(),
         })
     }
+}
+
+/// Whether `image` names a pinned tag (not `latest`) or a digest; shared
+/// with the manifest checks so both agree on what "pinned" means.
+pub(crate) fn is_pinned_image(image: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let tag = last.split_once(':').map(|(_, t)| t);
+    !image.is_empty()
+        && !image.contains(char::is_whitespace)
+        && (image.contains("@sha256:") || matches!(tag, Some(t) if !t.is_empty() && t != "latest"))
 }
 
 /// RFC 1123 subdomain, as Kubernetes requires for StorageClass names.
@@ -393,8 +423,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -429,7 +461,10 @@ mod tests {
         assert!(err(&[("E2E_K8S_VERSION", "1.x")]).contains("a Kubernetes minor such as 1.35"));
         assert!(err(&[("E2E_NODES", "9")]).contains("a node count from 1 to 5"));
         let v = err(&[("E2E_VARIANTS", "empty-dir,nfs")]);
-        assert!(v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"), "{v}");
+        assert!(
+            v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"),
+            "{v}"
+        );
         assert!(v.contains("empty-dir, host-path"), "{v}");
         assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
         assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
@@ -438,7 +473,12 @@ mod tests {
 
     #[test]
     fn images_must_be_pinned() {
-        for bad in ["prom/prometheus", "prom/prometheus:latest", "localhost:5000/prom", "a b:1"] {
+        for bad in [
+            "prom/prometheus",
+            "prom/prometheus:latest",
+            "localhost:5000/prom",
+            "a b:1",
+        ] {
             let e = err(&[("HARNESS_PROMETHEUS_IMAGE", bad)]);
             assert!(e.starts_with("HARNESS_PROMETHEUS_IMAGE="), "{e}");
             assert!(e.contains("pinned tag or digest"), "{e}");
@@ -455,10 +495,16 @@ mod tests {
 
     #[test]
     fn existing_provider_needs_a_kubeconfig_that_exists() {
-        assert!(err(&[("E2E_PROVIDER", "existing")]).contains("a kubeconfig path when E2E_PROVIDER=existing"));
         assert!(
-            err(&[("E2E_PROVIDER", "existing"), ("E2E_KUBECONFIG", "/nonexistent/kubeconfig")])
-                .starts_with("E2E_KUBECONFIG=\"/nonexistent/kubeconfig\"")
+            err(&[("E2E_PROVIDER", "existing")])
+                .contains("a kubeconfig path when E2E_PROVIDER=existing")
+        );
+        assert!(
+            err(&[
+                ("E2E_PROVIDER", "existing"),
+                ("E2E_KUBECONFIG", "/nonexistent/kubeconfig")
+            ])
+            .starts_with("E2E_KUBECONFIG=\"/nonexistent/kubeconfig\"")
         );
         let f = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
         let path = f.path().to_string_lossy().into_owned();
@@ -478,6 +524,37 @@ mod tests {
         assert_eq!(c.storage_class.as_deref(), Some("fast-ssd"));
         let c = parse(&[("E2E_VARIANTS", "all")]).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.variants.contains(&Variant::CustomClass));
+    }
+
+    #[test]
+    fn manifests_dir_defaults_to_the_checkout_and_must_look_like_one() {
+        let c = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            c.manifests_dir.join("base").is_dir(),
+            "{}",
+            c.manifests_dir.display()
+        );
+        assert!(
+            err(&[("HARNESS_MANIFESTS_DIR", "/nonexistent")]).starts_with(
+                "HARNESS_MANIFESTS_DIR=\"/nonexistent\" is not valid: expected a folder with base/"
+            )
+        );
+        let dir = crate::manifest::default_dir();
+        let c = parse(&[("HARNESS_MANIFESTS_DIR", &dir.to_string_lossy())])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.manifests_dir, dir);
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_readme() {
+        let readme = crate::manifest::default_dir().with_file_name("README.md");
+        let text = std::fs::read_to_string(&readme).unwrap_or_else(|e| panic!("{e}"));
+        for var in VARIABLES {
+            assert!(
+                text.contains(&format!("| `{var}` |")),
+                "README.md does not document {var}"
+            );
+        }
     }
 
     #[test]
