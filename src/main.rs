@@ -1,6 +1,13 @@
 //! `storage-e2e`: small command-line entry points for the Makefile
 //! (`make render`, ...). Tests are the main interface; this is for people.
 
+use std::io::Write as _;
+
+use harness::config::Config;
+use harness::ids::NamedId;
+use harness::manifest::{self, Params};
+use harness::variant::Variant;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
@@ -12,13 +19,121 @@ fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("sweep") => sweep(&args[1..]),
-        Some("expectations") => {
-            print!("{}", harness::expect::render_markdown());
-            Ok(())
-        }
+        Some("expectations") => print_out(&harness::expect::render_markdown()),
+        Some("variants") => print_out(&variants()),
+        Some("render") => print_out(&render(&args[1..], |k| std::env::var(k).ok())?),
         _ => anyhow::bail!(
-            "usage: storage-e2e <command>; commands: sweep [--run <id>], expectations"
+            "usage: storage-e2e <command>; commands: variants, render <id>, expectations, sweep [--run <id>]"
         ),
+    }
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not worth a panic.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// `storage-e2e variants` (make render's usage line, scripts/lint.sh): the
+/// storage variant ids on one line.
+fn variants() -> String {
+    let ids: Vec<&str> = Variant::ALL.iter().map(|v| v.id()).collect();
+    format!("{}\n", ids.join(" "))
+}
+
+/// `storage-e2e render <id>` (make render): the variant's manifests with
+/// placeholder parameters; `env` is the environment (a map in tests).
+fn render(args: &[String], env: impl Fn(&str) -> Option<String>) -> anyhow::Result<String> {
+    let [id] = args else {
+        anyhow::bail!(
+            "usage: storage-e2e render <id>  (ids: {})",
+            variants().trim()
+        );
+    };
+    let variant = Variant::parse_id(id)?;
+    let config = Config::from_lookup(env)?;
+    let rendered = manifest::render(&config.manifests_dir, variant, &render_params(&config))?;
+    Ok(rendered.to_yaml()?)
+}
+
+/// The placeholder parameters, with what the environment says about images
+/// (mirrors, air-gapped machines) and the user's StorageClass.
+fn render_params(config: &Config) -> Params {
+    let mut params = Params::placeholder();
+    params.images = config.images.clone();
+    if let Some(class) = &config.storage_class {
+        params.storage_class = Some(class.clone());
+    }
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_with(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        render(&args, lookup).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn variants_prints_every_id_on_one_line() {
+        assert_eq!(
+            variants(),
+            "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class\n"
+        );
+    }
+
+    #[test]
+    fn render_prints_yaml_with_overrides_from_the_environment() {
+        let out = render_with(
+            &["custom-class"],
+            &[
+                ("E2E_STORAGE_CLASS", "fast-ssd"),
+                ("HARNESS_PROMETHEUS_IMAGE", "mirror.local/prom:v3.7.3"),
+            ],
+        );
+        let out = out.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.starts_with(
+                "# storage-e2e: storage variant custom-class in namespace e2e-render\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("storageClassName: fast-ssd"), "{out}");
+        assert!(out.contains("image: mirror.local/prom:v3.7.3"), "{out}");
+    }
+
+    #[test]
+    fn bad_input_is_one_clear_line() {
+        assert_eq!(
+            render_with(&["x"], &[]),
+            Err(
+                "unknown storage variant \"x\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
+                 nfs-dynamic, default-class, statefulset, rwop, custom-class"
+                    .to_owned()
+            )
+        );
+        let e = render_with(
+            &["rwop"],
+            &[("HARNESS_GRAFANA_IMAGE", "grafana/grafana:latest")],
+        );
+        assert!(
+            matches!(&e, Err(m) if m.starts_with("HARNESS_GRAFANA_IMAGE=")),
+            "{e:?}"
+        );
+        let e = render_with(&[], &[]);
+        assert!(
+            matches!(&e, Err(m) if m.starts_with("usage: storage-e2e render <id>  (ids: empty-dir host-path")),
+            "{e:?}"
+        );
     }
 }
 

@@ -140,6 +140,9 @@ pub struct Config {
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
     /// publishes; `None` means ask testcontainers (see FACTS.md on `get_host()`).
     pub container_host: Option<String>,
+    /// HARNESS_MANIFESTS_DIR: the manifests folder (default: this
+    /// checkout's `manifests/`, see [`crate::manifest::default_dir`]).
+    pub manifests_dir: PathBuf,
     /// Notes about defaults the configuration applied (e.g. a variant left
     /// out because its input is missing); printed at the start of a run.
     pub notes: Vec<String>,
@@ -163,6 +166,7 @@ impl Default for Config {
             report_dir: PathBuf::from("target/e2e-report"),
             images: Images::default(),
             container_host: None,
+            manifests_dir: crate::manifest::default_dir(),
             notes: Vec::new(),
         }
     }
@@ -186,6 +190,7 @@ pub const VARIABLES: &[&str] = &[
     "HARNESS_NFS_IMAGE",
     "HARNESS_INIT_IMAGE",
     "HARNESS_CONTAINER_HOST",
+    "HARNESS_MANIFESTS_DIR",
 ];
 
 impl Config {
@@ -332,6 +337,18 @@ impl Config {
             }
             c.container_host = Some(host.to_owned());
         }
+        if let Some(v) = get("HARNESS_MANIFESTS_DIR") {
+            let dir = PathBuf::from(v.trim());
+            if !dir.join("base").is_dir() || !dir.join("storage").is_dir() {
+                return Err(Error::Config {
+                    var: "HARNESS_MANIFESTS_DIR",
+                    value: v,
+                    allowed: "a folder with base/ and storage/<variant>/ in it, like manifests/"
+                        .into(),
+                });
+            }
+            c.manifests_dir = dir;
+        }
         Ok(c)
     }
 
@@ -363,12 +380,7 @@ fn config_error(var: &'static str, value: &str, e: Error) -> Error {
 /// Accept only image references with an explicit tag (not `latest`) or a digest.
 fn pinned_image(var: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
-    let last = v.rsplit('/').next().unwrap_or(v);
-    let tag = last.split_once(':').map(|(_, t)| t);
-    let ok = !v.is_empty()
-        && !v.contains(char::is_whitespace)
-        && (v.contains("@sha256:") || matches!(tag, Some(t) if !t.is_empty() && t != "latest"));
-    if ok {
+    if is_pinned_image(v) {
         Ok(v.to_owned())
     } else {
         Err(Error::Config {
@@ -379,6 +391,16 @@ fn pinned_image(var: &'static str, value: &str) -> Result<String> {
                     .into(),
         })
     }
+}
+
+/// Whether `image` names a pinned tag (not `latest`) or a digest; shared
+/// with the manifest checks so both agree on what "pinned" means.
+pub(crate) fn is_pinned_image(image: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let tag = last.split_once(':').map(|(_, t)| t);
+    !image.is_empty()
+        && !image.contains(char::is_whitespace)
+        && (image.contains("@sha256:") || matches!(tag, Some(t) if !t.is_empty() && t != "latest"))
 }
 
 /// RFC 1123 subdomain, as Kubernetes requires for StorageClass names.
@@ -502,6 +524,37 @@ mod tests {
         assert_eq!(c.storage_class.as_deref(), Some("fast-ssd"));
         let c = parse(&[("E2E_VARIANTS", "all")]).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.variants.contains(&Variant::CustomClass));
+    }
+
+    #[test]
+    fn manifests_dir_defaults_to_the_checkout_and_must_look_like_one() {
+        let c = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            c.manifests_dir.join("base").is_dir(),
+            "{}",
+            c.manifests_dir.display()
+        );
+        assert!(
+            err(&[("HARNESS_MANIFESTS_DIR", "/nonexistent")]).starts_with(
+                "HARNESS_MANIFESTS_DIR=\"/nonexistent\" is not valid: expected a folder with base/"
+            )
+        );
+        let dir = crate::manifest::default_dir();
+        let c = parse(&[("HARNESS_MANIFESTS_DIR", &dir.to_string_lossy())])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.manifests_dir, dir);
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_readme() {
+        let readme = crate::manifest::default_dir().with_file_name("README.md");
+        let text = std::fs::read_to_string(&readme).unwrap_or_else(|e| panic!("{e}"));
+        for var in VARIABLES {
+            assert!(
+                text.contains(&format!("| `{var}` |")),
+                "README.md does not document {var}"
+            );
+        }
     }
 
     #[test]

@@ -190,7 +190,12 @@ impl Applied {
 ///
 /// # Errors
 /// As [`apply`] when the workload has no pod.
-pub async fn bystander(d: Disruption, t: &Target<'_>, node: Option<&str>, at: Instant) -> Result<Applied> {
+pub async fn bystander(
+    d: Disruption,
+    t: &Target<'_>,
+    node: Option<&str>,
+    at: Instant,
+) -> Result<Applied> {
     let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
     let pod = pods.first().ok_or_else(|| Error::WaitFailed {
         what: format!("{d} near {}", t.workload.name),
@@ -203,7 +208,8 @@ pub async fn bystander(d: Disruption, t: &Target<'_>, node: Option<&str>, at: In
         old_pod: pod.name_any(),
         old_uid: pod.metadata.uid.clone().unwrap_or_default(),
         old_uids: pods.iter().filter_map(|p| p.metadata.uid.clone()).collect(),
-        affected: d == Disruption::NfsRestart || (d == Disruption::NodeStop && on.is_some() && on.as_deref() == node),
+        affected: d == Disruption::NfsRestart
+            || (d == Disruption::NodeStop && on.is_some() && on.as_deref() == node),
         node: on,
         restarts_before: workload::restarts(pod, t.workload.container),
         steps: Vec::new(),
@@ -323,17 +329,26 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
             .await;
             match seen {
                 Ok(RolloutState::Finished) => {
-                    a.steps.push(format!("{}: rollout finished by itself; nothing to unblock", t.workload.name));
+                    a.steps.push(format!(
+                        "{}: rollout finished by itself; nothing to unblock",
+                        t.workload.name
+                    ));
                 }
                 Ok(RolloutState::Stuck(state)) => {
-                    a.steps.push(format!("rollout stuck as documented: {state}"));
+                    a.steps
+                        .push(format!("rollout stuck as documented: {state}"));
                     delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
-                    a.steps.push(format!("deleted old pod {old} (the seed article's workaround)"));
+                    a.steps.push(format!(
+                        "deleted old pod {old} (the seed article's workaround)"
+                    ));
                 }
                 Err(e) => {
-                    a.steps.push(format!("rollout neither stuck nor finished: {e}"));
+                    a.steps
+                        .push(format!("rollout neither stuck nor finished: {e}"));
                     delete_pod(&pods_api, &old, &DeleteParams::default()).await?;
-                    a.steps.push(format!("deleted old pod {old} (the seed article's workaround)"));
+                    a.steps.push(format!(
+                        "deleted old pod {old} (the seed article's workaround)"
+                    ));
                 }
             }
         }
@@ -380,7 +395,14 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
                 patch["spec"]["strategy"] = json!({"type": "Recreate", "rollingUpdate": null});
             }
             patch_workload(t, &patch, Patch::Strategic(patch.clone())).await?;
-            a.steps.push(format!("set image {image}{}", if t.kind == Kind::Deployment { " with strategy Recreate" } else { "" }));
+            a.steps.push(format!(
+                "set image {image}{}",
+                if t.kind == Kind::Deployment {
+                    " with strategy Recreate"
+                } else {
+                    ""
+                }
+            ));
         }
     }
     Ok(a)
@@ -476,7 +498,11 @@ enum RolloutState {
     Finished,
 }
 
-fn stuck_or_done(pods: &std::collections::BTreeMap<String, Pod>, old: &str, container: &str) -> Option<RolloutState> {
+fn stuck_or_done(
+    pods: &std::collections::BTreeMap<String, Pod>,
+    old: &str,
+    container: &str,
+) -> Option<RolloutState> {
     let old_present = pods.contains_key(old);
     let others: Vec<&Pod> = pods.values().filter(|p| p.name_any() != old).collect();
     if !old_present && !others.is_empty() && others.iter().all(|p| workload::is_ready(p)) {
@@ -485,7 +511,9 @@ fn stuck_or_done(pods: &std::collections::BTreeMap<String, Pod>, old: &str, cont
     let stuck = old_present
         && others.iter().any(|p| {
             let crash_looping = !workload::is_ready(p) && workload::restarts(p, container) > 0;
-            crash_looping || workload::unschedulable(p) || workload::creating_longer_than(p, STUCK_CREATING)
+            crash_looping
+                || workload::unschedulable(p)
+                || workload::creating_longer_than(p, STUCK_CREATING)
         });
     stuck.then(|| RolloutState::Stuck(workload::describe(&pods.values().collect::<Vec<_>>())))
 }

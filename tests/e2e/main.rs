@@ -35,7 +35,10 @@ fn main() -> ExitCode {
     for note in &config.notes {
         eprintln!("storage-e2e: {note}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => Arc::new(rt),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -57,12 +60,19 @@ fn main() -> ExitCode {
     }
     eprintln!(
         "storage-e2e: report in {}/report.md",
-        Config::from_env().map(|c| c.report_dir.display().to_string()).unwrap_or_default()
+        Config::from_env()
+            .map(|c| c.report_dir.display().to_string())
+            .unwrap_or_default()
     );
     conclusion.exit_code()
 }
 
-fn trial(cell: Cell, provider: Provider, suite: &Arc<Suite>, rt: &Arc<tokio::runtime::Runtime>) -> Trial {
+fn trial(
+    cell: Cell,
+    provider: Provider,
+    suite: &Arc<Suite>,
+    rt: &Arc<tokio::runtime::Runtime>,
+) -> Trial {
     let (suite, rt) = (Arc::clone(suite), Arc::clone(rt));
     Trial::ignorable_test(test_name(cell), move || {
         if let Some(why) = skip_reason(&suite.config, cell) {
@@ -70,10 +80,14 @@ fn trial(cell: Cell, provider: Provider, suite: &Arc<Suite>, rt: &Arc<tokio::run
         }
         rt.block_on(async {
             match tokio::time::timeout(CELL_TIMEOUT, harness::cell::run(&suite, cell)).await {
-                Err(_) => Err(Failed::from(format!("{cell}: no result within {CELL_TIMEOUT:?} (the outer backstop)"))),
+                Err(_) => Err(Failed::from(format!(
+                    "{cell}: no result within {CELL_TIMEOUT:?} (the outer backstop)"
+                ))),
                 Ok(Err(e)) => Err(Failed::from(format!("{cell}: {e}"))),
                 Ok(Ok(r)) if r.passed => Ok(Completion::Completed),
-                Ok(Ok(r)) => Err(Failed::from(r.failure.unwrap_or_else(|| format!("{cell} failed")))),
+                Ok(Ok(r)) => Err(Failed::from(
+                    r.failure.unwrap_or_else(|| format!("{cell} failed")),
+                )),
             }
         })
     })

@@ -1,1 +1,0 @@
-//! manifest: not written yet.
