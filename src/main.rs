@@ -69,6 +69,21 @@ fn render_params(config: &Config) -> Params {
     params
 }
 
+/// `storage-e2e sweep [--run <id>]` (make clean): remove every cluster,
+/// container, network and volume a run left behind, or only run <id>'s.
+fn sweep(args: &[String]) -> anyhow::Result<()> {
+    use harness::cluster::sweep::{Selector, sweep};
+    let selector = match args {
+        [] => Selector::All,
+        [flag, id] if flag == "--run" => Selector::Run(id.clone()),
+        _ => anyhow::bail!("usage: storage-e2e sweep [--run <id>]"),
+    };
+    let report = sweep(&selector, &std::env::var("PATH").unwrap_or_default())?;
+    print!("{report}");
+    report.into_result()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,19 +150,4 @@ mod tests {
             "{e:?}"
         );
     }
-}
-
-/// `storage-e2e sweep [--run <id>]` (make clean): remove every cluster,
-/// container, network and volume a run left behind, or only run <id>'s.
-fn sweep(args: &[String]) -> anyhow::Result<()> {
-    use harness::cluster::sweep::{Selector, sweep};
-    let selector = match args {
-        [] => Selector::All,
-        [flag, id] if flag == "--run" => Selector::Run(id.clone()),
-        _ => anyhow::bail!("usage: storage-e2e sweep [--run <id>]"),
-    };
-    let report = sweep(&selector, &std::env::var("PATH").unwrap_or_default())?;
-    print!("{report}");
-    report.into_result()?;
-    Ok(())
 }

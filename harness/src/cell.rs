@@ -4,7 +4,7 @@
 //! the observation against the expectation table. Every step is a piece
 //! that tier 0 or tier 1 exercises for real; this module only composes them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -15,12 +15,12 @@ use crate::cluster::ClusterGuard;
 use crate::disrupt::{self, Applied, Disruption, NodeOps, Restartable, Target};
 use crate::error::{Error, Result};
 use crate::exec::PodExec;
-use crate::expect::{App, Cell, Observation, Observed, Reason};
+use crate::expect::{Cell, Observation, Observed, Reason};
 use crate::forward::PortForward;
 use crate::manifest::{self, Params, Rendered};
+use crate::probe::Judgement;
 use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
 use crate::probe::prometheus::{self as prom, PrometheusProbe};
-use crate::probe::Judgement;
 use crate::progress::Progress;
 use crate::report::{CellResult, TextArtifact, collect_artifacts};
 use crate::seed::prometheus::{History, seed_blocks};
@@ -49,8 +49,12 @@ pub const GRAFANA_AFTER_TIMEOUT: Duration = Duration::from_secs(60);
 pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
     let progress = Progress::new(cell.short());
     let cluster = suite.cluster().await?;
-    let version = cluster.version().map_or_else(|| "unknown".to_owned(), |m| m.to_string());
-    let ns = cluster.create_namespace(&format!("{}-{}", cell.variant, cell.disruption)).await?;
+    let version = cluster
+        .version()
+        .map_or_else(|| "unknown".to_owned(), |m| m.to_string());
+    let ns = cluster
+        .create_namespace(&format!("{}-{}", cell.variant, cell.disruption))
+        .await?;
     progress.step(format!("namespace {ns}"));
     let mut ctx = Ctx {
         suite,
@@ -61,19 +65,20 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
         nfs: None,
         timeline: None,
         node: None,
+        password: String::new(),
+        applied: Vec::new(),
+        logs: Vec::new(),
     };
     let result = match ctx.run().await {
-        Ok((observation, pj, gj)) => CellResult::new(cell, &version).judge(observation, pj.as_ref(), gj.as_ref()),
+        Ok((observation, pj, gj)) => {
+            CellResult::new(cell, &version).judge(observation, pj.as_ref(), gj.as_ref())
+        }
         Err(e) => CellResult::new(cell, &version).error(&e),
     };
     let mut result = result.with_steps(&progress);
-    let timeline = match ctx.timeline.take() {
-        Some(t) => Some(t),
-        None => None,
-    };
+    let timeline = ctx.timeline.take();
     if let Some(t) = &timeline {
-        let logs = timeline::collect_logs(cluster.client(), &ns, t).await;
-        result = result.with_findings(&timeline::findings(t, &logs, &log_classifier));
+        result = result.with_findings(&timeline::findings(t, &ctx.logs, &log_classifier));
     }
     if !result.passed {
         cluster.mark_failed();
@@ -106,11 +111,13 @@ struct Ctx<'a> {
     nfs: Option<std::sync::Arc<SharedNfs>>,
     timeline: Option<timeline::Timeline>,
     node: Option<String>,
+    password: String,
+    applied: Vec<manifest::Manifest>,
+    logs: Vec<(String, String)>,
 }
 
 /// What a cell seeded and saw before the disruption, per app.
 struct Before {
-    history: History,
     prometheus: prom::Snapshot,
     grafana_uids: grafana::Uids,
     grafana: grafana::Snapshot,
@@ -122,27 +129,27 @@ impl Ctx<'_> {
         self.cluster.client()
     }
 
-    async fn run(&mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {
+    async fn run<'s>(&'s mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {
         let rendered = self.deploy().await?;
         let prom_kind = match rendered.prometheus() {
             manifest::Workload::StatefulSet(_) => Kind::StatefulSet,
             manifest::Workload::Deployment(_) => Kind::Deployment,
         };
         let prom_replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
-        let password = rendered_password(&rendered)?;
-        let before = self.seed(prom_replicas, password).await?;
+        let before = self.seed(prom_replicas, self.password.clone()).await?;
 
         let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
         let d = self.cell.disruption;
         let lock = self.suite.disruption_lock(d).await;
         self.progress.step(format!("disrupting: {d}"));
-        let nfs_restart: Option<&dyn Restartable> = self.nfs.as_deref().map(|n| n as &dyn Restartable);
+        let nfs_restart: Option<&dyn Restartable> =
+            self.nfs.as_deref().map(|n| n as &dyn Restartable);
         let nodes: Option<&dyn NodeOps> = match self.cluster.provider() {
             crate::cluster::Provider::Existing => None,
-            _ => Some(self.cluster as &dyn NodeOps),
+            _ => Some(self.cluster.info() as &dyn NodeOps),
         };
         let images = &self.suite.config.images;
-        let target = |w: Workload, kind: Kind, image: &'a str| Target {
+        let target = |w: Workload, kind: Kind, image: &'s str| Target {
             client: self.client().clone(),
             namespace: &self.ns,
             workload: w,
@@ -171,29 +178,50 @@ impl Ctx<'_> {
             Disruption::NfsRestart => self.cell.variant.uses_nfs(),
             _ => true,
         };
-        for step in applied_p.steps.iter().chain(applied_g.iter().flat_map(|a| &a.steps)) {
+        for step in applied_p
+            .steps
+            .iter()
+            .chain(applied_g.iter().flat_map(|a| &a.steps))
+        {
             self.progress.step(step);
         }
 
         self.progress.step("waiting for the workloads to settle");
         let (settle_p, settle_g) = tokio::join!(
-            settle(self.client(), &self.ns, PROMETHEUS, prom_kind, prom_replicas, &applied_p),
-            settle_grafana(self.client(), &self.ns, applied_g.as_ref().unwrap_or(&applied_p), d.is_node_level()),
+            settle(
+                self.client(),
+                &self.ns,
+                PROMETHEUS,
+                prom_kind,
+                prom_replicas,
+                &applied_p
+            ),
+            settle_grafana(
+                self.client(),
+                &self.ns,
+                applied_g.as_ref().unwrap_or(&applied_p),
+                d.is_node_level()
+            ),
         );
         let restore = disrupt::restore(&applied_p, &prom_target).await;
         drop(lock);
-        self.progress.step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
+        self.progress
+            .step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
 
         let pj = self.judge_prometheus(&before, &settle_p, &applied_p).await;
-        let gj = self.judge_grafana(&before, &settle_g, applied_g.as_ref().unwrap_or(&applied_p)).await;
+        let gj = self
+            .judge_grafana(&before, &settle_g, applied_g.as_ref().unwrap_or(&applied_p))
+            .await;
         let timeline = watcher.stop().await;
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
-        let reasons = |app: &str| timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
+        let reasons =
+            |app: &str| timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
         let observation = Observation {
             prometheus: Observed::new(pj.as_ref(), reasons(PROMETHEUS.app), true),
             grafana: Observed::new(gj.as_ref(), reasons(GRAFANA.app), grafana_disrupted),
         };
         self.timeline = Some(timeline);
+        self.logs = logs;
         restore?;
         Ok((observation, pj, gj))
     }
@@ -225,31 +253,49 @@ impl Ctx<'_> {
             if self.cell.variant == Variant::NfsStatic {
                 // The static PVs point at NFS_PATH/<namespace>/{prometheus,grafana}.
                 for app in [PROMETHEUS.app, GRAFANA.app] {
-                    nfs.create_dir(&format!("{}/{app}", self.ns), 0, 0, 0o777).await?;
+                    nfs.create_dir(&format!("{}/{app}", self.ns), 0, 0, 0o777)
+                        .await?;
                 }
             }
             params = params.with_nfs(nfs.address(), nfs.export_path());
             self.nfs = Some(nfs);
         }
-        if matches!(self.cell.variant, Variant::LocalPv) {
-            // A local PV's directory must exist on its node before the pod starts.
-            let node = self.node.clone().unwrap_or_default();
-            for app in [PROMETHEUS.app, GRAFANA.app] {
-                let dir = format!("{}/{}/{app}", manifest::HOST_DIR, self.ns);
-                self.cluster.node_exec(&node, &["mkdir", "-p", &dir]).await?;
-            }
+        self.password = params.grafana_password.clone();
+        let rendered = manifest::render(&cfg.manifests_dir, self.cell.variant, &params)?;
+        // A local PV's directory must exist on its node before the pod starts.
+        let local_dirs: Vec<String> = rendered
+            .pvs()
+            .iter()
+            .filter_map(|pv| Some(pv.spec.as_ref()?.local.as_ref()?.path.clone()))
+            .collect();
+        if let (Some(node), false) = (&self.node, local_dirs.is_empty()) {
+            let mut argv = vec!["mkdir", "-p"];
+            argv.extend(local_dirs.iter().map(String::as_str));
+            self.cluster.node_exec(node, &argv).await?;
         }
-        let rendered = manifest::render(&manifest::default_dir(), self.cell.variant, &params)?;
         for (addon, _) in rendered.addons() {
-            self.progress.step(format!("installing addon {addon} (once per run)"));
-            self.suite.ensure_addon(self.cluster, &rendered, addon).await?;
+            self.progress
+                .step(format!("installing addon {addon} (once per run)"));
+            self.suite
+                .ensure_addon(self.cluster, &rendered, addon)
+                .await?;
         }
-        self.progress.step(format!("applying {} objects", rendered.objects().len()));
-        manifest::apply::apply_all(self.client(), rendered.objects().iter()).await?;
+        self.progress
+            .step(format!("applying {} objects", rendered.objects().len()));
+        manifest::apply::apply_all(self.client(), rendered.objects()).await?;
+        self.applied = rendered.objects().to_vec();
         let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
-        self.progress.step("waiting for prometheus and grafana to be Ready");
+        self.progress
+            .step("waiting for prometheus and grafana to be Ready");
         let (p, g) = tokio::join!(
-            workload::wait_ready(self.client(), &self.ns, &PROMETHEUS, replicas, &[], DEPLOY_TIMEOUT),
+            workload::wait_ready(
+                self.client(),
+                &self.ns,
+                &PROMETHEUS,
+                replicas,
+                &[],
+                DEPLOY_TIMEOUT
+            ),
             workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT),
         );
         p?;
@@ -260,30 +306,60 @@ impl Ctx<'_> {
     /// Seed both apps and snapshot them before the disruption.
     async fn seed(&self, prom_replicas: usize, password: String) -> Result<Before> {
         let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
-        let exec = PodExec::new(self.client().clone(), &self.ns, &prom_pod, PROMETHEUS.container);
-        let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), &prom_pod, PROMETHEUS.port).await?;
+        let exec = PodExec::new(
+            self.client().clone(),
+            &self.ns,
+            &prom_pod,
+            PROMETHEUS.container,
+        );
+        let fwd = PortForward::start(
+            Api::namespaced(self.client().clone(), &self.ns),
+            &prom_pod,
+            PROMETHEUS.port,
+        )
+        .await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
         let history = History::new(self.ns.clone());
-        self.progress.step(format!("seeding {}h of Prometheus history into {prom_pod}", history.hours()));
+        self.progress.step(format!(
+            "seeding {}h of Prometheus history into {prom_pod}",
+            history.hours()
+        ));
         let seeded = seed_blocks(&probe, &history).await?;
         self.progress.step(format!("seeded: {seeded}"));
         let prometheus = probe.snapshot(&history).await?;
         if prom_replicas > 1 {
-            self.progress.step(format!("{prom_replicas} Prometheus replicas: the first one is seeded and judged"));
+            self.progress.step(format!(
+                "{prom_replicas} Prometheus replicas: the first one is seeded and judged"
+            ));
         }
 
         let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
-        let gexec = PodExec::new(self.client().clone(), &self.ns, &graf_pod, GRAFANA.container);
-        let gfwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), &graf_pod, GRAFANA.port).await?;
+        let gexec = PodExec::new(
+            self.client().clone(),
+            &self.ns,
+            &graf_pod,
+            GRAFANA.container,
+        );
+        let gfwd = PortForward::start(
+            Api::namespaced(self.client().clone(), &self.ns),
+            &graf_pod,
+            GRAFANA.port,
+        )
+        .await?;
         let client = GrafanaClient::new(gfwd.url(), password.clone())?;
         client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
         // The datasource points at the in-cluster Service, as a user's would.
-        let spec = SeedSpec::unique(format!("http://prometheus.{}.svc:{}", self.ns, PROMETHEUS.port));
-        self.progress.step(format!("seeding Grafana dashboard {}", spec.uids().dashboard));
+        let spec = SeedSpec::unique(format!(
+            "http://prometheus.{}.svc:{}",
+            self.ns, PROMETHEUS.port
+        ));
+        self.progress.step(format!(
+            "seeding Grafana dashboard {}",
+            spec.uids().dashboard
+        ));
         let seeded = client.seed(&spec).await?;
         let grafana = client.snapshot(&seeded.uids(), Some(&gexec)).await?;
         Ok(Before {
-            history,
             prometheus,
             grafana_uids: seeded.uids(),
             grafana,
@@ -291,11 +367,21 @@ impl Ctx<'_> {
         })
     }
 
-    async fn judge_prometheus(&self, before: &Before, settled: &Settled, applied: &Applied) -> Option<Judgement> {
+    async fn judge_prometheus(
+        &self,
+        before: &Before,
+        settled: &Settled,
+        applied: &Applied,
+    ) -> Option<Judgement> {
         let pod = settled.serving_pod()?;
         let result: Result<Judgement> = async {
             let exec = PodExec::new(self.client().clone(), &self.ns, pod, PROMETHEUS.container);
-            let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), pod, PROMETHEUS.port).await?;
+            let fwd = PortForward::start(
+                Api::namespaced(self.client().clone(), &self.ns),
+                pod,
+                PROMETHEUS.port,
+            )
+            .await?;
             let probe = PrometheusProbe::new(fwd.url(), &exec);
             let recovery = probe.wait_ready(applied.at).await?;
             let after = probe.snapshot_after(&before.prometheus).await?;
@@ -303,25 +389,46 @@ impl Ctx<'_> {
         }
         .await;
         result
-            .inspect_err(|e| self.progress.step(format!("prometheus could not be judged: {e}")))
+            .inspect_err(|e| {
+                self.progress
+                    .step(format!("prometheus could not be judged: {e}"))
+            })
             .ok()
     }
 
-    async fn judge_grafana(&self, before: &Before, settled: &Settled, applied: &Applied) -> Option<Judgement> {
+    async fn judge_grafana(
+        &self,
+        before: &Before,
+        settled: &Settled,
+        applied: &Applied,
+    ) -> Option<Judgement> {
         let pod = settled.serving_pod()?;
         let result: Result<Judgement> = async {
             let exec = PodExec::new(self.client().clone(), &self.ns, pod, GRAFANA.container);
-            let fwd = PortForward::start(Api::namespaced(self.client().clone(), &self.ns), pod, GRAFANA.port).await?;
+            let fwd = PortForward::start(
+                Api::namespaced(self.client().clone(), &self.ns),
+                pod,
+                GRAFANA.port,
+            )
+            .await?;
             let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
             let (j, _) = client
-                .judge_after(&before.grafana, applied.at, GRAFANA_AFTER_TIMEOUT, Some(&exec))
+                .judge_after(
+                    &before.grafana,
+                    applied.at,
+                    GRAFANA_AFTER_TIMEOUT,
+                    Some(&exec),
+                )
                 .await?;
             Ok(j)
         }
         .await;
         let _ = &before.grafana_uids;
         result
-            .inspect_err(|e| self.progress.step(format!("grafana could not be judged: {e}")))
+            .inspect_err(|e| {
+                self.progress
+                    .step(format!("grafana could not be judged: {e}"))
+            })
             .ok()
     }
 
@@ -329,10 +436,17 @@ impl Ctx<'_> {
     /// the cell failed and E2E_KEEP says keep.
     async fn cleanup(&self, result: &CellResult) {
         if self.suite.config.keep.keep(!result.passed) {
-            self.progress.step(format!("keeping namespace {} (E2E_KEEP)", self.ns));
+            self.progress
+                .step(format!("keeping namespace {} (E2E_KEEP)", self.ns));
             return;
         }
-        if let Err(e) = manifest::apply::delete_cell_objects(self.client(), &self.ns).await {
+        // The namespace last: PVs and StorageClasses outlive it otherwise.
+        let ordered = self
+            .applied
+            .iter()
+            .filter(|m| m.object.is_cluster_scoped())
+            .rev();
+        if let Err(e) = manifest::apply::delete_all(self.client(), ordered).await {
             self.progress.step(format!("cleanup: {e}"));
         }
     }
@@ -340,8 +454,11 @@ impl Ctx<'_> {
 
 /// Failure artifacts from outside the API: node directory listings, the NFS
 /// export listing, the cluster's node logs.
-fn artifacts(ctx: &Ctx<'_>, cluster: &ClusterGuard) -> Vec<Box<dyn crate::report::Artifact + '_>> {
-    let mut out: Vec<Box<dyn crate::report::Artifact + '_>> = Vec::new();
+fn artifacts<'c>(
+    ctx: &Ctx<'_>,
+    cluster: &'c ClusterGuard,
+) -> Vec<Box<dyn crate::report::Artifact + 'c>> {
+    let mut out: Vec<Box<dyn crate::report::Artifact + 'c>> = Vec::new();
     if let Some(node) = ctx.node.clone() {
         let ns = ctx.ns.clone();
         out.push(Box::new(TextArtifact::new(format!("node-dirs-{node}.txt"), move || {
@@ -364,24 +481,21 @@ fn artifacts(ctx: &Ctx<'_>, cluster: &ClusterGuard) -> Vec<Box<dyn crate::report
             async move {
                 let root = nfs.listing("").await?;
                 let cell = nfs.listing(&ns).await.unwrap_or_else(|e| e.to_string());
-                Ok(format!("{}:\n{root}\n\n{}/{ns}:\n{cell}\n", nfs.export_path(), nfs.export_path()))
+                Ok(format!(
+                    "{}:\n{root}\n\n{}/{ns}:\n{cell}\n",
+                    nfs.export_path(),
+                    nfs.export_path()
+                ))
             }
         })));
     }
     out
 }
 
-fn rendered_password(rendered: &Rendered) -> Result<String> {
-    rendered.grafana_password().map(str::to_owned).ok_or_else(|| Error::Manifest {
-        file: manifest::default_dir().join("base/grafana.yaml"),
-        doc: 0,
-        object: "Secret/grafana-admin".into(),
-        message: "no admin-password in the rendered Secret".into(),
-    })
-}
-
 fn hash(s: &str) -> usize {
-    s.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)))
+    s.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    })
 }
 
 async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
@@ -433,8 +547,14 @@ impl Settled {
 impl std::fmt::Display for Settled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Recovered { pod, after } => write!(f, "recovered in {:.1}s ({pod})", after.as_secs_f64()),
-            Self::Stuck { serving } => write!(f, "rollout stuck (ProgressDeadlineExceeded), serving: {}", serving.as_deref().unwrap_or("none")),
+            Self::Recovered { pod, after } => {
+                write!(f, "recovered in {:.1}s ({pod})", after.as_secs_f64())
+            }
+            Self::Stuck { serving } => write!(
+                f,
+                "rollout stuck (ProgressDeadlineExceeded), serving: {}",
+                serving.as_deref().unwrap_or("none")
+            ),
             Self::NotRecovered { last_seen, .. } => write!(f, "not recovered: {last_seen}"),
         }
     }
@@ -444,8 +564,16 @@ impl std::fmt::Display for Settled {
 /// settle timeout passes. Recovered means: the wanted number of Ready pods,
 /// none terminating, and the disruption's effect visible (a container
 /// restart for container-kill, the old pod replaced for pod-replacing ones).
-async fn settle(client: &Client, ns: &str, w: Workload, kind: Kind, replicas: usize, a: &Applied) -> Settled {
-    let recovered = workload::watch_pods(client, ns, &w, &format!("{} to recover from {}", w.name, a.disruption), SETTLE_TIMEOUT, |pods| {
+async fn settle(
+    client: &Client,
+    ns: &str,
+    w: Workload,
+    kind: Kind,
+    replicas: usize,
+    a: &Applied,
+) -> Settled {
+    let what = format!("{} to recover from {}", w.name, a.disruption);
+    let recovered = workload::watch_pods(client, ns, &w, &what, SETTLE_TIMEOUT, |pods| {
         recovered_pod(pods.values(), w, replicas, a)
     });
     let stuck = async {
@@ -470,10 +598,11 @@ async fn settle(client: &Client, ns: &str, w: Workload, kind: Kind, replicas: us
         () = stuck => None,
     };
     let serving = || async {
-        workload::pods(client, ns, &w)
-            .await
-            .ok()
-            .and_then(|ps| ps.iter().find(|p| workload::is_ready(p)).map(|p| p.name_any()))
+        workload::pods(client, ns, &w).await.ok().and_then(|ps| {
+            ps.iter()
+                .find(|p| workload::is_ready(p))
+                .map(|p| p.name_any())
+        })
     };
     match outcome {
         Some(Ok(pod)) => Settled::Recovered {
@@ -506,30 +635,60 @@ fn deadline_exceeded(d: &Deployment) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| {
             cs.iter().any(|c| {
-                c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+                c.type_ == "Progressing"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
             })
         })
 }
 
 /// The recovery rule of [`settle`], pure so tier 0 can test it.
-fn recovered_pod<'p>(pods: impl Iterator<Item = &'p Pod>, w: Workload, replicas: usize, a: &Applied) -> Option<String> {
-    let live: Vec<&Pod> = pods.filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+fn recovered_pod<'p>(
+    pods: impl Iterator<Item = &'p Pod>,
+    w: Workload,
+    replicas: usize,
+    a: &Applied,
+) -> Option<String> {
+    let live: Vec<&Pod> = pods
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
     let uid = |p: &Pod| p.metadata.uid.clone().unwrap_or_default();
     let replaced = |p: &&Pod| !a.old_uids.contains(&uid(p));
-    let ready: Vec<&Pod> = live.iter().copied().filter(|p| workload::is_ready(p)).collect();
+    let ready: Vec<&Pod> = live
+        .iter()
+        .copied()
+        .filter(|p| workload::is_ready(p))
+        .collect();
     let ok = match a.disruption {
         Disruption::ContainerKill => {
             ready.len() == replicas
-                && live.iter().any(|p| p.name_any() == a.old_pod && workload::restarts(p, w.container) > a.restarts_before)
+                && live.iter().any(|p| {
+                    p.name_any() == a.old_pod
+                        && workload::restarts(p, w.container) > a.restarts_before
+                })
         }
         Disruption::NfsRestart => ready.len() == replicas,
-        Disruption::RolloutRestart | Disruption::RolloutRecreate | Disruption::ImageUpgrade | Disruption::StuckRolloutUnblock => {
+        Disruption::RolloutRestart
+        | Disruption::RolloutRecreate
+        | Disruption::ImageUpgrade
+        | Disruption::StuckRolloutUnblock => {
             live.len() == replicas && ready.len() == replicas && ready.iter().all(replaced)
         }
-        Disruption::PodDelete | Disruption::PodForceDelete | Disruption::RescheduleOtherNode | Disruption::NodeStop => {
-            live.len() == replicas && ready.len() == replicas && !ready.iter().any(|p| uid(p) == a.old_uid)
+        Disruption::PodDelete
+        | Disruption::PodForceDelete
+        | Disruption::RescheduleOtherNode
+        | Disruption::NodeStop => {
+            live.len() == replicas
+                && ready.len() == replicas
+                && !ready.iter().any(|p| uid(p) == a.old_uid)
         }
     };
-    ok.then(|| ready.iter().find(|p| replaced(p)).or(ready.first()).map(|p| p.name_any()))
-        .flatten()
+    ok.then(|| {
+        ready
+            .iter()
+            .find(|p| replaced(p))
+            .or(ready.first())
+            .map(|p| p.name_any())
+    })
+    .flatten()
 }

@@ -6,6 +6,7 @@
 //! Prometheus, Grafana in Docker), tier 2 the cluster parts. Each module is
 //! named after what it manages.
 
+pub mod cell;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod seed;
+pub mod suite;
 pub mod timeline;
 pub mod variant;
 pub mod wait;

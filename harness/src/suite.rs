@@ -9,6 +9,7 @@
 //! E2E_KEEP. The cluster guard's reaper covers a killed process.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, OnceCell, RwLock};
@@ -21,27 +22,36 @@ use crate::expect::{Cell, expected};
 use crate::ids::NamedId as _;
 use crate::manifest;
 use crate::nfs::{NfsServer, RunningNfs};
-use crate::report::Report;
+use crate::report::{CellResult, Report};
 use crate::variant::Variant;
 
 /// Why a cell is not run, when it is not. Reported as "ignored" with this
 /// reason, never as a pass.
 pub fn skip_reason(config: &Config, cell: Cell) -> Option<String> {
     if cell.provider != config.provider {
-        return Some(format!("provider {} (this run uses E2E_PROVIDER={})", cell.provider, config.provider));
+        return Some(format!(
+            "provider {} (this run uses E2E_PROVIDER={})",
+            cell.provider, config.provider
+        ));
     }
     if !config.variants.contains(&cell.variant) {
-        return Some(if cell.variant == Variant::CustomClass && config.storage_class.is_none() {
-            "custom-class needs E2E_STORAGE_CLASS=<your class>".to_owned()
-        } else {
-            format!("not selected by E2E_VARIANTS ({})", ids(&config.variants))
-        });
+        return Some(
+            if cell.variant == Variant::CustomClass && config.storage_class.is_none() {
+                "custom-class needs E2E_STORAGE_CLASS=<your class>".to_owned()
+            } else {
+                format!("not selected by E2E_VARIANTS ({})", ids(&config.variants))
+            },
+        );
     }
     if !config.disruptions.contains(&cell.disruption) {
-        return Some(format!("not selected by E2E_DISRUPTIONS ({})", ids(&config.disruptions)));
+        return Some(format!(
+            "not selected by E2E_DISRUPTIONS ({})",
+            ids(&config.disruptions)
+        ));
     }
     let e = expected(cell.variant, cell.disruption, cell.provider);
-    e.not_applicable_why().map(|why| format!("not applicable: {why}"))
+    e.not_applicable_why()
+        .map(|why| format!("not applicable: {why}"))
 }
 
 fn ids<T: crate::ids::NamedId>(v: &[T]) -> String {
@@ -52,7 +62,11 @@ fn ids<T: crate::ids::NamedId>(v: &[T]) -> String {
 /// e.g. `nfs_static::pod_delete`, so `cargo test --features e2e nfs_static`
 /// selects a variant and `-- pod_delete` a disruption.
 pub fn test_name(cell: Cell) -> String {
-    format!("{}::{}", cell.variant.id().replace('-', "_"), cell.disruption.id().replace('-', "_"))
+    format!(
+        "{}::{}",
+        cell.variant.id().replace('-', "_"),
+        cell.disruption.id().replace('-', "_")
+    )
 }
 
 /// The run-wide state the cells share.
@@ -61,10 +75,22 @@ pub struct Suite {
     pub config: Config,
     /// Where results go.
     pub report: Report,
-    cluster: OnceCell<Arc<ClusterGuard>>,
+    cluster: OnceCell<std::result::Result<Arc<ClusterGuard>, String>>,
     nfs: OnceCell<Arc<SharedNfs>>,
     addons: Mutex<Vec<String>>,
     node_lock: RwLock<()>,
+    ran: AtomicBool,
+}
+
+/// How a cell ended, for the test runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellRun {
+    /// Not run: not selected or not applicable (reported as ignored, with why).
+    Skipped(String),
+    /// Observed what the table expects.
+    Passed,
+    /// Observed something else, or could not observe; the message says what.
+    Failed(String),
 }
 
 /// The run's NFS server, restartable by the nfs-restart cell while the
@@ -92,7 +118,11 @@ impl SharedNfs {
     /// As [`RunningNfs::create_dir`].
     pub async fn create_dir(&self, sub: &str, uid: u32, gid: u32, mode: u32) -> Result<String> {
         let guard = self.server.lock().await;
-        guard.as_ref().ok_or_else(gone)?.create_dir(sub, uid, gid, mode).await
+        guard
+            .as_ref()
+            .ok_or_else(gone)?
+            .create_dir(sub, uid, gid, mode)
+            .await
     }
 
     /// `ls -ln`-like listing of `sub` (numeric owners), for failure artifacts.
@@ -106,7 +136,10 @@ impl SharedNfs {
             .iter()
             .map(|e| {
                 let slash = if e.is_dir { "/" } else { "" };
-                format!("{:o} {}:{} {:>10} {}{slash}", e.mode, e.uid, e.gid, e.size, e.name)
+                format!(
+                    "{:o} {}:{} {:>10} {}{slash}",
+                    e.mode, e.uid, e.gid, e.size, e.name
+                )
             })
             .collect::<Vec<_>>()
             .join("\n"))
@@ -143,6 +176,31 @@ impl Suite {
             nfs: OnceCell::new(),
             addons: Mutex::new(Vec::new()),
             node_lock: RwLock::new(()),
+            ran: AtomicBool::new(false),
+        }
+    }
+
+    /// Run one cell (unless it is skipped), bounded by [`CELL_TIMEOUT`],
+    /// and make sure the report has a row for it whatever happened.
+    pub async fn run_cell(&self, cell: Cell) -> CellRun {
+        if let Some(why) = skip_reason(&self.config, cell) {
+            return CellRun::Skipped(why);
+        }
+        self.ran.store(true, Ordering::SeqCst);
+        let failed = |e: String| {
+            let r = CellResult::new(cell, "unknown").error(&e);
+            if let Err(re) = self.report.record(&r) {
+                eprintln!("storage-e2e: could not record {cell}: {re}");
+            }
+            CellRun::Failed(r.failure.unwrap_or(e))
+        };
+        match tokio::time::timeout(CELL_TIMEOUT, crate::cell::run(self, cell)).await {
+            Err(_) => failed(format!(
+                "no result within {CELL_TIMEOUT:?} (the outer backstop)"
+            )),
+            Ok(Err(e)) => failed(e.to_string()),
+            Ok(Ok(r)) if r.passed => CellRun::Passed,
+            Ok(Ok(r)) => CellRun::Failed(r.failure.unwrap_or_else(|| format!("{cell} failed"))),
         }
     }
 
@@ -151,34 +209,37 @@ impl Suite {
     /// # Errors
     /// Preflight, cluster creation or image loading errors.
     pub async fn cluster(&self) -> Result<Arc<ClusterGuard>> {
-        self.cluster
-            .get_or_try_init(|| async {
-                let guard = Cluster::from_config(&self.config)?.start().await?;
-                let images = self.images();
-                let refs: Vec<&str> = images.iter().map(String::as_str).collect();
-                guard.load_images(&refs).await?;
-                Ok(Arc::new(guard))
+        // A failed start is remembered: every later cell fails at once with
+        // the same message instead of running preflight again.
+        let started = self
+            .cluster
+            .get_or_init(|| async {
+                let start = async {
+                    let guard = Cluster::from_config(&self.config).start().await?;
+                    let images = self.images();
+                    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+                    guard.load_images(&refs).await?;
+                    Ok::<_, Error>(Arc::new(guard))
+                };
+                start.await.map_err(|e| e.to_string())
             })
-            .await
-            .cloned()
+            .await;
+        started.clone().map_err(|reason| Error::WaitFailed {
+            what: "the run's cluster".into(),
+            reason,
+        })
     }
 
-    /// Every image a run may use: the workloads' (current and previous, for
-    /// image-upgrade), the init image, and the addons'.
+    /// Every image a run may use: what the selected variants render to
+    /// (addons included), plus the previous releases for image-upgrade.
     fn images(&self) -> Vec<String> {
         let i = &self.config.images;
-        let mut all = vec![
-            i.prometheus.clone(),
-            i.prometheus_previous.clone(),
-            i.grafana.clone(),
-            i.grafana_previous.clone(),
-            i.init.clone(),
-        ];
-        if self.config.variants.iter().any(|v| v.uses_nfs()) {
-            for addon in manifest::addons_for(Variant::NfsDynamic) {
-                if let Ok(objects) = manifest::load_addon(&manifest::default_dir(), addon) {
-                    all.extend(objects.images().into_iter().map(str::to_owned));
-                }
+        let mut all = vec![i.prometheus_previous.clone(), i.grafana_previous.clone()];
+        let mut params = manifest::Params::placeholder();
+        params.images = i.clone();
+        for v in &self.config.variants {
+            if let Ok(r) = manifest::render(&self.config.manifests_dir, *v, &params) {
+                all.extend(r.images().into_iter().map(str::to_owned));
             }
         }
         all.sort();
@@ -213,18 +274,27 @@ impl Suite {
             .cloned()
     }
 
-    /// Install an addon (e.g. csi-driver-nfs) once per run.
+    /// Install an addon (e.g. csi-driver-nfs) once per run, from the
+    /// objects `rendered` carries for it, and wait until it is ready.
     ///
     /// # Errors
     /// When applying its manifests or waiting for it fails.
-    pub async fn ensure_addon(&self, cluster: &ClusterGuard, addon: &str) -> Result<()> {
+    pub async fn ensure_addon(
+        &self,
+        cluster: &ClusterGuard,
+        rendered: &manifest::Rendered,
+        addon: &str,
+    ) -> Result<()> {
         let mut done = self.addons.lock().await;
         if done.iter().any(|a| a == addon) {
             return Ok(());
         }
-        let objects = manifest::load_addon(&manifest::default_dir(), addon)?;
-        manifest::apply::apply_all(cluster.client(), objects.all()).await?;
-        manifest::apply::wait_addon_ready(cluster.client(), &objects).await?;
+        let Some((_, objects)) = rendered.addons().iter().find(|(name, _)| name == addon) else {
+            return Ok(());
+        };
+        manifest::apply::apply_all(cluster.client(), objects).await?;
+        let refs: Vec<&manifest::Manifest> = objects.iter().collect();
+        manifest::apply::wait_ready(cluster.client(), &refs).await?;
         done.push(addon.to_owned());
         Ok(())
     }
@@ -246,17 +316,24 @@ impl Suite {
     /// The first cleanup error; the report is written regardless.
     pub async fn finish(self, failed: bool) -> Result<()> {
         let mut first_error = None;
-        if let Some(nfs) = self.nfs.get() {
-            if let Some(server) = nfs.server.lock().await.take() {
+        let server = match self.nfs.get() {
+            Some(nfs) => nfs.server.lock().await.take(),
+            None => None,
+        };
+        {
+            if let Some(server) = server {
                 if self.config.keep.keep(failed) {
-                    eprintln!("storage-e2e: keeping NFS server {} (E2E_KEEP); `make clean` removes it", server.name());
+                    eprintln!(
+                        "storage-e2e: keeping NFS server {} (E2E_KEEP); `make clean` removes it",
+                        server.name()
+                    );
                     std::mem::forget(server);
                 } else if let Err(e) = server.cleanup().await {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        if let Some(cluster) = self.cluster.into_inner() {
+        if let Some(Ok(cluster)) = self.cluster.into_inner() {
             match Arc::try_unwrap(cluster) {
                 Ok(guard) => {
                     if failed {
@@ -266,11 +343,19 @@ impl Suite {
                         first_error.get_or_insert(e);
                     }
                 }
-                Err(_) => eprintln!("storage-e2e: a cell still holds the cluster; its reaper deletes it at exit"),
+                Err(_) => eprintln!(
+                    "storage-e2e: a cell still holds the cluster; its reaper deletes it at exit"
+                ),
             }
         }
-        if let Err(e) = self.report.write() {
-            first_error.get_or_insert(e);
+        if self.ran.load(Ordering::SeqCst) {
+            if let Err(e) = self.report.write() {
+                first_error.get_or_insert(e);
+            }
+            eprintln!(
+                "storage-e2e: report in {}",
+                self.report.dir().join("report.md").display()
+            );
         }
         first_error.map_or(Ok(()), Err)
     }

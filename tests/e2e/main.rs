@@ -12,15 +12,15 @@
 //! no global teardown, and a kube client dies with the per-test runtime that
 //! made it). Cells that are not selected (E2E_VARIANTS, E2E_DISRUPTIONS,
 //! E2E_STORAGE_CLASS) or not applicable are reported as *ignored* with the
-//! reason, never as passed.
+//! reason, never as passed. All the work is in `harness::suite` and
+//! `harness::cell`; this file only wires them to the test runner.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use harness::cluster::Provider;
 use harness::config::Config;
 use harness::expect::Cell;
-use harness::suite::{CELL_TIMEOUT, Suite, skip_reason, test_name};
+use harness::suite::{CellRun, Suite, test_name};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() -> ExitCode {
@@ -32,8 +32,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for note in &config.notes {
-        eprintln!("storage-e2e: {note}");
+    if !args.list {
+        for note in &config.notes {
+            eprintln!("storage-e2e: {note}");
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,47 +51,31 @@ fn main() -> ExitCode {
     let suite = Arc::new(Suite::new(config));
     let trials: Vec<Trial> = Cell::all()
         .filter(|c| c.provider == provider)
-        .map(|cell| trial(cell, provider, &suite, &runtime))
+        .map(|cell| {
+            let (suite, rt) = (Arc::clone(&suite), Arc::clone(&runtime));
+            Trial::ignorable_test(test_name(cell), move || {
+                match rt.block_on(suite.run_cell(cell)) {
+                    CellRun::Skipped(why) => Ok(Completion::ignored_with(why)),
+                    CellRun::Passed => Ok(Completion::Completed),
+                    CellRun::Failed(message) => Err(Failed::from(message)),
+                }
+            })
+            .with_kind(provider.to_string())
+        })
         .collect();
 
     let conclusion = libtest_mimic::run(&args, trials);
 
-    let suite = Arc::try_unwrap(suite).unwrap_or_else(|_| unreachable!("every trial has finished"));
-    if let Err(e) = runtime.block_on(suite.finish(conclusion.has_failed())) {
-        eprintln!("storage-e2e: cleanup: {e}");
-    }
-    eprintln!(
-        "storage-e2e: report in {}/report.md",
-        Config::from_env()
-            .map(|c| c.report_dir.display().to_string())
-            .unwrap_or_default()
-    );
-    conclusion.exit_code()
-}
-
-fn trial(
-    cell: Cell,
-    provider: Provider,
-    suite: &Arc<Suite>,
-    rt: &Arc<tokio::runtime::Runtime>,
-) -> Trial {
-    let (suite, rt) = (Arc::clone(suite), Arc::clone(rt));
-    Trial::ignorable_test(test_name(cell), move || {
-        if let Some(why) = skip_reason(&suite.config, cell) {
-            return Ok(Completion::ignored_with(why));
-        }
-        rt.block_on(async {
-            match tokio::time::timeout(CELL_TIMEOUT, harness::cell::run(&suite, cell)).await {
-                Err(_) => Err(Failed::from(format!(
-                    "{cell}: no result within {CELL_TIMEOUT:?} (the outer backstop)"
-                ))),
-                Ok(Err(e)) => Err(Failed::from(format!("{cell}: {e}"))),
-                Ok(Ok(r)) if r.passed => Ok(Completion::Completed),
-                Ok(Ok(r)) => Err(Failed::from(
-                    r.failure.unwrap_or_else(|| format!("{cell} failed")),
-                )),
+    // Every trial (and its Arc) is gone once `run` returns.
+    match Arc::try_unwrap(suite) {
+        Ok(suite) => {
+            if let Err(e) = runtime.block_on(suite.finish(conclusion.has_failed())) {
+                eprintln!("storage-e2e: cleanup: {e}");
             }
-        })
-    })
-    .with_kind(provider.to_string())
+        }
+        Err(_) => eprintln!(
+            "storage-e2e: cells still hold the suite; the cluster reaper cleans up at exit"
+        ),
+    }
+    conclusion.exit_code()
 }

@@ -34,6 +34,7 @@
 //! # Ok::<(), harness::Error>(())
 //! ```
 
+pub mod apply;
 mod check;
 mod load;
 mod object;
@@ -77,6 +78,10 @@ pub const GRAFANA_ADMIN_USER: &str = "admin";
 pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
 /// The key of the password in [`GRAFANA_ADMIN_SECRET`].
 pub const GRAFANA_ADMIN_PASSWORD_KEY: &str = "admin-password";
+/// Where host-path and local-pv keep data on a node: under /var, never
+/// /tmp (kind's /tmp is a tmpfs that a node restart empties; FACTS.md).
+pub const HOST_DIR: &str = "/var/local/storage-e2e";
+
 /// Environment variable that points the harness at another manifests folder
 /// (parsed by [`crate::config::Config`]).
 pub const MANIFESTS_DIR_VAR: &str = "HARNESS_MANIFESTS_DIR";

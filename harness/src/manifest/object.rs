@@ -75,6 +75,13 @@ macro_rules! objects {
                 }
             }
 
+            /// The API resource (group, version, plural) to apply it through.
+            pub fn api_resource(&self) -> kube::core::ApiResource {
+                match self {
+                    $(Self::$variant(_) => kube::core::ApiResource::erase::<k8s_openapi::api::$($ty)::+>(&()),)*
+                }
+            }
+
             /// The object as JSON, as the API server would receive it.
             ///
             /// # Errors
