@@ -118,6 +118,8 @@ struct Ctx<'a> {
 
 /// What a cell seeded and saw before the disruption, per app.
 struct Before {
+    /// The Prometheus pod that was seeded (a StatefulSet keeps the name).
+    prom_pod: String,
     prometheus: prom::Snapshot,
     grafana_uids: grafana::Uids,
     grafana: grafana::Snapshot,
@@ -161,28 +163,28 @@ impl Ctx<'_> {
         let prom_target = target(PROMETHEUS, prom_kind, &images.prometheus);
         let graf_target = target(GRAFANA, Kind::Deployment, &images.grafana);
         let applied_p = disrupt::apply(d, &prom_target).await?;
-        let prom_node = applied_p.node.clone();
-        let graf_pods = workload::pods(self.client(), &self.ns, &GRAFANA).await?;
-        let graf_node = graf_pods.first().and_then(workload::node_of);
         // Pod-level disruptions hit both apps; node-level ones act on
-        // Prometheus's node, and Grafana is disrupted only if it is there
-        // too; nfs-restart hits whatever is on NFS.
+        // Prometheus's node (or the NFS server), and Grafana is recorded as
+        // a bystander that is affected only when it shares that node or the
+        // server.
         let applied_g = if d.is_node_level() {
-            None
+            disrupt::bystander(d, &graf_target, applied_p.node.as_deref(), applied_p.at).await
         } else {
-            Some(disrupt::apply(d, &graf_target).await?)
+            disrupt::apply(d, &graf_target).await
         };
-        let grafana_disrupted = match d {
-            Disruption::NodeStop => graf_node.is_some() && graf_node == prom_node,
-            Disruption::RescheduleOtherNode => false,
-            Disruption::NfsRestart => self.cell.variant.uses_nfs(),
-            _ => true,
+        let applied_g = match applied_g {
+            Ok(a) => a,
+            Err(e) => {
+                // Never leave a node cordoned or stopped behind.
+                if let Err(re) = disrupt::restore(&applied_p, &prom_target).await {
+                    self.progress
+                        .step(format!("restore after a failed disruption: {re}"));
+                }
+                return Err(e);
+            }
         };
-        for step in applied_p
-            .steps
-            .iter()
-            .chain(applied_g.iter().flat_map(|a| &a.steps))
-        {
+        let grafana_disrupted = applied_g.affected;
+        for step in applied_p.steps.iter().chain(&applied_g.steps) {
             self.progress.step(step);
         }
 
@@ -196,11 +198,13 @@ impl Ctx<'_> {
                 prom_replicas,
                 &applied_p
             ),
-            settle_grafana(
+            settle(
                 self.client(),
                 &self.ns,
-                applied_g.as_ref().unwrap_or(&applied_p),
-                d.is_node_level()
+                GRAFANA,
+                Kind::Deployment,
+                1,
+                &applied_g
             ),
         );
         let restore = disrupt::restore(&applied_p, &prom_target).await;
@@ -208,10 +212,10 @@ impl Ctx<'_> {
         self.progress
             .step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
 
-        let pj = self.judge_prometheus(&before, &settle_p, &applied_p).await;
-        let gj = self
-            .judge_grafana(&before, &settle_g, applied_g.as_ref().unwrap_or(&applied_p))
+        let pj = self
+            .judge_prometheus(&before, &settle_p, &applied_p, prom_kind)
             .await;
+        let gj = self.judge_grafana(&before, &settle_g, &applied_g).await;
         let timeline = watcher.stop().await;
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
         let reasons =
@@ -360,6 +364,7 @@ impl Ctx<'_> {
         let seeded = client.seed(&spec).await?;
         let grafana = client.snapshot(&seeded.uids(), Some(&gexec)).await?;
         Ok(Before {
+            prom_pod,
             prometheus,
             grafana_uids: seeded.uids(),
             grafana,
@@ -372,8 +377,13 @@ impl Ctx<'_> {
         before: &Before,
         settled: &Settled,
         applied: &Applied,
+        kind: Kind,
     ) -> Option<Judgement> {
-        let pod = settled.serving_pod()?;
+        // Each StatefulSet replica has its own claim: judge the seeded one.
+        let pod = match (kind, settled) {
+            (Kind::StatefulSet, Settled::Recovered { .. }) => before.prom_pod.as_str(),
+            _ => settled.serving_pod()?,
+        };
         let result: Result<Judgement> = async {
             let exec = PodExec::new(self.client().clone(), &self.ns, pod, PROMETHEUS.container);
             let fwd = PortForward::start(
@@ -581,7 +591,7 @@ async fn settle(
             return std::future::pending::<()>().await;
         }
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-        let _ = crate::wait::watch_object(
+        let seen = crate::wait::watch_object(
             api,
             w.name,
             &format!("deployment {} to report ProgressDeadlineExceeded", w.name),
@@ -590,8 +600,11 @@ async fn settle(
             |_| String::new(),
         )
         .await;
-        // Only a reported deadline counts; a watch error falls through to the pod wait.
-        std::future::pending::<()>().await
+        if seen.is_err() {
+            // Only a reported deadline counts; a watch error or timeout
+            // leaves the verdict to the pod wait.
+            std::future::pending::<()>().await;
+        }
     };
     let outcome = tokio::select! {
         r = recovered => Some(r),
@@ -617,16 +630,6 @@ async fn settle(
             serving: serving().await,
         },
     }
-}
-
-async fn settle_grafana(client: &Client, ns: &str, a: &Applied, node_level: bool) -> Settled {
-    if node_level && a.node.is_none() {
-        return Settled::NotRecovered {
-            serving: None,
-            last_seen: "no node".into(),
-        };
-    }
-    settle(client, ns, GRAFANA, Kind::Deployment, 1, a).await
 }
 
 fn deadline_exceeded(d: &Deployment) -> bool {
@@ -660,6 +663,7 @@ fn recovered_pod<'p>(
         .filter(|p| workload::is_ready(p))
         .collect();
     let ok = match a.disruption {
+        _ if !a.affected => ready.len() == replicas,
         Disruption::ContainerKill => {
             ready.len() == replicas
                 && live.iter().any(|p| {
@@ -691,4 +695,113 @@ fn recovered_pod<'p>(
             .map(|p| p.name_any())
     })
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The recovery rule, on pods in the shape `kubectl get pod -o json`
+    //! prints (fields from the Pod API reference).
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, uid: &str, ready: bool, restarts: i32, terminating: bool) -> Pod {
+        let mut meta = json!({"name": name, "uid": uid, "namespace": "e2e-x"});
+        if terminating {
+            meta["deletionTimestamp"] = json!("2026-11-22T01:00:00Z");
+        }
+        serde_json::from_value(json!({
+            "metadata": meta,
+            "spec": {"nodeName": "kind-worker", "containers": [{"name": "prometheus"}]},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": [{"name": "prometheus", "ready": ready, "restartCount": restarts,
+                                       "image": "i", "imageID": ""}]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn applied(d: Disruption, affected: bool) -> Applied {
+        let pods = [pod("prometheus-a", "uid-a", true, 0, false)];
+        let mut a = disrupt::tests_support::applied(d, &pods[0]);
+        a.affected = affected;
+        a
+    }
+
+    fn rule(d: Disruption, pods: &[Pod]) -> Option<String> {
+        recovered_pod(pods.iter(), PROMETHEUS, 1, &applied(d, true))
+    }
+
+    #[test]
+    fn a_deleted_pod_counts_as_recovered_only_once_replaced() {
+        let old = pod("prometheus-a", "uid-a", true, 0, false);
+        let old_going = pod("prometheus-a", "uid-a", true, 0, true);
+        let new_starting = pod("prometheus-b", "uid-b", false, 0, false);
+        let new_ready = pod("prometheus-b", "uid-b", true, 0, false);
+        assert_eq!(
+            rule(Disruption::PodDelete, std::slice::from_ref(&old)),
+            None
+        );
+        assert_eq!(
+            rule(Disruption::PodDelete, &[old_going.clone(), new_starting]),
+            None
+        );
+        assert_eq!(
+            rule(Disruption::PodDelete, &[old_going, new_ready.clone()]).as_deref(),
+            Some("prometheus-b")
+        );
+        // A StatefulSet's replacement keeps the name: the uid tells them apart.
+        let same_name = pod("prometheus-a", "uid-c", true, 0, false);
+        assert_eq!(
+            rule(Disruption::NodeStop, &[same_name]).as_deref(),
+            Some("prometheus-a")
+        );
+        // A rollout that never replaced the old pod is not recovered.
+        assert_eq!(rule(Disruption::RolloutRestart, &[old]), None);
+        assert_eq!(
+            rule(Disruption::RolloutRestart, &[new_ready]).as_deref(),
+            Some("prometheus-b")
+        );
+    }
+
+    #[test]
+    fn a_killed_container_counts_once_it_restarted_and_is_ready() {
+        let before = pod("prometheus-a", "uid-a", true, 0, false);
+        let restarting = pod("prometheus-a", "uid-a", false, 1, false);
+        let back = pod("prometheus-a", "uid-a", true, 1, false);
+        assert_eq!(rule(Disruption::ContainerKill, &[before]), None);
+        assert_eq!(rule(Disruption::ContainerKill, &[restarting]), None);
+        assert_eq!(
+            rule(Disruption::ContainerKill, &[back]).as_deref(),
+            Some("prometheus-a")
+        );
+    }
+
+    #[test]
+    fn a_bystander_only_needs_to_stay_ready() {
+        let same = pod("prometheus-a", "uid-a", true, 0, false);
+        let a = applied(Disruption::NodeStop, false);
+        assert_eq!(
+            recovered_pod([same].iter(), PROMETHEUS, 1, &a).as_deref(),
+            Some("prometheus-a")
+        );
+    }
+
+    #[test]
+    fn settled_states_read_well_in_progress_lines() {
+        let s = Settled::Stuck {
+            serving: Some("prometheus-a".into()),
+        };
+        assert_eq!(
+            s.to_string(),
+            "rollout stuck (ProgressDeadlineExceeded), serving: prometheus-a"
+        );
+        assert_eq!(s.serving_pod(), Some("prometheus-a"));
+        let n = Settled::NotRecovered {
+            serving: None,
+            last_seen: "timed out".into(),
+        };
+        assert_eq!(n.serving_pod(), None);
+    }
 }

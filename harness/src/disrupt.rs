@@ -357,7 +357,11 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
             node::set_unschedulable(&t.client, &node, true).await?;
             a.cordoned = Some(node.clone());
             a.at = Instant::now();
-            delete_pod(&pods_api, &a.old_pod, &DeleteParams::default()).await?;
+            if let Err(e) = delete_pod(&pods_api, &a.old_pod, &DeleteParams::default()).await {
+                // Never leave the node cordoned behind a failed step.
+                let _ = node::set_unschedulable(&t.client, &node, false).await;
+                return Err(e);
+            }
             a.steps
                 .push(format!("cordoned {node} and deleted pod {}", a.old_pod));
         }
@@ -516,4 +520,100 @@ fn stuck_or_done(
                 || workload::creating_longer_than(p, STUCK_CREATING)
         });
     stuck.then(|| RolloutState::Stuck(workload::describe(&pods.values().collect::<Vec<_>>())))
+}
+
+/// Building [`Applied`] values for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// What [`apply`] would record for `d` on `pod`, before acting.
+    pub(crate) fn applied(d: Disruption, pod: &Pod) -> Applied {
+        Applied {
+            disruption: d,
+            at: Instant::now(),
+            old_pod: pod.name_any(),
+            old_uid: pod.metadata.uid.clone().unwrap_or_default(),
+            old_uids: pod.metadata.uid.iter().cloned().collect(),
+            affected: true,
+            node: workload::node_of(pod),
+            restarts_before: workload::restarts(pod, "prometheus"),
+            steps: Vec::new(),
+            cordoned: None,
+            stopped: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, phase: &str, ready: bool, restarts: i32, scheduled: bool) -> (String, Pod) {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "creationTimestamp": "2026-11-22T01:00:00Z"},
+            "status": {
+                "phase": phase,
+                "conditions": [
+                    {"type": "Ready", "status": if ready { "True" } else { "False" }},
+                    {"type": "PodScheduled", "status": if scheduled { "True" } else { "False" },
+                     "reason": if scheduled { "" } else { "Unschedulable" }}
+                ],
+                "containerStatuses": [{"name": "prometheus", "ready": ready, "restartCount": restarts,
+                                       "image": "i", "imageID": ""}]
+            }
+        }))
+        .unwrap();
+        (name.to_owned(), p)
+    }
+
+    fn state(pods: Vec<(String, Pod)>) -> Option<&'static str> {
+        let map = pods.into_iter().collect();
+        stuck_or_done(&map, "old", "prometheus").map(|s| match s {
+            RolloutState::Stuck(_) => "stuck",
+            RolloutState::Finished => "finished",
+        })
+    }
+
+    /// The seed article's deadlock: the new pod crash-loops on the lock
+    /// while the old one keeps running.
+    #[test]
+    fn a_crash_looping_new_pod_beside_the_old_one_is_stuck() {
+        let old = pod("old", "Running", true, 0, true);
+        assert_eq!(
+            state(vec![old.clone(), pod("new", "Running", false, 3, true)]),
+            Some("stuck")
+        );
+        assert_eq!(
+            state(vec![old.clone(), pod("new", "Pending", false, 0, false)]),
+            Some("stuck")
+        );
+        // Still starting: not stuck yet.
+        assert_eq!(
+            state(vec![old, pod("new", "Running", false, 0, true)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_rollout_that_replaced_the_old_pod_is_finished() {
+        assert_eq!(
+            state(vec![pod("new", "Running", true, 0, true)]),
+            Some("finished")
+        );
+    }
+
+    #[test]
+    fn node_level_disruptions_are_the_serialised_ones() {
+        let node_level: Vec<&str> = Disruption::ALL
+            .iter()
+            .filter(|d| d.is_node_level())
+            .map(|d| d.id())
+            .collect();
+        assert_eq!(
+            node_level,
+            ["reschedule-other-node", "node-stop", "nfs-restart"]
+        );
+    }
 }

@@ -368,3 +368,84 @@ pub enum DisruptionLock<'a> {
     /// A pod-level cell.
     Shared(tokio::sync::RwLockReadGuard<'a, ()>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Provider;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn test_names_are_variant_then_disruption() {
+        let c = Cell::new(
+            Variant::NfsStatic,
+            Disruption::PodForceDelete,
+            Provider::Kind,
+        );
+        assert_eq!(test_name(c), "nfs_static::pod_force_delete");
+    }
+
+    #[test]
+    fn skipped_cells_say_why() {
+        let c = config(&[
+            ("E2E_VARIANTS", "empty-dir"),
+            ("E2E_DISRUPTIONS", "pod-delete"),
+        ]);
+        let cell = |v, d| Cell::new(v, d, Provider::Kind);
+        assert_eq!(
+            skip_reason(&c, cell(Variant::EmptyDir, Disruption::PodDelete)),
+            None
+        );
+        assert_eq!(
+            skip_reason(&c, cell(Variant::HostPath, Disruption::PodDelete)).as_deref(),
+            Some("not selected by E2E_VARIANTS (empty-dir)")
+        );
+        assert_eq!(
+            skip_reason(&c, cell(Variant::EmptyDir, Disruption::NodeStop)).as_deref(),
+            Some("not selected by E2E_DISRUPTIONS (pod-delete)")
+        );
+        assert_eq!(
+            skip_reason(
+                &c,
+                Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::K3d)
+            )
+            .as_deref(),
+            Some("provider k3d (this run uses E2E_PROVIDER=kind)")
+        );
+        let all = config(&[]);
+        assert_eq!(
+            skip_reason(&all, cell(Variant::CustomClass, Disruption::PodDelete)).as_deref(),
+            Some("custom-class needs E2E_STORAGE_CLASS=<your class>")
+        );
+        let na =
+            skip_reason(&all, cell(Variant::EmptyDir, Disruption::NfsRestart)).unwrap_or_default();
+        assert!(na.starts_with("not applicable: "), "{na}");
+    }
+
+    /// Every applicable cell of the default run is selected: nothing the
+    /// table expects something of is silently left out.
+    #[test]
+    fn the_default_run_selects_every_applicable_cell_but_custom_class() {
+        let c = config(&[]);
+        for cell in Cell::all().filter(|c| c.provider == Provider::Kind) {
+            let e = expected(cell.variant, cell.disruption, cell.provider);
+            let skipped = skip_reason(&c, cell);
+            match (e.is_applicable(), cell.variant) {
+                (_, Variant::CustomClass) => assert!(skipped.is_some()),
+                (true, _) => assert_eq!(skipped, None, "{cell}"),
+                (false, _) => assert!(
+                    skipped.is_some_and(|s| s.starts_with("not applicable")),
+                    "{cell}"
+                ),
+            }
+        }
+    }
+}
