@@ -17,9 +17,10 @@ export PATH := $(CURDIR)/bin:$(PATH)
 test:
 	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
+# Cells run E2E_PARALLEL at a time (node-level ones alone); the run prints
+# where the report is, pass or fail.
 e2e: cluster-tools
 	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
-	@echo "report: $${E2E_REPORT_DIR:-target/e2e-report}/report.md"
 
 render:
 	@test -n "$(VARIANT)" || { echo "usage: make render VARIANT=<id>  (ids: $$($(CARGO) run -q -- variants))" >&2; exit 2; }
