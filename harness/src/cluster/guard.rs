@@ -12,7 +12,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use crate::cluster::shared::SharedCluster;
 use crate::cluster::{ClusterInfo, kubeconfig, node, reaper};
 use crate::cmd::Cmd;
 use crate::config::Keep;
@@ -219,18 +218,6 @@ impl ClusterGuard {
             drop(self.reaper.take());
         }
         self.done = true;
-    }
-
-    /// Hand the cluster over to the process-wide shared cluster.
-    pub(super) fn into_shared(mut self) -> SharedCluster {
-        self.done = true;
-        SharedCluster {
-            info: self.info.clone(),
-            keep: self.keep,
-            leases: self.dir.as_ref().map(|d| d.dir().join(reaper::LEASES_DIR)),
-            temp_dir: self.dir.take().map(kubeconfig::KubeconfigDir::keep),
-            reaper: Mutex::new(self.reaper.take()),
-        }
     }
 }
 

@@ -9,10 +9,10 @@
 //! The guard has an explicit async [`ClusterGuard::cleanup`] and a
 //! synchronous `Drop` fallback that shells out; both honour E2E_KEEP.
 //!
-//! One cluster per test run: [`shared_cluster`] starts it on first use in a
-//! test binary and hands every test a [`ClusterLease`]; the cluster is
-//! deleted when the test process ends, by the reaper ([`reaper`] explains
-//! why that is the design: libtest has no global teardown). Anything a
+//! One cluster per test run: the tier-2 harness (`crate::suite::Suite`)
+//! starts it when the first cell needs it and cleans it up after the last;
+//! if the process dies first, the guard's reaper deletes it ([`reaper`]
+//! explains why: libtest has no global teardown). Anything a
 //! killed run leaves behind carries an ownership label or the `e2e-` name
 //! prefix and is removed by [`sweep`] (`make clean`).
 //!
@@ -29,7 +29,6 @@ pub mod kubeconfig;
 pub mod node;
 pub mod preflight;
 pub mod reaper;
-mod shared;
 pub mod sweep;
 pub mod versions;
 
@@ -52,7 +51,6 @@ pub use guard::{ClusterGuard, delete_namespaces_cmd, namespace_object};
 pub use info::ClusterInfo;
 pub use node::{Node, NodeRole};
 pub use preflight::preflight;
-pub use shared::{ClusterLease, shared_cluster, shared_cluster_with};
 pub use versions::{VersionRow, VersionTable};
 
 /// Where the cluster comes from.

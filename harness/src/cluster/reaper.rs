@@ -1,27 +1,24 @@
-//! The reaper: how a cluster shared by a whole test binary is deleted at the
-//! end of the run although libtest has no global teardown
+//! The reaper: how a run's cluster is deleted even when the test process
+//! dies before its cleanup runs, although libtest has no global teardown
 //! (rust-lang/rust#117668) and a value in a static is never dropped
 //! (rstest#209, testcontainers-rs PR #896).
 //!
 //! When a cluster is created the harness starts a small `sh` process in its
 //! own process group (so Ctrl-C in the terminal does not reach it) whose
 //! stdin is a pipe from the test process. The write end stays open for as
-//! long as the test process lives: in a [`crate::cluster::ClusterGuard`], or
-//! in the static that holds the shared cluster. The reaper blocks reading it:
+//! long as the test process lives, held by the [`crate::cluster::ClusterGuard`]
+//! (the tier-2 suite keeps one for the whole run). The reaper blocks reading it:
 //!
 //! - the owner cleaned up (explicit `cleanup()` or `Drop`): it writes `done`
 //!   and the reaper exits without doing anything;
-//! - the test process ended in any other way (normal end of a test binary
-//!   holding the shared cluster, a panic with `panic = "abort"`, SIGKILL from
+//! - the test process ended in any other way (a panic with `panic = "abort"`, SIGKILL from
 //!   a timeout, a crash): the kernel closes the pipe, `read` returns EOF, and
 //!   the reaper applies the keep policy and runs the delete command.
 //!
-//! Keep-on-failure works across that boundary through marker files: every
-//! test holding the shared cluster creates `<dir>/leases/<n>` and removes it
-//! when it ends successfully; a failed test leaves it (and `mark_failed()`
-//! adds `failed`). A non-empty `leases/` at EOF means a test failed or was
-//! interrupted: with E2E_KEEP=on-failure the cluster is kept and the reaper
-//! prints how to inspect and delete it.
+//! Keep-on-failure works across that boundary through marker files in
+//! `<dir>/leases/`: `mark_failed()` adds `failed`. A non-empty `leases/` at
+//! EOF means a test failed: with E2E_KEEP=on-failure the cluster is kept and
+//! the reaper prints how to inspect and delete it.
 //!
 //! No polling, no sleeps, no `atexit` (the crate forbids `unsafe`). What the
 //! reaper cannot survive (the machine rebooting, `kill -9` of the reaper
