@@ -462,13 +462,27 @@ impl Ctx<'_> {
     }
 }
 
+/// `kind export logs` (k3d: node container logs) into `node-logs/`.
+struct NodeLogs<'c>(&'c ClusterGuard);
+
+#[async_trait::async_trait]
+impl crate::report::Artifact for NodeLogs<'_> {
+    fn name(&self) -> String {
+        "node-logs".into()
+    }
+
+    async fn collect(&self, dir: &std::path::Path) -> Result<()> {
+        self.0.export_logs(&dir.join("node-logs")).await
+    }
+}
+
 /// Failure artifacts from outside the API: node directory listings, the NFS
 /// export listing, the cluster's node logs.
 fn artifacts<'c>(
     ctx: &Ctx<'_>,
     cluster: &'c ClusterGuard,
 ) -> Vec<Box<dyn crate::report::Artifact + 'c>> {
-    let mut out: Vec<Box<dyn crate::report::Artifact + 'c>> = Vec::new();
+    let mut out: Vec<Box<dyn crate::report::Artifact + 'c>> = vec![Box::new(NodeLogs(cluster))];
     if let Some(node) = ctx.node.clone() {
         let ns = ctx.ns.clone();
         out.push(Box::new(TextArtifact::new(format!("node-dirs-{node}.txt"), move || {

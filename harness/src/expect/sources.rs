@@ -492,10 +492,11 @@ pub(super) const F_K3D_NFS: Source =
 // ---- this project and the user's claim -----------------------------------
 
 pub(super) const PROJECT_EXISTING: Source = Source::Project {
-    path: Cow::Borrowed("harness/src/cluster.rs"),
+    path: Cow::Borrowed("harness/src/cluster/mod.rs"),
     says: Cow::Borrowed(
         "Provider::Existing is a cluster the user owns, reached through E2E_KUBECONFIG: the harness \
-         never creates, stops or deletes its nodes.",
+         never creates, stops, cordons, enters or deletes its nodes, and only namespaced objects of \
+         its own go away again.",
     ),
 };
 

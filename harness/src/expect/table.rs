@@ -489,6 +489,22 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
             "the harness never stops a node of a cluster it did not create",
             vec![PROJECT_EXISTING],
         )),
+        (_, Disruption::RescheduleOtherNode, Provider::Existing) => Some((
+            "the harness never cordons a node of a cluster it did not create",
+            vec![PROJECT_EXISTING],
+        )),
+        (_, Disruption::ContainerKill, Provider::Existing) => Some((
+            "killing the process from the node needs the node container, which only kind/k3d give",
+            vec![PROJECT_EXISTING],
+        )),
+        (Variant::HostPath | Variant::LocalPv, _, Provider::Existing) => Some((
+            "the harness never writes directories onto the nodes of a cluster it did not create",
+            vec![PROJECT_EXISTING],
+        )),
+        (v, _, Provider::Existing) if v.uses_nfs() => Some((
+            "the NFS server container joins the cluster's Docker network, which only kind/k3d have",
+            vec![PROJECT_EXISTING, PROJECT_NFS_SERVER],
+        )),
         (v, Disruption::NfsRestart, _) if !v.uses_nfs() => Some((
             "the variant does not use the harness's NFS server",
             vec![PROJECT_NFS_SERVER],
@@ -596,8 +612,10 @@ mod tests {
     fn empty_dir_is_the_negative_control() {
         for p in Provider::ALL.iter().copied() {
             let kill = exp(Variant::EmptyDir, Disruption::ContainerKill, p);
-            assert_eq!(kill.prometheus, Outcome::Survives);
-            assert_eq!(kill.grafana, Outcome::Survives);
+            if p != Provider::Existing {
+                assert_eq!(kill.prometheus, Outcome::Survives);
+                assert_eq!(kill.grafana, Outcome::Survives);
+            }
             for d in [
                 Disruption::PodDelete,
                 Disruption::PodForceDelete,
@@ -693,8 +711,17 @@ mod tests {
         for cell in Cell::all() {
             let e = exp(cell.variant, cell.disruption, cell.provider);
             let na = e.not_applicable_why().is_some();
-            let should = (cell.disruption == Disruption::NodeStop
-                && cell.provider == Provider::Existing)
+            let existing_off_limits = cell.provider == Provider::Existing
+                && (matches!(
+                    cell.disruption,
+                    Disruption::NodeStop
+                        | Disruption::RescheduleOtherNode
+                        | Disruption::ContainerKill
+                ) || matches!(
+                    cell.variant,
+                    Variant::HostPath | Variant::LocalPv | Variant::NfsStatic | Variant::NfsDynamic
+                ));
+            let should = existing_off_limits
                 || (cell.disruption == Disruption::NfsRestart && !cell.variant.uses_nfs())
                 || (cell.variant == Variant::Statefulset
                     && matches!(
