@@ -142,7 +142,6 @@ impl Ctx<'_> {
 
         let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
         let d = self.cell.disruption;
-        let lock = self.suite.disruption_lock(d).await;
         self.progress.step(format!("disrupting: {d}"));
         let nfs_restart: Option<&dyn Restartable> =
             self.nfs.as_deref().map(|n| n as &dyn Restartable);
@@ -208,7 +207,6 @@ impl Ctx<'_> {
             ),
         );
         let restore = disrupt::restore(&applied_p, &prom_target).await;
-        drop(lock);
         self.progress
             .step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
 
@@ -218,8 +216,16 @@ impl Ctx<'_> {
         let gj = self.judge_grafana(&before, &settle_g, &applied_g).await;
         let timeline = watcher.stop().await;
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
-        let reasons =
-            |app: &str| timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
+        let reasons = |app: &str| {
+            let mut r = timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
+            if d == Disruption::StuckRolloutUnblock {
+                // The deadline this cell provokes on purpose is its
+                // precondition (it stays in the findings), not its outcome:
+                // the table asks whether the data reads back afterwards.
+                r.retain(|r| *r != Reason::ProgressDeadlineExceeded);
+            }
+            r
+        };
         let observation = Observation {
             prometheus: Observed::new(pj.as_ref(), reasons(PROMETHEUS.app), true),
             grafana: Observed::new(gj.as_ref(), reasons(GRAFANA.app), grafana_disrupted),
@@ -243,11 +249,19 @@ impl Ctx<'_> {
         if let Some(class) = &cfg.storage_class {
             params = params.with_storage_class(class);
         }
-        let workers = self.cluster.workers();
+        // Pin node-local data to a worker that can take pods now.
+        let schedulable = workload::schedulable_nodes(self.client()).await?;
+        let workers: Vec<String> = self
+            .cluster
+            .workers()
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| schedulable.contains(n))
+            .collect();
         let node = workers
             .get(hash(&self.ns) % workers.len().max(1))
-            .map(|n| n.name.clone())
-            .or_else(|| self.cluster.nodes().first().map(|n| n.name.clone()));
+            .cloned()
+            .or_else(|| schedulable.first().cloned());
         if let Some(node) = &node {
             params = params.with_node(node);
         }
@@ -379,10 +393,18 @@ impl Ctx<'_> {
         applied: &Applied,
         kind: Kind,
     ) -> Option<Judgement> {
-        // Each StatefulSet replica has its own claim: judge the seeded one.
-        let pod = match (kind, settled) {
-            (Kind::StatefulSet, Settled::Recovered { .. }) => before.prom_pod.as_str(),
-            _ => settled.serving_pod()?,
+        // Each StatefulSet replica has its own claim: judge the seeded one,
+        // and only when it serves (another replica would read as lost).
+        let pod = match kind {
+            Kind::StatefulSet => {
+                let pods = workload::pods(self.client(), &self.ns, &PROMETHEUS)
+                    .await
+                    .ok()?;
+                pods.iter()
+                    .any(|p| p.name_any() == before.prom_pod && workload::is_ready(p))
+                    .then_some(before.prom_pod.as_str())?
+            }
+            Kind::Deployment => settled.serving_pod()?,
         };
         let result: Result<Judgement> = async {
             let exec = PodExec::new(self.client().clone(), &self.ns, pod, PROMETHEUS.container);
@@ -601,7 +623,9 @@ async fn settle(
         recovered_pod(pods.values(), w, replicas, a)
     });
     let stuck = async {
-        if kind != Kind::Deployment {
+        // For stuck-rollout-unblock the stuck state is the starting point the
+        // cell provokes, not its outcome: only recovery counts.
+        if kind != Kind::Deployment || a.disruption == Disruption::StuckRolloutUnblock {
             return std::future::pending::<()>().await;
         }
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
@@ -686,12 +710,13 @@ fn recovered_pod<'p>(
                 })
         }
         Disruption::NfsRestart => ready.len() == replicas,
-        Disruption::RolloutRestart
-        | Disruption::RolloutRecreate
-        | Disruption::ImageUpgrade
-        | Disruption::StuckRolloutUnblock => {
+        Disruption::RolloutRestart | Disruption::RolloutRecreate | Disruption::ImageUpgrade => {
             live.len() == replicas && ready.len() == replicas && ready.iter().all(replaced)
         }
+        // After the workaround, either ReplicaSet's pod may win the volume
+        // (the old one recreates its pod at once): recovered is "a pod
+        // other than the deleted one serves", whichever it is.
+        Disruption::StuckRolloutUnblock => ready.len() >= replicas && ready.iter().all(replaced),
         Disruption::PodDelete
         | Disruption::PodForceDelete
         | Disruption::RescheduleOtherNode
@@ -776,6 +801,28 @@ mod tests {
         assert_eq!(
             rule(Disruption::RolloutRestart, &[new_ready]).as_deref(),
             Some("prometheus-b")
+        );
+    }
+
+    #[test]
+    fn after_the_unblock_workaround_any_pod_but_the_deleted_one_may_serve() {
+        let recreated_by_old_rs = pod("prometheus-old-2", "uid-c", true, 0, false);
+        let new_crash_looping = pod("prometheus-new", "uid-b", false, 4, false);
+        let deleted = pod("prometheus-a", "uid-a", true, 0, true);
+        assert_eq!(
+            rule(
+                Disruption::StuckRolloutUnblock,
+                &[recreated_by_old_rs, new_crash_looping.clone()]
+            )
+            .as_deref(),
+            Some("prometheus-old-2")
+        );
+        assert_eq!(
+            rule(
+                Disruption::StuckRolloutUnblock,
+                &[deleted, new_crash_looping]
+            ),
+            None
         );
     }
 

@@ -111,9 +111,35 @@ impl std::fmt::Debug for PodExec {
     }
 }
 
+/// How long one command in a pod may take: a stalled NFS mount or a node
+/// that went away must not hang a cell until its outer backstop.
+pub const POD_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 #[async_trait]
 impl Exec for PodExec {
     async fn exec(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+        let started = std::time::Instant::now();
+        tokio::time::timeout(POD_EXEC_TIMEOUT, self.exec_unbounded(argv, stdin))
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::Error::Timeout {
+                    what: format!("{argv:?} in {} to finish", self.target()),
+                    waited: started.elapsed(),
+                    last_seen: "no exit status from the exec API".into(),
+                })
+            })
+    }
+
+    fn target(&self) -> String {
+        format!(
+            "pod {}/{} container {}",
+            self.namespace, self.pod, self.container
+        )
+    }
+}
+
+impl PodExec {
+    async fn exec_unbounded(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
         let action = || format!("exec {argv:?} in {}", self.target());
@@ -166,13 +192,6 @@ impl Exec for PodExec {
             stdout: String::from_utf8_lossy(&out).into_owned(),
             stderr: String::from_utf8_lossy(&err).into_owned(),
         })
-    }
-
-    fn target(&self) -> String {
-        format!(
-            "pod {}/{} container {}",
-            self.namespace, self.pod, self.container
-        )
     }
 }
 

@@ -162,8 +162,53 @@ impl Restartable for SharedNfs {
     }
 }
 
-/// How long one cell may take at most, as the outer backstop.
-pub const CELL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long one cell may take at most, as the outer backstop. Every step
+/// inside has its own, shorter bound; this only catches what slips through.
+pub const CELL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long nodes get to be Ready again after a node-level cell.
+pub const NODES_READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Start every worker container that is stopped, uncordon every worker,
+/// and wait until all nodes are Ready. Idempotent; nothing to do on an
+/// existing cluster, whose nodes the harness never touches.
+///
+/// # Errors
+/// [`Error::Timeout`] naming the nodes not Ready, or the first command or
+/// API error.
+pub async fn heal_nodes(cluster: &ClusterGuard) -> Result<()> {
+    if cluster.provider() == crate::cluster::Provider::Existing {
+        return Ok(());
+    }
+    for n in cluster.workers() {
+        cluster.start_node(&n.name).await?;
+        crate::cluster::node::set_unschedulable(cluster.client(), &n.name, false).await?;
+    }
+    let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(cluster.client().clone());
+    crate::wait::poll(
+        "every node to be Ready",
+        NODES_READY_TIMEOUT,
+        Duration::from_secs(2),
+        || async {
+            match api.list(&kube::api::ListParams::default()).await {
+                Err(e) => crate::wait::Check::NotYet(format!("listing nodes: {e}")),
+                Ok(list) => {
+                    let not_ready: Vec<String> = list
+                        .items
+                        .iter()
+                        .filter(|n| !crate::workload::node_ready(n))
+                        .map(kube::ResourceExt::name_any)
+                        .collect();
+                    if not_ready.is_empty() {
+                        crate::wait::Check::Ready(())
+                    } else {
+                        crate::wait::Check::NotYet(format!("not Ready: {}", not_ready.join(", ")))
+                    }
+                }
+            }
+        },
+    )
+    .await
+}
 
 impl Suite {
     /// A suite for `config`; nothing is started until a cell needs it.
@@ -187,6 +232,10 @@ impl Suite {
             return CellRun::Skipped(why);
         }
         self.ran.store(true, Ordering::SeqCst);
+        // The whole cell runs under the lock: a node-level disruption would
+        // otherwise hit the pods other cells are deploying or judging. The
+        // backstop starts once the lock is held, so queueing does not count.
+        let lock = self.disruption_lock(cell.disruption).await;
         let failed = |e: String| {
             let r = CellResult::new(cell, "unknown").error(&e);
             if let Err(re) = self.report.record(&r) {
@@ -194,14 +243,26 @@ impl Suite {
             }
             CellRun::Failed(r.failure.unwrap_or(e))
         };
-        match tokio::time::timeout(CELL_TIMEOUT, crate::cell::run(self, cell)).await {
+        let outcome = match tokio::time::timeout(CELL_TIMEOUT, crate::cell::run(self, cell)).await {
             Err(_) => failed(format!(
                 "no result within {CELL_TIMEOUT:?} (the outer backstop)"
             )),
             Ok(Err(e)) => failed(e.to_string()),
             Ok(Ok(r)) if r.passed => CellRun::Passed,
             Ok(Ok(r)) => CellRun::Failed(r.failure.unwrap_or_else(|| format!("{cell} failed"))),
+        };
+        if cell.disruption.is_node_level() {
+            // Whatever the cell did or failed to undo (a cell cut off by the
+            // backstop never reaches its own restore), the next cell gets
+            // every node back: started, uncordoned and Ready.
+            if let Ok(cluster) = self.cluster().await
+                && let Err(e) = heal_nodes(&cluster).await
+            {
+                eprintln!("storage-e2e: after {cell}: {e}");
+            }
         }
+        drop(lock);
+        outcome
     }
 
     /// The run's cluster, started (and its images loaded) on first use.

@@ -7,10 +7,10 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
@@ -88,40 +88,49 @@ where
 {
     let start = Instant::now();
     let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = watcher(api, cfg).boxed();
+    // Watch errors are retryable (kube-runtime's watcher docs): back off and
+    // keep going; the last one shows in the timeout error.
+    let mut stream = watcher(api, cfg).default_backoff().boxed();
     let mut last: Option<K> = None;
     let mut seen = false;
-    let outcome =
-        tokio::time::timeout(timeout, async {
-            while let Some(event) = stream.try_next().await.map_err(|e| {
-                Error::kube(format!("watch {what}"), kube::Error::Service(Box::new(e)))
-            })? {
-                match event {
-                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => last = Some(o),
-                    watcher::Event::Delete(_) => last = None,
-                    watcher::Event::Init => {}
-                    watcher::Event::InitDone => {}
+    let mut last_error: Option<String> = None;
+    let outcome = tokio::time::timeout(timeout, async {
+        while let Some(item) = stream.next().await {
+            let event = match item {
+                Ok(event) => event,
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    continue;
                 }
-                seen = true;
-                if let Some(v) = ready(last.as_ref()) {
-                    return Ok(v);
-                }
+            };
+            match event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => last = Some(o),
+                watcher::Event::Delete(_) => last = None,
+                watcher::Event::Init => {}
+                watcher::Event::InitDone => {}
             }
-            Err(Error::WaitFailed {
-                what: what.to_owned(),
-                reason: "the watch stream ended".into(),
-            })
+            seen = true;
+            if let Some(v) = ready(last.as_ref()) {
+                return Ok(v);
+            }
+        }
+        Err(Error::WaitFailed {
+            what: what.to_owned(),
+            reason: "the watch stream ended".into(),
         })
-        .await;
+    })
+    .await;
     match outcome {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
             what: what.to_owned(),
             waited: start.elapsed(),
-            last_seen: if seen {
-                describe(last.as_ref())
-            } else {
-                "no answer from the API server".into()
+            last_seen: match (seen, last_error) {
+                (true, _) => describe(last.as_ref()),
+                (false, Some(e)) => {
+                    format!("no answer from the API server (last watch error: {e})")
+                }
+                (false, None) => "no answer from the API server".into(),
             },
         }),
     }

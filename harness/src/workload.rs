@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 
 use crate::error::{Error, Result};
@@ -159,17 +159,22 @@ pub async fn watch_pods<T>(
 ) -> Result<T> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let cfg = watcher::Config::default().labels(&w.selector());
-    let mut stream = watcher(api, cfg).boxed();
+    // Watch errors are retryable (kube-runtime's watcher docs): back off and
+    // keep going; the last one shows in the timeout error.
+    let mut stream = watcher(api, cfg).default_backoff().boxed();
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     let mut init: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut last_error: Option<String> = None;
     let start = Instant::now();
     let run = async {
-        while let Some(ev) = stream.try_next().await.map_err(|e| {
-            Error::kube(
-                format!("watch {} pods in {namespace}", w.name),
-                kube::Error::Service(Box::new(e)),
-            )
-        })? {
+        while let Some(item) = stream.next().await {
+            let ev = match item {
+                Ok(ev) => ev,
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    continue;
+                }
+            };
             match ev {
                 watcher::Event::Init => init.clear(),
                 watcher::Event::InitApply(p) => {
@@ -197,7 +202,13 @@ pub async fn watch_pods<T>(
         Err(Error::Timeout {
             what: what.to_owned(),
             waited: start.elapsed(),
-            last_seen: describe(&pods.values().collect::<Vec<_>>()),
+            last_seen: match &last_error {
+                Some(e) => format!(
+                    "{} (last watch error: {e})",
+                    describe(&pods.values().collect::<Vec<_>>())
+                ),
+                None => describe(&pods.values().collect::<Vec<_>>()),
+            },
         })
     })
 }
@@ -265,6 +276,39 @@ pub fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
         secs > i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
     });
     creating && old_enough
+}
+
+/// Whether a node reports Ready=True.
+pub fn node_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Names of the nodes new pods can go to: Ready and not cordoned.
+///
+/// # Errors
+/// [`Error::Kube`] when the nodes cannot be listed.
+pub async fn schedulable_nodes(client: &Client) -> Result<Vec<String>> {
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| Error::kube("list nodes", e))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|n| {
+            node_ready(n)
+                && !n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.unschedulable)
+                    .unwrap_or(false)
+        })
+        .map(|n| n.name_any())
+        .collect())
 }
 
 /// The node a pod runs on.

@@ -99,6 +99,24 @@ struct LabelWithFilters {
     node_filters: Vec<String>,
 }
 
+/// k3s server arguments: Traefik off; with agents, the server is tainted
+/// like kind's control plane (k3s servers are schedulable by default), so
+/// workloads land on agents, the nodes node-stop may stop.
+fn server_args(nodes: u8) -> Vec<ArgWithFilters> {
+    let server = || vec!["server:*".to_owned()];
+    let mut args = vec![ArgWithFilters {
+        arg: "--disable=traefik".into(),
+        node_filters: server(),
+    }];
+    if nodes > 1 {
+        args.push(ArgWithFilters {
+            arg: "--node-taint=node-role.kubernetes.io/control-plane:NoSchedule".into(),
+            node_filters: server(),
+        });
+    }
+    args
+}
+
 /// The config for `nodes` nodes (1 server + `nodes - 1` agents): API on
 /// 127.0.0.1, Traefik disabled, the default kubeconfig left alone, and the
 /// ownership label (plus `storage-e2e/run=<run_id>` when given) on every
@@ -130,10 +148,7 @@ pub fn config(nodes: u8, run_id: Option<&str>) -> K3dConfig {
                 timeout: CREATE_TIMEOUT,
             },
             k3s: K3sOptions {
-                extra_args: vec![ArgWithFilters {
-                    arg: "--disable=traefik".into(),
-                    node_filters: vec!["server:*".into()],
-                }],
+                extra_args: server_args(nodes),
             },
             kubeconfig: KubeconfigOptions {
                 update_default_kubeconfig: false,
