@@ -141,6 +141,7 @@ impl Ctx<'_> {
         let before = self.seed(prom_replicas, self.password.clone()).await?;
 
         let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
+        watcher.synced().await;
         let d = self.cell.disruption;
         self.progress.step(format!("disrupting: {d}"));
         let nfs_restart: Option<&dyn Restartable> =

@@ -99,12 +99,14 @@ impl TimelineWatcher {
         };
         recorder.note(format!("watching namespace {}", self.namespace));
         let (stop, stopped) = signal::channel(false);
+        let synced = Arc::new(tokio::sync::Semaphore::new(0));
         let ns = &self.namespace;
         let tasks = vec![
             tokio::spawn(record_watch(
                 Api::<Pod>::namespaced(self.client.clone(), ns),
                 "pods",
                 recorder.clone(),
+                Arc::clone(&synced),
                 stopped.clone(),
                 |p: &Pod, deleted| {
                     let r = PodRecord::from_pod(p, deleted);
@@ -115,6 +117,7 @@ impl TimelineWatcher {
                 Api::<Event>::namespaced(self.client.clone(), ns),
                 "events",
                 recorder.clone(),
+                Arc::clone(&synced),
                 stopped.clone(),
                 |e: &Event, _| {
                     let r = EventRecord::from_event(e);
@@ -125,6 +128,7 @@ impl TimelineWatcher {
                 Api::<Deployment>::namespaced(self.client.clone(), ns),
                 "deployments",
                 recorder.clone(),
+                Arc::clone(&synced),
                 stopped,
                 |d: &Deployment, _| {
                     let r = DeploymentRecord::from_deployment(d);
@@ -136,6 +140,7 @@ impl TimelineWatcher {
             recorder,
             stop,
             tasks,
+            synced,
         }
     }
 }
@@ -144,6 +149,7 @@ async fn record_watch<K, F>(
     api: Api<K>,
     what: &'static str,
     recorder: Recorder,
+    synced: Arc<tokio::sync::Semaphore>,
     mut stopped: signal::Receiver<bool>,
     to_record: F,
 ) where
@@ -169,7 +175,8 @@ async fn record_watch<K, F>(
                     let (key, rec) = to_record(&o, true);
                     recorder.push(key, rec);
                 }
-                Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => {}
+                Some(Ok(watcher::Event::InitDone)) => synced.add_permits(1),
+                Some(Ok(watcher::Event::Init)) => {}
                 Some(Err(e)) => recorder.note(format!("{what} watch error (retrying): {e}")),
             }
         }
@@ -182,13 +189,34 @@ pub struct TimelineHandle {
     recorder: Recorder,
     stop: signal::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// One permit per watch that has listed its initial state.
+    synced: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long the watches get to list the namespace before a cell disrupts.
+pub const SYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The number of watches a timeline runs (pods, events, Deployments).
+const WATCHES: u32 = 3;
 
 impl TimelineHandle {
     /// What has been recorded so far (the watch keeps running), e.g. to
     /// wait until a classifier sees a stuck rollout.
     pub fn snapshot(&self) -> Timeline {
         self.recorder.snapshot()
+    }
+
+    /// Wait until every watch has listed the namespace once, so nothing a
+    /// disruption does right after is missed. Gives up after
+    /// [`SYNC_TIMEOUT`] with a note in the timeline (a slow API server
+    /// should not fail the cell; the gap is visible instead).
+    pub async fn synced(&self) {
+        match tokio::time::timeout(SYNC_TIMEOUT, self.synced.acquire_many(WATCHES)).await {
+            Ok(Ok(permits)) => permits.forget(),
+            _ => self.recorder.note(format!(
+                "the watches had not all listed the namespace after {SYNC_TIMEOUT:?}; early entries may be missing"
+            )),
+        }
     }
 
     /// Stop watching and return everything recorded.
