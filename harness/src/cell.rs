@@ -417,6 +417,11 @@ impl Ctx<'_> {
             .await?;
             let probe = PrometheusProbe::new(fwd.url(), &exec);
             let recovery = probe.wait_ready(applied.at).await?;
+            if applied.disruption == Disruption::NfsRestart {
+                // The pods never stopped: judge only once Prometheus has
+                // written to the volume again after the server came back.
+                await_head_after(&probe, applied.at).await?;
+            }
             let after = probe.snapshot_after(&before.prometheus).await?;
             Ok(prom::compare(&before.prometheus, &after, Some(recovery)))
         }
@@ -497,6 +502,34 @@ impl crate::report::Artifact for NodeLogs<'_> {
     async fn collect(&self, dir: &std::path::Path) -> Result<()> {
         self.0.export_logs(&dir.join("node-logs")).await
     }
+}
+
+/// How long Prometheus gets to append a sample after an NFS restart.
+pub const WRITE_AFTER_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Wait until the head's newest sample is newer than `since` (a scrape
+/// appended after it), so a volume that stopped taking writes shows.
+async fn await_head_after(probe: &PrometheusProbe<'_>, since: std::time::Instant) -> Result<()> {
+    let since_ms = std::time::SystemTime::now()
+        .checked_sub(since.elapsed())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    crate::wait::poll(
+        "a Prometheus sample written after the NFS restart",
+        WRITE_AFTER_TIMEOUT,
+        Duration::from_secs(3),
+        || async {
+            match probe.head().await {
+                Ok(h) if h.max_time.is_some_and(|t| t > since_ms) => crate::wait::Check::Ready(()),
+                Ok(h) => crate::wait::Check::NotYet(format!(
+                    "head max time {:?} <= {since_ms}",
+                    h.max_time
+                )),
+                Err(e) => crate::wait::Check::NotYet(e.to_string()),
+            }
+        },
+    )
+    .await
 }
 
 /// Failure artifacts from outside the API: node directory listings, the NFS
