@@ -311,11 +311,13 @@ pub fn parse_k3d_version(stdout: &str) -> Option<SemVer> {
         .and_then(SemVer::parse)
 }
 
-/// The inotify checks: below kind's recommended limits is a failure for a
-/// multi-node cluster (kind known-issues: the defaults are "not enough to
-/// create a cluster with many nodes") and a warning for one node.
+/// The inotify checks: below kind's recommended limits is a warning, printed
+/// before the run (kind known-issues: the defaults may be "not enough to
+/// create a cluster with many nodes", and pods then fail with "too many open
+/// files"). Not a failure: many hosts run a 3-node cluster at the defaults,
+/// and `make e2e` must work on a fresh machine without root.
 pub fn inotify(dir: &Path, nodes: u8) -> Vec<Finding> {
-    let level = if nodes > 1 { Level::Fail } else { Level::Warn };
+    let level = Level::Warn;
     [("max_user_watches", MIN_MAX_USER_WATCHES), ("max_user_instances", MIN_MAX_USER_INSTANCES)]
         .into_iter()
         .map(|(name, min)| {
@@ -487,13 +489,13 @@ mod tests {
     }
 
     #[test]
-    fn low_inotify_limits_fail_multi_node_and_warn_single_node() {
+    fn low_inotify_limits_warn_with_the_fix() {
         let low = inotify_dir(8192, 128);
         let three = inotify(low.path(), 3);
-        assert_eq!(three.iter().filter(|f| f.level == Level::Fail).count(), 2);
+        assert_eq!(three.iter().filter(|f| f.level == Level::Warn).count(), 2);
         assert_eq!(
             three[0].to_string(),
-            "FAIL fs.inotify.max_user_watches = 8192 is below 524288: 3-node clusters hit \"too many open files\"; \
+            "WARN fs.inotify.max_user_watches = 8192 is below 524288: 3-node clusters hit \"too many open files\"; \
              fix: sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 \
              (persist them in /etc/sysctl.d/)"
         );
