@@ -322,21 +322,23 @@ impl Ctx<'_> {
         Ok(rendered)
     }
 
+    /// Exec into `pod`'s main container and forward its HTTP port to
+    /// 127.0.0.1: how every probe reaches a pod.
+    async fn connect(&self, pod: &str, w: &Workload) -> Result<(PodExec, PortForward)> {
+        let exec = PodExec::new(self.client().clone(), &self.ns, pod, w.container);
+        let fwd = PortForward::start(
+            Api::namespaced(self.client().clone(), &self.ns),
+            pod,
+            w.port,
+        )
+        .await?;
+        Ok((exec, fwd))
+    }
+
     /// Seed both apps and snapshot them before the disruption.
     async fn seed(&self, prom_replicas: usize, password: String) -> Result<Before> {
         let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
-        let exec = PodExec::new(
-            self.client().clone(),
-            &self.ns,
-            &prom_pod,
-            PROMETHEUS.container,
-        );
-        let fwd = PortForward::start(
-            Api::namespaced(self.client().clone(), &self.ns),
-            &prom_pod,
-            PROMETHEUS.port,
-        )
-        .await?;
+        let (exec, fwd) = self.connect(&prom_pod, &PROMETHEUS).await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
         let history = History::new(self.ns.clone());
         self.progress.step(format!(
@@ -353,18 +355,7 @@ impl Ctx<'_> {
         }
 
         let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
-        let gexec = PodExec::new(
-            self.client().clone(),
-            &self.ns,
-            &graf_pod,
-            GRAFANA.container,
-        );
-        let gfwd = PortForward::start(
-            Api::namespaced(self.client().clone(), &self.ns),
-            &graf_pod,
-            GRAFANA.port,
-        )
-        .await?;
+        let (gexec, gfwd) = self.connect(&graf_pod, &GRAFANA).await?;
         let client = GrafanaClient::new(gfwd.url(), password.clone())?;
         client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
         // The datasource points at the in-cluster Service, as a user's would.
@@ -408,13 +399,7 @@ impl Ctx<'_> {
             Kind::Deployment => settled.serving_pod()?,
         };
         let result: Result<Judgement> = async {
-            let exec = PodExec::new(self.client().clone(), &self.ns, pod, PROMETHEUS.container);
-            let fwd = PortForward::start(
-                Api::namespaced(self.client().clone(), &self.ns),
-                pod,
-                PROMETHEUS.port,
-            )
-            .await?;
+            let (exec, fwd) = self.connect(pod, &PROMETHEUS).await?;
             let probe = PrometheusProbe::new(fwd.url(), &exec);
             let recovery = probe.wait_ready(applied.at).await?;
             if applied.disruption == Disruption::NfsRestart {
@@ -442,13 +427,7 @@ impl Ctx<'_> {
     ) -> Option<Judgement> {
         let pod = settled.serving_pod()?;
         let result: Result<Judgement> = async {
-            let exec = PodExec::new(self.client().clone(), &self.ns, pod, GRAFANA.container);
-            let fwd = PortForward::start(
-                Api::namespaced(self.client().clone(), &self.ns),
-                pod,
-                GRAFANA.port,
-            )
-            .await?;
+            let (exec, fwd) = self.connect(pod, &GRAFANA).await?;
             let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
             let (j, _) = client
                 .judge_after(
