@@ -33,6 +33,10 @@ pub use table::{ASSUMPTIONS, expected};
 /// after a round trip through JSON (the report reads cells back).
 pub type Text = Cow<'static, str>;
 
+/// How the probes mark a part that was already missing before the
+/// disruption (harness::probe::grafana's compare).
+const MISSING_BEFORE: &str = "already missing before";
+
 /// Why something did not simply survive: the typed result of a classifier
 /// (Kubernetes events, Prometheus logs, Grafana logs). Classifiers in
 /// `timeline` and `probe` return these; the table predicts them.
@@ -269,6 +273,11 @@ pub enum Outcome {
     Lost {
         /// What is lost (expected: in words; observed: the probe's parts).
         what: Text,
+        /// Expected: the probe parts that must all be reported lost (e.g.
+        /// `blocks`, `head/wal`; `dashboard` matches `dashboard <uid>`), so a
+        /// half-detected loss does not pass. Observed: the parts reported.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<Text>,
     },
     /// The rollout never finishes: Deployment condition
     /// Progressing=False/ProgressDeadlineExceeded, with `reason` among the
@@ -312,7 +321,7 @@ impl Outcome {
     pub fn label(&self) -> String {
         match self {
             Self::Survives => "survives".into(),
-            Self::Lost { what } => format!("lost ({what})"),
+            Self::Lost { what, .. } => format!("lost ({what})"),
             Self::RolloutStuck { reason } => format!("rollout stuck ({reason})"),
             Self::Pending { reason } => format!("pending ({reason})"),
             Self::OneOf { outcomes } => {
@@ -356,6 +365,7 @@ impl Outcome {
         match judgement.map(|j| &j.verdict) {
             Some(Verdict::Lost { parts }) => Outcome::Lost {
                 what: parts.join(", ").into(),
+                parts: parts.iter().cloned().map(Text::from).collect(),
             },
             Some(Verdict::Changed { parts }) => Outcome::Changed {
                 what: parts.join(", ").into(),
@@ -377,7 +387,16 @@ impl Outcome {
     pub fn accepts(&self, observed: &Outcome, reasons: &[Reason]) -> bool {
         match (self, observed) {
             (Self::Survives, Self::Survives) => true,
-            (Self::Lost { .. }, Self::Lost { .. }) => true,
+            // A loss passes only when every expected part was detected, and
+            // none was missing already before the disruption (a seed that
+            // never took must not read as the negative control working).
+            (Self::Lost { parts: want, .. }, Self::Lost { parts: seen, .. }) => {
+                seen.iter().all(|p| !p.contains(MISSING_BEFORE))
+                    && want.iter().all(|w| {
+                        seen.iter()
+                            .any(|p| p == w || p.starts_with(&format!("{w} ")))
+                    })
+            }
             (Self::RolloutStuck { reason }, Self::RolloutStuck { .. }) => reasons.contains(reason),
             (Self::Pending { reason }, Self::Pending { .. }) => reasons.contains(reason),
             (Self::OneOf { outcomes }, _) => outcomes.iter().any(|o| o.accepts(observed, reasons)),
@@ -616,7 +635,8 @@ mod tests {
         assert_eq!(
             o,
             Outcome::Lost {
-                what: "blocks, head/wal".into()
+                what: "blocks, head/wal".into(),
+                parts: vec!["blocks".into(), "head/wal".into()],
             }
         );
     }
@@ -689,10 +709,50 @@ mod tests {
         ));
         assert!(!want.accepts(
             &Outcome::Lost {
-                what: "blocks".into()
+                what: "blocks".into(),
+                parts: vec!["blocks".into()],
             },
             &[]
         ));
+    }
+
+    /// The negative control must see the whole loss: a half-detected loss,
+    /// or a seed that was missing before the disruption, does not pass.
+    #[test]
+    fn an_expected_loss_needs_every_part_detected() {
+        let want = Outcome::Lost {
+            what: "blocks and WAL".into(),
+            parts: vec!["blocks".into(), "head/wal".into()],
+        };
+        let seen = |parts: &[&str]| {
+            let j = judged(Verdict::Lost {
+                parts: parts.iter().map(|p| p.to_string()).collect(),
+            });
+            Outcome::observed(Some(&j), &[])
+        };
+        assert!(want.accepts(&seen(&["blocks", "head/wal"]), &[]));
+        assert!(!want.accepts(&seen(&["head/wal"]), &[]));
+        let grafana = Outcome::Lost {
+            what: "grafana.db".into(),
+            parts: vec!["dashboard".into(), "datasource".into(), "folder".into()],
+        };
+        assert!(grafana.accepts(
+            &seen(&[
+                "dashboard e2e-gdash-1",
+                "datasource e2e-gds-1",
+                "folder e2e-gfolder-1"
+            ]),
+            &[]
+        ));
+        assert!(!grafana.accepts(
+            &seen(&[
+                "dashboard e2e-gdash-1 (already missing before the disruption)",
+                "datasource e2e-gds-1",
+                "folder e2e-gfolder-1"
+            ]),
+            &[]
+        ));
+        assert!(!grafana.accepts(&seen(&["dashboard e2e-gdash-1"]), &[]));
     }
 
     #[test]
@@ -717,7 +777,11 @@ mod tests {
             prometheus: seen(Some(Verdict::Survived), &[]),
             grafana: seen(
                 Some(Verdict::Lost {
-                    parts: vec!["dashboard e2e-dash".into()],
+                    parts: vec![
+                        "dashboard e2e-dash".into(),
+                        "datasource e2e-ds".into(),
+                        "folder e2e-folder".into(),
+                    ],
                 }),
                 &[],
             ),

@@ -163,13 +163,26 @@ const N_GRAFANA_USER_ROLLOUT: &str = "Grafana on an attachable backend: a new po
      shares the volume and the rollout completes.";
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
+/// Total loss, as a pod starting on an empty directory shows it: every
+/// seeded part must be reported lost (probe::prometheus::part, and the
+/// Grafana objects the harness created through the API).
 fn lost(app: App) -> Outcome {
-    let what = match app {
-        App::Prometheus => "blocks and WAL: the new pod starts on an empty directory",
-        App::Grafana => "grafana.db: the new pod starts on an empty directory",
+    let (what, parts): (&str, &[&'static str]) = match app {
+        App::Prometheus => (
+            "blocks and WAL: the new pod starts on an empty directory",
+            &[
+                crate::probe::prometheus::part::BLOCKS,
+                crate::probe::prometheus::part::HEAD,
+            ],
+        ),
+        App::Grafana => (
+            "dashboard, datasource and folder: the new pod starts on an empty grafana.db",
+            &["dashboard", "datasource", "folder"],
+        ),
     };
     Outcome::Lost {
         what: Cow::Borrowed(what),
+        parts: parts.iter().map(|p| Cow::Borrowed(*p)).collect(),
     }
 }
 

@@ -890,6 +890,16 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Judgement {
                 before.db_file, after.db_file
             ));
         }
+        (DbFile::Missing { .. }, _) => {
+            // A seed that never took must not pass as "survived".
+            lost.push(format!(
+                "grafana.db in {DATA_DIR} (already missing before the disruption)"
+            ));
+            details.push(format!(
+                "grafana.db {} -> {}",
+                before.db_file, after.db_file
+            ));
+        }
         (b, a) => details.push(format!("grafana.db {b} -> {a}")),
     }
 

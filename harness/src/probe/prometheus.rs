@@ -683,7 +683,12 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
             ));
         }
         (None, _) => {
-            details.push("head/wal: no head sample was recorded before; not judged".into())
+            // A seed that never took must not pass as "survived".
+            lost.push(format!(
+                "{} (already missing before the disruption)",
+                part::HEAD
+            ));
+            details.push("head/wal: no head sample was recorded before the disruption".into());
         }
     }
     details.push(format!(
