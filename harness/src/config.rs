@@ -138,7 +138,7 @@ pub struct Config {
     /// HARNESS_*_IMAGE overrides.
     pub images: Images,
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
-    /// publishes; `None` means ask testcontainers (see FACTS.md on `get_host()`).
+    /// publishes; `None` means 127.0.0.1 (see `docker::container_host`).
     pub container_host: Option<String>,
     /// HARNESS_MANIFESTS_DIR: the manifests folder (default: this
     /// checkout's `manifests/`, see [`crate::manifest::default_dir`]).

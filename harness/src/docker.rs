@@ -6,40 +6,36 @@ use testcontainers::Image;
 
 use crate::error::{Error, Result};
 
+/// Where published ports are reached unless HARNESS_CONTAINER_HOST says
+/// otherwise: loopback, so test traffic never leaves the machine.
+pub const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
+
 /// The address to reach ports Docker publishes: `HARNESS_CONTAINER_HOST`
-/// when set, else what testcontainers reports. testcontainers answers with
-/// the bridge gateway whenever `/.dockerenv` exists (FACTS.md), which is why
-/// CI sets the override to 127.0.0.1 and keeps test traffic on loopback.
+/// when set, else [`DEFAULT_CONTAINER_HOST`]. Not testcontainers'
+/// `get_host()`: it answers with the bridge gateway whenever `/.dockerenv`
+/// exists (FACTS.md), which would send test traffic off loopback. Where the
+/// tests run in a container next to the Docker daemon, set the override to
+/// the address that reaches the daemon's published ports.
 ///
 /// # Errors
-/// [`Error::Config`] for a malformed override, [`Error::Docker`] when
-/// testcontainers cannot tell.
-pub async fn host_of<I: Image>(container: &ContainerAsync<I>) -> Result<String> {
-    match crate::config::Config::from_lookup(|k| {
+/// [`Error::Config`] for a malformed override.
+pub fn container_host() -> Result<String> {
+    let config = crate::config::Config::from_lookup(|k| {
         (k == "HARNESS_CONTAINER_HOST")
             .then(|| std::env::var(k).ok())
             .flatten()
-    })?
-    .container_host
-    {
-        Some(h) => Ok(h),
-        None => container
-            .get_host()
-            .await
-            .map(|h| h.to_string())
-            .map_err(|source| Error::Docker {
-                action: "find the host address of a container".into(),
-                source,
-            }),
-    }
+    })?;
+    Ok(config
+        .container_host
+        .unwrap_or_else(|| DEFAULT_CONTAINER_HOST.to_owned()))
 }
 
 /// `host:port` for a container's published `port`.
 ///
 /// # Errors
-/// As [`host_of`], and when the port is not published.
+/// As [`container_host`], and when the port is not published.
 pub async fn published<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result<String> {
-    let host = host_of(container).await?;
+    let host = container_host()?;
     let p = container
         .get_host_port_ipv4(port)
         .await

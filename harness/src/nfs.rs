@@ -969,13 +969,10 @@ fn keep_from_env() -> Result<Keep> {
 
 /// Publish on 127.0.0.1 only when that is where tests reach published ports.
 fn publish_on_loopback() -> Result<bool> {
-    let host = Config::from_lookup(|k| {
-        (k == "HARNESS_CONTAINER_HOST")
-            .then(|| std::env::var(k).ok())
-            .flatten()
-    })?
-    .container_host;
-    Ok(matches!(host.as_deref(), Some("127.0.0.1" | "localhost")))
+    Ok(matches!(
+        crate::docker::container_host()?.as_str(),
+        "127.0.0.1" | "localhost"
+    ))
 }
 
 async fn create_volume(volume: &str, run_id: &str) -> Result<()> {
