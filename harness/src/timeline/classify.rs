@@ -371,14 +371,9 @@ mod tests {
         );
     }
 
-    /// A test stub standing in for the Prometheus log classifier of
-    /// `probe` (which another module owns): it recognises only the lock line.
-    fn lock_stub(text: &str) -> Vec<Reason> {
-        if text.contains("lock DB directory: resource temporarily unavailable") {
-            vec![Reason::PrometheusLockHeld]
-        } else {
-            vec![]
-        }
+    /// The real Prometheus log classifier, as `cell` plugs it in.
+    fn prometheus_logs(text: &str) -> Vec<Reason> {
+        crate::probe::prometheus::classify_log(text)
     }
 
     fn crashloop_timeline() -> Timeline {
@@ -410,10 +405,10 @@ mod tests {
             PROMETHEUS_LOCK_LOG.to_owned(),
         )];
         assert_eq!(
-            classify_with_logs(&t, &logs, &lock_stub),
+            classify_with_logs(&t, &logs, &prometheus_logs),
             vec![Reason::PrometheusLockHeld, Reason::ProgressDeadlineExceeded]
         );
-        let f = findings(&t, &logs, &lock_stub);
+        let f = findings(&t, &logs, &prometheus_logs);
         let lock = f
             .iter()
             .find(|f| f.reason == Reason::PrometheusLockHeld)
@@ -430,7 +425,7 @@ mod tests {
     fn logs_of_another_pod_do_not_explain_a_crash_loop() {
         let t = crashloop_timeline();
         let logs = vec![("some-other-pod".to_owned(), PROMETHEUS_LOCK_LOG.to_owned())];
-        let r = classify_with_logs(&t, &logs, &lock_stub);
+        let r = classify_with_logs(&t, &logs, &prometheus_logs);
         assert!(r.contains(&Reason::CrashLoop), "{r:?}");
         assert!(r.contains(&Reason::PrometheusLockHeld), "{r:?}");
     }
@@ -444,10 +439,14 @@ mod tests {
             ready: false,
             terminating: false,
             deleted: false,
-            unschedulable: Some(format!(
-                "0/3 nodes are available: 1 {}.",
-                phrases::RWOP_SCHEDULER
-            )),
+            // The PodScheduled message carries the scheduler's text; this one
+            // is put together from the recorded wording in
+            // tests/data/timeline/events-rwop.yaml (VolumeRestrictions
+            // plugin), not captured from a pod.
+            unschedulable: Some(
+                "0/3 nodes are available: 1 node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode."
+                    .to_owned(),
+            ),
             containers: vec![],
         };
         assert_eq!(
