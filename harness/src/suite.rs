@@ -102,6 +102,36 @@ pub struct SharedNfs {
 }
 
 impl SharedNfs {
+    /// Share `server` between the cells of a run.
+    pub fn new(server: RunningNfs) -> Self {
+        Self {
+            address: server.address().to_owned(),
+            export_path: server.export_path().to_owned(),
+            server: Mutex::new(Some(server)),
+        }
+    }
+
+    /// Remove the server and its export volume, or keep them (printing how
+    /// they go away later) when `keep`.
+    ///
+    /// # Errors
+    /// As [`RunningNfs::cleanup`].
+    pub async fn finish(&self, keep: bool) -> Result<()> {
+        let Some(server) = self.server.lock().await.take() else {
+            return Ok(());
+        };
+        if keep {
+            eprintln!(
+                "storage-e2e: keeping NFS server {} (E2E_KEEP); `make clean` removes it",
+                server.name()
+            );
+            // Its Drop would remove it: the labels let `make clean` find it.
+            std::mem::forget(server);
+            return Ok(());
+        }
+        server.cleanup().await
+    }
+
     /// Its IP on the cluster's Docker network (what kubelets mount).
     pub fn address(&self) -> &str {
         &self.address
@@ -325,11 +355,7 @@ impl Suite {
                     .with_keep(self.config.keep)
                     .start()
                     .await?;
-                Ok(Arc::new(SharedNfs {
-                    address: server.address().to_owned(),
-                    export_path: server.export_path().to_owned(),
-                    server: Mutex::new(Some(server)),
-                }))
+                Ok(Arc::new(SharedNfs::new(server)))
             })
             .await
             .cloned()
@@ -377,22 +403,10 @@ impl Suite {
     /// The first cleanup error; the report is written regardless.
     pub async fn finish(self, failed: bool) -> Result<()> {
         let mut first_error = None;
-        let server = match self.nfs.get() {
-            Some(nfs) => nfs.server.lock().await.take(),
-            None => None,
-        };
+        if let Some(nfs) = self.nfs.get()
+            && let Err(e) = nfs.finish(self.config.keep.keep(failed)).await
         {
-            if let Some(server) = server {
-                if self.config.keep.keep(failed) {
-                    eprintln!(
-                        "storage-e2e: keeping NFS server {} (E2E_KEEP); `make clean` removes it",
-                        server.name()
-                    );
-                    std::mem::forget(server);
-                } else if let Err(e) = server.cleanup().await {
-                    first_error.get_or_insert(e);
-                }
-            }
+            first_error.get_or_insert(e);
         }
         if let Some(Ok(cluster)) = self.cluster.into_inner() {
             match Arc::try_unwrap(cluster) {

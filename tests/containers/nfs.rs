@@ -355,3 +355,52 @@ async fn dropped_guards_leave_no_container_network_or_volume() -> anyhow::Result
     drop(net);
     common::assert_nothing_left(&run).await
 }
+
+/// The nfs-restart disruption as tier 2 runs it: the run's shared server
+/// restarted through `disrupt::Restartable` while a cell's export
+/// directory holds data, then the failure-artifact listing (numeric owners).
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+#[tokio::test]
+async fn the_nfs_restart_disruption_restarts_the_shared_server_in_place() -> anyhow::Result<()> {
+    use harness::disrupt::Restartable as _;
+    use harness::suite::SharedNfs;
+
+    let run = common::run_id();
+    let net = TestNetwork::create(&run).await?;
+    let server = server_on(&net, &run, Squash::None).await?;
+    let client = server.client().await?;
+    let shared = SharedNfs::new(server);
+    shared
+        .create_dir("e2e-cell/prometheus", 65534, 65534, 0o755)
+        .await?;
+    let bytes = payload("seeded before nfs-restart");
+    write_and_read_back(
+        &client,
+        "e2e-cell/prometheus/seed",
+        Identity::PROMETHEUS,
+        &bytes,
+    )
+    .await?;
+
+    shared.restart().await?;
+
+    let back = client
+        .read("e2e-cell/prometheus/seed", Identity::PROMETHEUS)
+        .await?;
+    ensure!(
+        back == bytes,
+        "after nfs-restart read {back:?}, wrote {bytes:?}"
+    );
+    let listing = shared.listing("e2e-cell/prometheus").await?;
+    ensure!(
+        listing
+            .lines()
+            .any(|l| l.contains(" 65534:65534 ") && l.ends_with(" seed")),
+        "listing should show the seed owned by 65534:65534:\n{listing}"
+    );
+    client.cleanup().await?;
+    shared.finish(false).await?;
+    net.remove().await?;
+    common::assert_nothing_left(&run).await
+}
