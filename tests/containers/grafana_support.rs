@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use harness::cmd::Cmd;
 use harness::config::{Config, default_images};
 use harness::exec::DockerExec;
-use harness::labels::{MANAGED_BY, OWNER, unique_name};
+use harness::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, unique_name};
 use harness::probe::grafana::{self, GrafanaClient};
 use harness::wait::{Check, poll};
 use testcontainers::core::{IntoContainerPort as _, Mount};
@@ -209,6 +209,7 @@ impl Grafana {
             .with_exposed_port(grafana::PORT.tcp())
             .with_container_name(&container_name)
             .with_label(MANAGED_BY, OWNER)
+            .with_label(RUN_ID, run_id())
             .with_env_var("GF_SECURITY_ADMIN_PASSWORD", password)
             // No phoning home: tests only talk to loopback.
             .with_env_var("GF_ANALYTICS_REPORTING_ENABLED", "false")
