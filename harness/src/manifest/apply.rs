@@ -139,3 +139,130 @@ pub async fn wait_ready(client: &Client, objects: &[&Manifest]) -> Result<()> {
     })
     .await
 }
+
+#[cfg(test)]
+mod contract_tests {
+    //! Contract tests: the requests the harness sends, checked against a
+    //! stub API server (wiremock) that answers in the shapes of the
+    //! Kubernetes API reference. They prove the URLs, verbs and patch types,
+    //! not any cluster's behaviour.
+    use super::*;
+    use crate::config::Images;
+    use crate::manifest::{Params, default_dir, render};
+    use crate::variant::Variant;
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    /// Answers a server-side apply with the object it was sent, as the API
+    /// server does (plus what it would add).
+    struct EchoApplied;
+
+    impl Respond for EchoApplied {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            let mut body: serde_json::Value =
+                serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
+            body["metadata"]["uid"] = "00000000-0000-0000-0000-000000000001".into();
+            body["metadata"]["resourceVersion"] = "1".into();
+            ResponseTemplate::new(200).set_body_json(body)
+        }
+    }
+
+    fn client(server: &MockServer) -> Client {
+        let url = server.uri().parse().expect("mock server URL");
+        Client::try_from(kube::Config::new(url)).expect("client for the stub API server")
+    }
+
+    #[tokio::test]
+    async fn contract_apply_sends_one_forced_server_side_apply_per_object_to_its_resource_path() {
+        let server = MockServer::start().await;
+        Mock::given(method("PATCH"))
+            .and(query_param("fieldManager", FIELD_MANAGER))
+            .and(query_param("force", "true"))
+            .and(header("content-type", "application/apply-patch+yaml"))
+            .respond_with(EchoApplied)
+            .mount(&server)
+            .await;
+        let rendered = render(&default_dir(), Variant::LocalPv, &Params::placeholder())
+            .expect("local-pv renders");
+        apply_all(&client(&server), rendered.objects())
+            .await
+            .expect("every apply answered 200");
+
+        let sent = server.received_requests().await.expect("requests recorded");
+        let paths: Vec<String> = sent.iter().map(|r| r.url.path().to_owned()).collect();
+        assert_eq!(paths.len(), rendered.objects().len(), "{paths:#?}");
+        let ns = "e2e-render";
+        for expected in [
+            format!("/api/v1/namespaces/{ns}"),
+            format!("/api/v1/namespaces/{ns}/configmaps/prometheus-config"),
+            format!("/apis/apps/v1/namespaces/{ns}/deployments/prometheus"),
+            format!("/api/v1/namespaces/{ns}/persistentvolumeclaims/prometheus-data"),
+            format!("/apis/storage.k8s.io/v1/storageclasses/{ns}-local"),
+        ] {
+            assert!(paths.contains(&expected), "{expected} not among {paths:#?}");
+        }
+        // Cluster-scoped objects never go to a namespaced path.
+        for p in &paths {
+            if p.contains("/persistentvolumes/") || p.contains("/storageclasses/") {
+                assert!(!p.contains("/namespaces/"), "{p}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn contract_apply_errors_name_the_object_and_its_file() {
+        let server = MockServer::start().await;
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "Deployment.apps \"prometheus\" is invalid", "reason": "Invalid", "code": 422
+            })))
+            .mount(&server)
+            .await;
+        let rendered = render(
+            &default_dir(),
+            Variant::EmptyDir,
+            &Params::new("e2e-x", Images::default()),
+        )
+        .expect("empty-dir renders");
+        let err = apply_all(&client(&server), rendered.objects())
+            .await
+            .expect_err("422 is an error")
+            .to_string();
+        assert!(
+            err.starts_with("kubernetes API: apply Namespace/e2e-x from "),
+            "{err}"
+        );
+        assert!(err.ends_with("manifests/base/namespace.yaml"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn contract_delete_ignores_objects_already_gone() {
+        let server = MockServer::start().await;
+        Mock::given(method("DELETE"))
+            .and(path(
+                "/apis/storage.k8s.io/v1/storageclasses/e2e-render-local",
+            ))
+            .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "not found", "reason": "NotFound", "code": 404
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"
+            })))
+            .mount(&server)
+            .await;
+        let rendered = render(&default_dir(), Variant::LocalPv, &Params::placeholder())
+            .expect("local-pv renders");
+        let cluster_scoped = rendered
+            .objects()
+            .iter()
+            .filter(|m| m.object.is_cluster_scoped());
+        delete_all(&client(&server), cluster_scoped)
+            .await
+            .expect("404 counts as deleted");
+    }
+}
