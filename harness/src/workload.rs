@@ -383,3 +383,78 @@ mod tests {
         assert_eq!(describe(&[]), "no pods");
     }
 }
+
+#[cfg(test)]
+mod contract_tests {
+    //! Contract tests of the watch-based waits against a stub API server
+    //! (wiremock) speaking the list + watch protocol of the Kubernetes API
+    //! reference (a PodList, then newline-delimited watch events). They
+    //! prove the waits follow the watch and report what they saw last, not
+    //! a cluster's behaviour.
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const NS: &str = "e2e-cell";
+
+    fn pod(ready: bool) -> serde_json::Value {
+        json!({
+            "metadata": {"name": "grafana-abc", "namespace": NS, "uid": "u1", "resourceVersion": "5"},
+            "spec": {"nodeName": "kind-worker", "containers": [{"name": "grafana"}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                       "containerStatuses": [{"name": "grafana", "ready": ready, "restartCount": 0,
+                                              "image": "i", "imageID": ""}]}
+        })
+    }
+
+    async fn stub(watch_events: &[serde_json::Value]) -> (MockServer, Client) {
+        let server = MockServer::start().await;
+        let body: String = watch_events.iter().map(|e| format!("{e}\n")).collect();
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/namespaces/{NS}/pods")))
+            .and(query_param("watch", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/namespaces/{NS}/pods")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "kind": "PodList", "apiVersion": "v1",
+                "metadata": {"resourceVersion": "5"}, "items": [pod(false)]
+            })))
+            .mount(&server)
+            .await;
+        let url = server.uri().parse().expect("stub URL");
+        let client = Client::try_from(kube::Config::new(url)).expect("client");
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn contract_wait_ready_returns_when_the_watch_reports_the_pod_ready() {
+        let (_server, client) = stub(&[json!({"type": "MODIFIED", "object": pod(true)})]).await;
+        let ready = wait_ready(&client, NS, &GRAFANA, 1, &[], Duration::from_secs(10))
+            .await
+            .expect("the MODIFIED event makes it ready");
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].name_any(), "grafana-abc");
+    }
+
+    #[tokio::test]
+    async fn contract_wait_ready_times_out_saying_what_it_saw_last() {
+        let (_server, client) = stub(&[]).await;
+        let e = wait_ready(&client, NS, &GRAFANA, 1, &[], Duration::from_millis(800))
+            .await
+            .expect_err("never ready")
+            .to_string();
+        assert!(
+            e.contains("waiting for 1 ready grafana pod(s) in e2e-cell"),
+            "{e}"
+        );
+        assert!(
+            e.contains("last seen: grafana-abc Running node=kind-worker ready=false restarts=0"),
+            "{e}"
+        );
+    }
+}
