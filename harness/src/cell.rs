@@ -879,3 +879,87 @@ mod tests {
         assert_eq!(n.serving_pod(), None);
     }
 }
+
+#[cfg(test)]
+mod contract_tests {
+    //! Contract test of `settle` against a stub API server (wiremock)
+    //! speaking list + watch for pods and Deployments, in the shapes of the
+    //! Kubernetes API reference: the seed article's stuck rollout must come
+    //! out as `Settled::Stuck` with the old pod still serving.
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const NS: &str = "e2e-cell";
+
+    fn pod(name: &str, uid: &str, ready: bool, restarts: i32) -> serde_json::Value {
+        json!({
+            "metadata": {"name": name, "namespace": NS, "uid": uid, "resourceVersion": "7",
+                          "labels": {"app.kubernetes.io/name": "prometheus"}},
+            "spec": {"nodeName": "kind-worker", "containers": [{"name": "prometheus"}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                       "containerStatuses": [{"name": "prometheus", "ready": ready, "restartCount": restarts,
+                                              "image": "i", "imageID": "",
+                                              "state": if ready { json!({"running": {}}) } else { json!({"waiting": {"reason": "CrashLoopBackOff"}}) }}]}
+        })
+    }
+
+    async fn list_and_watch(
+        server: &MockServer,
+        url_path: String,
+        list: serde_json::Value,
+        events: &[serde_json::Value],
+    ) {
+        let body: String = events.iter().map(|e| format!("{e}\n")).collect();
+        Mock::given(method("GET"))
+            .and(path(url_path.clone()))
+            .and(query_param("watch", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(url_path))
+            .respond_with(ResponseTemplate::new(200).set_body_json(list))
+            .mount(server)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn contract_a_stuck_rollout_settles_as_stuck_with_the_old_pod_serving() {
+        let server = MockServer::start().await;
+        let pods = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
+            "items": [pod("prometheus-old", "uid-old", true, 0), pod("prometheus-new", "uid-new", false, 5)]});
+        list_and_watch(&server, format!("/api/v1/namespaces/{NS}/pods"), pods, &[]).await;
+        let deployment = json!({
+            "kind": "Deployment", "apiVersion": "apps/v1",
+            "metadata": {"name": "prometheus", "namespace": NS, "resourceVersion": "8"},
+            "status": {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                        "message": "ReplicaSet \"prometheus-new\" has timed out progressing."}]}
+        });
+        list_and_watch(
+            &server,
+            format!("/apis/apps/v1/namespaces/{NS}/deployments"),
+            json!({"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "8"}, "items": []}),
+            &[json!({"type": "MODIFIED", "object": deployment})],
+        )
+        .await;
+        let client = Client::try_from(kube::Config::new(server.uri().parse().expect("url")))
+            .expect("client");
+        let old: Pod =
+            serde_json::from_value(pod("prometheus-old", "uid-old", true, 0)).expect("pod");
+        let a = disrupt::tests_support::applied(Disruption::RolloutRestart, &old);
+
+        let settled = tokio::time::timeout(
+            Duration::from_secs(20),
+            settle(&client, NS, PROMETHEUS, Kind::Deployment, 1, &a),
+        )
+        .await
+        .expect("settle follows the watches");
+        match settled {
+            Settled::Stuck { serving } => assert_eq!(serving.as_deref(), Some("prometheus-old")),
+            other => panic!("expected Stuck, got {other}"),
+        }
+    }
+}
