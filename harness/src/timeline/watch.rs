@@ -283,3 +283,103 @@ pub async fn collect_logs(
     }
     out
 }
+
+#[cfg(test)]
+mod contract_tests {
+    //! Contract test of the timeline watch against a stub API server
+    //! (wiremock) speaking list + watch for pods, events and Deployments in
+    //! the shapes of the Kubernetes API reference: what the watch records is
+    //! what the classifiers read. The event text is the Multi-Attach wording
+    //! recorded in tests/data/timeline (kubernetes#96142).
+    use super::*;
+    use crate::expect::Reason;
+    use serde_json::json;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const NS: &str = "e2e-cell";
+
+    async fn list_and_watch(
+        server: &MockServer,
+        url_path: &str,
+        kind: &str,
+        events: &[serde_json::Value],
+    ) {
+        let body: String = events.iter().map(|e| format!("{e}\n")).collect();
+        Mock::given(method("GET"))
+            .and(path(url_path))
+            .and(query_param("watch", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(url_path))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []
+            })))
+            .mount(server)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn contract_the_watch_records_events_the_classifiers_recognise() {
+        let server = MockServer::start().await;
+        let event = json!({
+            "metadata": {"name": "grafana-new.17a1", "namespace": NS, "resourceVersion": "2"},
+            "involvedObject": {"kind": "Pod", "name": "grafana-new", "namespace": NS},
+            "reason": "FailedAttachVolume",
+            "message": "Multi-Attach error for volume \"pvc-0c1d\" Volume is already used by pod(s) grafana-old",
+            "type": "Warning",
+            "lastTimestamp": "2026-11-22T01:00:00Z"
+        });
+        list_and_watch(
+            &server,
+            &format!("/api/v1/namespaces/{NS}/events"),
+            "EventList",
+            &[json!({"type": "ADDED", "object": event})],
+        )
+        .await;
+        list_and_watch(
+            &server,
+            &format!("/api/v1/namespaces/{NS}/pods"),
+            "PodList",
+            &[],
+        )
+        .await;
+        list_and_watch(
+            &server,
+            &format!("/apis/apps/v1/namespaces/{NS}/deployments"),
+            "DeploymentList",
+            &[],
+        )
+        .await;
+        let client = Client::try_from(kube::Config::new(server.uri().parse().expect("url")))
+            .expect("client");
+
+        let handle = TimelineWatcher::new(client, NS).start();
+        handle.synced().await;
+        let seen = crate::wait::poll(
+            "the Multi-Attach event in the timeline",
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(50),
+            || async {
+                let reasons = crate::timeline::classify(&handle.snapshot());
+                if reasons.contains(&Reason::MultiAttach) {
+                    crate::wait::Check::Ready(reasons)
+                } else {
+                    crate::wait::Check::NotYet(format!("{reasons:?}"))
+                }
+            },
+        )
+        .await;
+        let timeline = handle.stop().await;
+        assert!(seen.is_ok(), "{seen:?}\n{}", timeline.render_text());
+        assert!(
+            timeline
+                .render_text()
+                .contains("Multi-Attach error for volume"),
+            "{}",
+            timeline.render_text()
+        );
+    }
+}
