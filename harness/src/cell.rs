@@ -887,9 +887,9 @@ mod contract_tests {
     //! Kubernetes API reference: the seed article's stuck rollout must come
     //! out as `Settled::Stuck` with the old pod still serving.
     use super::*;
+    use crate::stub_api::{client, list_and_watch};
     use serde_json::json;
-    use wiremock::matchers::{method, path, query_param};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::MockServer;
 
     const NS: &str = "e2e-cell";
 
@@ -906,32 +906,21 @@ mod contract_tests {
         })
     }
 
-    async fn list_and_watch(
-        server: &MockServer,
-        url_path: String,
-        list: serde_json::Value,
-        events: &[serde_json::Value],
-    ) {
-        let body: String = events.iter().map(|e| format!("{e}\n")).collect();
-        Mock::given(method("GET"))
-            .and(path(url_path.clone()))
-            .and(query_param("watch", "true"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-            .mount(server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(url_path))
-            .respond_with(ResponseTemplate::new(200).set_body_json(list))
-            .mount(server)
-            .await;
-    }
-
     #[tokio::test]
     async fn contract_a_stuck_rollout_settles_as_stuck_with_the_old_pod_serving() {
         let server = MockServer::start().await;
-        let pods = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
-            "items": [pod("prometheus-old", "uid-old", true, 0), pod("prometheus-new", "uid-new", false, 5)]});
-        list_and_watch(&server, format!("/api/v1/namespaces/{NS}/pods"), pods, &[]).await;
+        let pods = vec![
+            pod("prometheus-old", "uid-old", true, 0),
+            pod("prometheus-new", "uid-new", false, 5),
+        ];
+        list_and_watch(
+            &server,
+            &format!("/api/v1/namespaces/{NS}/pods"),
+            "PodList",
+            pods,
+            &[],
+        )
+        .await;
         let deployment = json!({
             "kind": "Deployment", "apiVersion": "apps/v1",
             "metadata": {"name": "prometheus", "namespace": NS, "resourceVersion": "8"},
@@ -940,13 +929,13 @@ mod contract_tests {
         });
         list_and_watch(
             &server,
-            format!("/apis/apps/v1/namespaces/{NS}/deployments"),
-            json!({"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "8"}, "items": []}),
+            &format!("/apis/apps/v1/namespaces/{NS}/deployments"),
+            "DeploymentList",
+            vec![],
             &[json!({"type": "MODIFIED", "object": deployment})],
         )
         .await;
-        let client = Client::try_from(kube::Config::new(server.uri().parse().expect("url")))
-            .expect("client");
+        let client = client(&server);
         let old: Pod =
             serde_json::from_value(pod("prometheus-old", "uid-old", true, 0)).expect("pod");
         let a = disrupt::tests_support::applied(Disruption::RolloutRestart, &old);

@@ -670,8 +670,7 @@ mod contract_tests {
 
     async fn sent_by(d: Disruption) -> (Applied, Vec<Request>) {
         let server = stub().await;
-        let url = server.uri().parse().expect("stub URL");
-        let client = Client::try_from(kube::Config::new(url)).expect("client");
+        let client = crate::stub_api::client(&server);
         let t = Target {
             client,
             namespace: NS,
@@ -776,8 +775,7 @@ mod contract_tests {
     #[tokio::test]
     async fn contract_node_disruptions_refuse_without_node_operations() {
         let server = stub().await;
-        let client = Client::try_from(kube::Config::new(server.uri().parse().expect("url")))
-            .expect("client");
+        let client = crate::stub_api::client(&server);
         let t = Target {
             client,
             namespace: NS,

@@ -24,6 +24,8 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod seed;
+#[cfg(test)]
+mod stub_api;
 pub mod suite;
 pub mod timeline;
 pub mod variant;

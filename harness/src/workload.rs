@@ -392,9 +392,9 @@ mod contract_tests {
     //! prove the waits follow the watch and report what they saw last, not
     //! a cluster's behaviour.
     use super::*;
+    use crate::stub_api::{client, list_and_watch};
     use serde_json::json;
-    use wiremock::matchers::{method, path, query_param};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::MockServer;
 
     const NS: &str = "e2e-cell";
 
@@ -411,23 +411,16 @@ mod contract_tests {
 
     async fn stub(watch_events: &[serde_json::Value]) -> (MockServer, Client) {
         let server = MockServer::start().await;
-        let body: String = watch_events.iter().map(|e| format!("{e}\n")).collect();
-        Mock::given(method("GET"))
-            .and(path(format!("/api/v1/namespaces/{NS}/pods")))
-            .and(query_param("watch", "true"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("/api/v1/namespaces/{NS}/pods")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "kind": "PodList", "apiVersion": "v1",
-                "metadata": {"resourceVersion": "5"}, "items": [pod(false)]
-            })))
-            .mount(&server)
-            .await;
-        let url = server.uri().parse().expect("stub URL");
-        let client = Client::try_from(kube::Config::new(url)).expect("client");
+        let url_path = format!("/api/v1/namespaces/{NS}/pods");
+        list_and_watch(
+            &server,
+            &url_path,
+            "PodList",
+            vec![pod(false)],
+            watch_events,
+        )
+        .await;
+        let client = client(&server);
         (server, client)
     }
 

@@ -167,10 +167,7 @@ mod contract_tests {
         }
     }
 
-    fn client(server: &MockServer) -> Client {
-        let url = server.uri().parse().expect("mock server URL");
-        Client::try_from(kube::Config::new(url)).expect("client for the stub API server")
-    }
+    use crate::stub_api::client;
 
     #[tokio::test]
     async fn contract_apply_sends_one_forced_server_side_apply_per_object_to_its_resource_path() {

@@ -293,33 +293,11 @@ mod contract_tests {
     //! recorded in tests/data/timeline (kubernetes#96142).
     use super::*;
     use crate::expect::Reason;
+    use crate::stub_api::{client, list_and_watch};
     use serde_json::json;
-    use wiremock::matchers::{method, path, query_param};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::MockServer;
 
     const NS: &str = "e2e-cell";
-
-    async fn list_and_watch(
-        server: &MockServer,
-        url_path: &str,
-        kind: &str,
-        events: &[serde_json::Value],
-    ) {
-        let body: String = events.iter().map(|e| format!("{e}\n")).collect();
-        Mock::given(method("GET"))
-            .and(path(url_path))
-            .and(query_param("watch", "true"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-            .mount(server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(url_path))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []
-            })))
-            .mount(server)
-            .await;
-    }
 
     #[tokio::test]
     async fn contract_the_watch_records_events_the_classifiers_recognise() {
@@ -336,6 +314,7 @@ mod contract_tests {
             &server,
             &format!("/api/v1/namespaces/{NS}/events"),
             "EventList",
+            vec![],
             &[json!({"type": "ADDED", "object": event})],
         )
         .await;
@@ -343,6 +322,7 @@ mod contract_tests {
             &server,
             &format!("/api/v1/namespaces/{NS}/pods"),
             "PodList",
+            vec![],
             &[],
         )
         .await;
@@ -350,11 +330,11 @@ mod contract_tests {
             &server,
             &format!("/apis/apps/v1/namespaces/{NS}/deployments"),
             "DeploymentList",
+            vec![],
             &[],
         )
         .await;
-        let client = Client::try_from(kube::Config::new(server.uri().parse().expect("url")))
-            .expect("client");
+        let client = client(&server);
 
         let handle = TimelineWatcher::new(client, NS).start();
         handle.synced().await;
