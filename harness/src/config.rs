@@ -352,6 +352,16 @@ impl Config {
         Ok(c)
     }
 
+    /// Read only `vars` from the process environment (the rest keep their
+    /// defaults): for a module that needs one setting without failing on an
+    /// unrelated bad variable.
+    ///
+    /// # Errors
+    /// As [`Config::from_lookup`], for those variables only.
+    pub fn from_env_vars(vars: &[&str]) -> Result<Self> {
+        Self::from_lookup(|k| vars.contains(&k).then(|| std::env::var(k).ok()).flatten())
+    }
+
     /// The variable-specific image lookup used by tier-1 tests: the override
     /// when set, else the default. Same validation as [`Config::from_env`].
     ///

@@ -668,18 +668,22 @@ mod contract_tests {
         server
     }
 
-    async fn sent_by(d: Disruption) -> (Applied, Vec<Request>) {
-        let server = stub().await;
-        let client = crate::stub_api::client(&server);
-        let t = Target {
-            client,
+    /// Prometheus as a Deployment in [`NS`], without node operations or NFS.
+    fn target<'a>(server: &MockServer, upgrade_image: Option<&'a str>) -> Target<'a> {
+        Target {
+            client: crate::stub_api::client(server),
             namespace: NS,
             workload: PROMETHEUS,
             kind: Kind::Deployment,
             nodes: None,
             nfs: None,
-            upgrade_image: Some("prom/prometheus:v3.7.3"),
-        };
+            upgrade_image,
+        }
+    }
+
+    async fn sent_by(d: Disruption) -> (Applied, Vec<Request>) {
+        let server = stub().await;
+        let t = target(&server, Some("prom/prometheus:v3.7.3"));
         let a = apply(d, &t).await.expect("the disruption is sent");
         let sent = server.received_requests().await.expect("recorded");
         // The first request lists the pods; the rest is the disruption.
@@ -775,16 +779,7 @@ mod contract_tests {
     #[tokio::test]
     async fn contract_node_disruptions_refuse_without_node_operations() {
         let server = stub().await;
-        let client = crate::stub_api::client(&server);
-        let t = Target {
-            client,
-            namespace: NS,
-            workload: PROMETHEUS,
-            kind: Kind::Deployment,
-            nodes: None,
-            nfs: None,
-            upgrade_image: None,
-        };
+        let t = target(&server, None);
         for d in [Disruption::ContainerKill, Disruption::NodeStop] {
             let e = apply(d, &t)
                 .await

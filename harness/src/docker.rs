@@ -20,11 +20,7 @@ pub const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
 /// # Errors
 /// [`Error::Config`] for a malformed override.
 pub fn container_host() -> Result<String> {
-    let config = crate::config::Config::from_lookup(|k| {
-        (k == "HARNESS_CONTAINER_HOST")
-            .then(|| std::env::var(k).ok())
-            .flatten()
-    })?;
+    let config = crate::config::Config::from_env_vars(&["HARNESS_CONTAINER_HOST"])?;
     Ok(config
         .container_host
         .unwrap_or_else(|| DEFAULT_CONTAINER_HOST.to_owned()))

@@ -964,7 +964,7 @@ impl Drop for Resources {
 }
 
 fn keep_from_env() -> Result<Keep> {
-    Ok(Config::from_lookup(|k| (k == "E2E_KEEP").then(|| std::env::var(k).ok()).flatten())?.keep)
+    Ok(Config::from_env_vars(&["E2E_KEEP"])?.keep)
 }
 
 /// Publish on 127.0.0.1 only when that is where tests reach published ports.

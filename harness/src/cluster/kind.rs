@@ -144,16 +144,8 @@ pub fn host_platform() -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn file(name: &str) -> serde_yaml_ng::Value {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../kind-config")
-            .join(name);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::cluster::tests_support::config_file as file;
 
     fn generated(nodes: u8) -> serde_yaml_ng::Value {
         serde_yaml_ng::from_str(&config_yaml(nodes)).unwrap_or_else(|e| panic!("{e}"))

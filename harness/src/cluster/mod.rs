@@ -669,3 +669,17 @@ mod tests {
         assert!(c.is_ok(), "{:?}", c.err());
     }
 }
+
+/// Test helpers shared by the kind and k3d config tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// A checked-in file of `kind-config/`, parsed as YAML.
+    pub(crate) fn config_file(name: &str) -> serde_yaml_ng::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../kind-config")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
