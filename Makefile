@@ -3,6 +3,7 @@
 #   make e2e      the main job: cluster, whole matrix, report (tier 2)
 #   make test     tiers 0 + 1: no cluster, needs Docker for tier 1
 #   make render VARIANT=<id>   print what would be applied for a variant
+#   make node-image K8S=<minor>  build the kind node image offline (no registry)
 #   make lint     actionlint + schema check of rendered manifests per minor
 #   make clean    remove everything a run left behind (by ownership label)
 #   make tools    install pinned kind, k3d, kubectl into ./bin (sha256-checked)
@@ -12,15 +13,25 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e render lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e render node-image lint clean tools cluster-tools lint-tools fmt
 
 test:
 	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
-# Cells run E2E_PARALLEL at a time (node-level ones alone); the run prints
-# where the report is, pass or fail.
-e2e: cluster-tools
+# The tools the provider needs (E2E_PROVIDER, default kind), then for kind
+# a node image for E2E_K8S_VERSION (the pinned one, pulled if need be, else
+# built offline), then the matrix. Cells run E2E_PARALLEL at a time
+# (node-level ones alone); the run prints where the report is, pass or fail.
+e2e:
+	scripts/tools.sh "$${E2E_PROVIDER:-kind}"
+	if [ "$${E2E_PROVIDER:-kind}" = kind ]; then scripts/node-image.sh --ensure "$${E2E_K8S_VERSION:-}"; fi
 	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
+
+# A kind node image for K8S (a minor of kind-config/versions.toml, default
+# its default), built from Go modules and Debian packages: for machines and
+# CI with no container registry. Cached; see images/kind-node/README.md.
+node-image:
+	scripts/node-image.sh "$(K8S)"
 
 render:
 	@test -n "$(VARIANT)" || { echo "usage: make render VARIANT=<id>  (ids: $$($(CARGO) run -q -- variants))" >&2; exit 2; }
@@ -36,7 +47,7 @@ clean:
 tools: cluster-tools lint-tools
 
 cluster-tools:
-	scripts/tools.sh
+	scripts/tools.sh all
 
 lint-tools:
 	scripts/lint-tools.sh

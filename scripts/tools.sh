@@ -2,8 +2,21 @@
 # make tools: install the pinned kind, k3d and kubectl into ./bin (the
 # Makefile puts ./bin first on PATH), verifying each download against a
 # sha256 checksum pinned in this file. Idempotent: a tool already in ./bin
-# with the pinned checksum, or found elsewhere on PATH at the pinned version
-# or newer, is left alone. Prints what it does. Linux amd64 and arm64.
+# with the pinned checksum (or built from its pinned Go module, below), or
+# found elsewhere on PATH at the pinned version or newer, is left alone.
+# Prints what it does. Linux amd64 and arm64.
+#
+#   scripts/tools.sh [all | kind | k3d | existing]
+# installs what that provider needs (`make e2e` passes E2E_PROVIDER): kind
+# or k3d, plus kubectl; `existing` (your own cluster) needs only kubectl;
+# `all` (the default, `make tools`) installs everything.
+#
+# Where a download cannot be had (no route to the release sites), kind and
+# kubectl are built instead from their pinned Go modules through the Go
+# module proxy (scripts/gobuild.sh), saying so in one line: the go command
+# checks those modules against go.sum and the checksum database, in place
+# of the sha256 pinned here for the release binary. k3d is not built: a k3d
+# cluster needs the rancher/k3s image from a registry anyway.
 #
 # Checksums: all six are PINNED below (none is fetched at install time).
 # They are the sha256 of the release binaries as published next to them
@@ -15,6 +28,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${BIN_DIR:-$ROOT/bin}"
+# shellcheck source=scripts/gobuild.sh
+source "$ROOT/scripts/gobuild.sh"
 
 # kind: must be the release kind-config/versions.toml names (its node
 # images are built for it; a tier-0 test keeps the two equal).
@@ -80,13 +95,40 @@ esac
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
+# Marks a tool in ./bin that was built from its pinned Go module.
+built_marker() { echo "$BIN_DIR/.$1.built-from-go-module"; }
+
+# build_tool <tool> <why>: the offline path, from the pinned Go module.
+build_tool() {
+  local tool="$1" why="$2" want
+  want="$(pinned_version "$tool")"
+  case "$tool" in
+    kind)
+      echo "tools: building kind v$want from its Go module sigs.k8s.io/kind instead: $why"
+      gobuild_install "$STORAGE_E2E_CACHE/bin/kind-v$want" "" "" "sigs.k8s.io/kind@v$want"
+      install -m 0755 "$STORAGE_E2E_CACHE/bin/kind-v$want/kind" "$BIN_DIR/kind" ;;
+    kubectl)
+      echo "tools: building kubectl v$want from the Go module k8s.io/kubernetes instead (about 2 min the first time): $why"
+      gobuild_kubernetes "v$want" "$STORAGE_E2E_CACHE/bin/kubernetes-v$want" kubectl
+      install -m 0755 "$STORAGE_E2E_CACHE/bin/kubernetes-v$want/kubectl" "$BIN_DIR/kubectl" ;;
+    *) fail "$why; $tool is not built offline: a $tool cluster needs its images from a registry anyway" ;;
+  esac
+  touch "$(built_marker "$tool")"
+  echo "tools: built $tool v$want into $BIN_DIR/$tool"
+}
+
 install_tool() { # tool
   local tool="$1" want dest sum found have url got
   want="$(pinned_version "$tool")"
   dest="$BIN_DIR/$tool"
   sum="$(sha256_for "$tool" "$ARCH")" || fail "no pinned checksum for $tool on linux/$ARCH"
+  mkdir -p "$BIN_DIR"
   if [ -x "$dest" ] && [ "$(sha256_of "$dest")" = "$sum" ]; then
     echo "tools: $tool v$want already in $dest (checksum ok)"
+    return
+  fi
+  if [ -x "$dest" ] && [ -f "$(built_marker "$tool")" ] && [ "$(version_of "$tool" "$dest")" = "$want" ]; then
+    echo "tools: $tool v$want already in $dest (built from its Go module)"
     return
   fi
   if found="$(command -v "$tool")" && [ "$found" != "$dest" ]; then
@@ -97,17 +139,27 @@ install_tool() { # tool
     fi
     echo "tools: $found is $tool ${have:+v$have}${have:-of unknown version}, older than the pinned v$want; installing v$want into $BIN_DIR"
   fi
-  command -v curl >/dev/null || fail "curl is needed to download $tool"
   url="$(url_for "$tool" "$ARCH")"
+  command -v curl >/dev/null || { build_tool "$tool" "curl is not installed to download $url"; return; }
   echo "tools: downloading $tool v$want from $url"
-  curl -fsSL --retry 3 -o "$TMP/$tool" "$url" || fail "download of $url failed"
+  if ! curl -fsSL --retry 2 --connect-timeout 10 -o "$TMP/$tool" "$url" 2>"$TMP/curl.err"; then
+    build_tool "$tool" "the download failed ($(tail -n 1 "$TMP/curl.err"))"
+    return
+  fi
   got="$(sha256_of "$TMP/$tool")"
   [ "$got" = "$sum" ] || fail "checksum mismatch for $url: expected $sum, got $got; not installed"
-  mkdir -p "$BIN_DIR"
   install -m 0755 "$TMP/$tool" "$dest"
+  rm -f "$(built_marker "$tool")"
   echo "tools: installed $tool v$want into $dest (sha256 $sum)"
 }
 
-for tool in kind k3d kubectl; do
+case "${1:-all}" in
+  all) tools=(kind k3d kubectl) ;;
+  kind) tools=(kind kubectl) ;;
+  k3d) tools=(k3d kubectl) ;;
+  existing) tools=(kubectl) ;;
+  *) fail "unknown provider '${1}': expected kind, k3d, existing or all (E2E_PROVIDER)" ;;
+esac
+for tool in "${tools[@]}"; do
   install_tool "$tool"
 done

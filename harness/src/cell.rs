@@ -15,7 +15,7 @@ use crate::cluster::ClusterGuard;
 use crate::disrupt::{self, Applied, Disruption, NodeOps, Restartable, Target};
 use crate::error::{Error, Result};
 use crate::exec::PodExec;
-use crate::expect::{Cell, Observation, Observed, Reason};
+use crate::expect::{App, Cell, Observation, Observed, Reason};
 use crate::forward::PortForward;
 use crate::manifest::{self, Params, Rendered};
 use crate::probe::Judgement;
@@ -121,14 +121,25 @@ struct Before {
     /// The Prometheus pod that was seeded (a StatefulSet keeps the name).
     prom_pod: String,
     prometheus: prom::Snapshot,
-    grafana_uids: grafana::Uids,
-    grafana: grafana::Snapshot,
+    /// `None` when the run leaves Grafana out (E2E_APPS).
+    grafana: Option<grafana::Snapshot>,
     password: String,
 }
 
 impl Ctx<'_> {
     fn client(&self) -> &Client {
         self.cluster.client()
+    }
+
+    /// Whether this run deploys and judges Grafana (E2E_APPS).
+    fn runs_grafana(&self) -> bool {
+        self.suite.config.apps.contains(&App::Grafana)
+    }
+
+    /// Why Grafana is not run, for the report: `E2E_APPS=prometheus`.
+    fn grafana_not_run(&self) -> Observed {
+        let apps: Vec<&str> = self.suite.config.apps.iter().map(|a| a.id()).collect();
+        Observed::not_run(format!("E2E_APPS={}", apps.join(",")))
     }
 
     async fn run<'s>(&'s mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {
@@ -150,7 +161,7 @@ impl Ctx<'_> {
             crate::cluster::Provider::Existing => None,
             _ => Some(self.cluster.info() as &dyn NodeOps),
         };
-        let images = &self.suite.config.images;
+        let images = self.suite.images();
         let target = |w: Workload, kind: Kind, image: &'s str| Target {
             client: self.client().clone(),
             namespace: &self.ns,
@@ -167,10 +178,14 @@ impl Ctx<'_> {
         // Prometheus's node (or the NFS server), and Grafana is recorded as
         // a bystander that is affected only when it shares that node or the
         // server.
-        let applied_g = if d.is_node_level() {
-            disrupt::bystander(d, &graf_target, applied_p.node.as_deref(), applied_p.at).await
-        } else {
-            disrupt::apply(d, &graf_target).await
+        let applied_g = match (self.runs_grafana(), d.is_node_level()) {
+            (false, _) => Ok(None),
+            (true, true) => {
+                disrupt::bystander(d, &graf_target, applied_p.node.as_deref(), applied_p.at)
+                    .await
+                    .map(Some)
+            }
+            (true, false) => disrupt::apply(d, &graf_target).await.map(Some),
         };
         let applied_g = match applied_g {
             Ok(a) => a,
@@ -183,12 +198,17 @@ impl Ctx<'_> {
                 return Err(e);
             }
         };
-        let grafana_disrupted = applied_g.affected;
-        for step in applied_p.steps.iter().chain(&applied_g.steps) {
+        for step in applied_p.steps.iter().chain(applied_g.iter().flat_map(|a| &a.steps)) {
             self.progress.step(step);
         }
 
         self.progress.step("waiting for the workloads to settle");
+        let settle_grafana = async {
+            match &applied_g {
+                Some(a) => Some(settle(self.client(), &self.ns, GRAFANA, Kind::Deployment, 1, a).await),
+                None => None,
+            }
+        };
         let (settle_p, settle_g) = tokio::join!(
             settle(
                 self.client(),
@@ -198,23 +218,23 @@ impl Ctx<'_> {
                 prom_replicas,
                 &applied_p
             ),
-            settle(
-                self.client(),
-                &self.ns,
-                GRAFANA,
-                Kind::Deployment,
-                1,
-                &applied_g
-            ),
+            settle_grafana,
         );
         let restore = disrupt::restore(&applied_p, &prom_target).await;
-        self.progress
-            .step(format!("prometheus: {settle_p}; grafana: {settle_g}"));
+        self.progress.step(format!(
+            "prometheus: {settle_p}; grafana: {}",
+            settle_g
+                .as_ref()
+                .map_or_else(|| "not run".to_owned(), ToString::to_string)
+        ));
 
         let pj = self
             .judge_prometheus(&before, &settle_p, &applied_p, prom_kind)
             .await;
-        let gj = self.judge_grafana(&before, &settle_g, &applied_g).await;
+        let gj = match (&settle_g, &applied_g) {
+            (Some(settled), Some(applied)) => self.judge_grafana(&before, settled, applied).await,
+            _ => None,
+        };
         let timeline = watcher.stop().await;
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
         let reasons = |app: &str| {
@@ -229,7 +249,10 @@ impl Ctx<'_> {
         };
         let observation = Observation {
             prometheus: Observed::new(pj.as_ref(), reasons(PROMETHEUS.app), true),
-            grafana: Observed::new(gj.as_ref(), reasons(GRAFANA.app), grafana_disrupted),
+            grafana: match &applied_g {
+                Some(a) => Observed::new(gj.as_ref(), reasons(GRAFANA.app), a.affected),
+                None => self.grafana_not_run(),
+            },
         };
         self.timeline = Some(timeline);
         self.logs = logs;
@@ -241,7 +264,7 @@ impl Ctx<'_> {
     /// and wait until both apps are Ready.
     async fn deploy(&mut self) -> Result<Rendered> {
         let cfg = &self.suite.config;
-        let mut images = cfg.images.clone();
+        let mut images = self.suite.images().clone();
         if self.cell.disruption == Disruption::ImageUpgrade {
             images.prometheus = images.prometheus_previous.clone();
             images.grafana = images.grafana_previous.clone();
@@ -299,13 +322,25 @@ impl Ctx<'_> {
                 .ensure_addon(self.cluster, &rendered, addon)
                 .await?;
         }
-        self.progress
-            .step(format!("applying {} objects", rendered.objects().len()));
-        manifest::apply::apply_all(self.client(), rendered.objects()).await?;
-        self.applied = rendered.objects().to_vec();
+        let objects = rendered.objects_for(&cfg.apps);
+        self.progress.step(format!("applying {} objects", objects.len()));
+        manifest::apply::apply_all(self.client(), &objects).await?;
+        self.applied = objects;
         let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
-        self.progress
-            .step("waiting for prometheus and grafana to be Ready");
+        let grafana = async {
+            if self.runs_grafana() {
+                workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT)
+                    .await
+                    .map(|_| ())
+            } else {
+                Ok(())
+            }
+        };
+        self.progress.step(if self.runs_grafana() {
+            "waiting for prometheus and grafana to be Ready"
+        } else {
+            "waiting for prometheus to be Ready (grafana not run: E2E_APPS)"
+        });
         let (p, g) = tokio::join!(
             workload::wait_ready(
                 self.client(),
@@ -315,7 +350,7 @@ impl Ctx<'_> {
                 &[],
                 DEPLOY_TIMEOUT
             ),
-            workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT),
+            grafana,
         );
         p?;
         g?;
@@ -354,6 +389,14 @@ impl Ctx<'_> {
             ));
         }
 
+        if !self.runs_grafana() {
+            return Ok(Before {
+                prom_pod,
+                prometheus,
+                grafana: None,
+                password,
+            });
+        }
         let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
         let (gexec, gfwd) = self.connect(&graf_pod, &GRAFANA).await?;
         let client = GrafanaClient::new(gfwd.url(), password.clone())?;
@@ -372,8 +415,7 @@ impl Ctx<'_> {
         Ok(Before {
             prom_pod,
             prometheus,
-            grafana_uids: seeded.uids(),
-            grafana,
+            grafana: Some(grafana),
             password,
         })
     }
@@ -426,12 +468,13 @@ impl Ctx<'_> {
         applied: &Applied,
     ) -> Option<Judgement> {
         let pod = settled.serving_pod()?;
+        let snapshot = before.grafana.as_ref()?;
         let result: Result<Judgement> = async {
             let (exec, fwd) = self.connect(pod, &GRAFANA).await?;
             let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
             let (j, _) = client
                 .judge_after(
-                    &before.grafana,
+                    snapshot,
                     applied.at,
                     GRAFANA_AFTER_TIMEOUT,
                     Some(&exec),
@@ -440,7 +483,6 @@ impl Ctx<'_> {
             Ok(j)
         }
         .await;
-        let _ = &before.grafana_uids;
         result
             .inspect_err(|e| {
                 self.progress

@@ -5,9 +5,10 @@
 
 use std::path::PathBuf;
 
-use crate::cluster::Provider;
+use crate::cluster::{Provider, VersionTable};
 use crate::disrupt::Disruption;
 use crate::error::{Error, Result};
+use crate::expect::App;
 use crate::ids::NamedId;
 use crate::variant::Variant;
 
@@ -133,6 +134,9 @@ pub struct Config {
     pub disruptions: Vec<Disruption>,
     /// E2E_STORAGE_CLASS: the user's StorageClass for the custom-class variant.
     pub storage_class: Option<String>,
+    /// E2E_APPS: which apps cells deploy and judge (default both). Prometheus
+    /// is always among them: every disruption targets it.
+    pub apps: Vec<App>,
     /// E2E_REPORT_DIR: where the report goes (default target/e2e-report).
     pub report_dir: PathBuf,
     /// HARNESS_*_IMAGE overrides.
@@ -163,6 +167,7 @@ impl Default for Config {
                 .collect(),
             disruptions: Disruption::ALL.to_vec(),
             storage_class: None,
+            apps: App::ALL.to_vec(),
             report_dir: PathBuf::from("target/e2e-report"),
             images: Images::default(),
             container_host: None,
@@ -182,6 +187,7 @@ pub const VARIABLES: &[&str] = &[
     "E2E_VARIANTS",
     "E2E_DISRUPTIONS",
     "E2E_STORAGE_CLASS",
+    "E2E_APPS",
     "E2E_REPORT_DIR",
     "HARNESS_PROMETHEUS_IMAGE",
     "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
@@ -219,7 +225,24 @@ impl Config {
             })?;
         }
         if let Some(v) = get("E2E_K8S_VERSION") {
-            c.k8s_version = Some(v.parse()?);
+            let minor: Minor = v.parse()?;
+            let table = VersionTable::embedded()?;
+            if table.row(minor).is_err() {
+                return Err(Error::Config {
+                    var: "E2E_K8S_VERSION",
+                    value: v,
+                    allowed: format!(
+                        "a minor of kind-config/versions.toml: {}",
+                        table
+                            .minors()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            c.k8s_version = Some(minor);
         }
         if let Some(v) = get("E2E_NODES") {
             c.nodes = v
@@ -305,6 +328,16 @@ impl Config {
             c.disruptions =
                 Disruption::parse_list(&v).map_err(|e| config_error("E2E_DISRUPTIONS", &v, e))?;
         }
+        if let Some(v) = get("E2E_APPS") {
+            c.apps = parse_apps(&v)?;
+        }
+        if !c.apps.contains(&App::Grafana) {
+            c.notes.push(format!(
+                "grafana not run: E2E_APPS={}; cells deploy and judge Prometheus only and report \
+                 Grafana as not run",
+                c.apps.iter().map(|a| a.id()).collect::<Vec<_>>().join(",")
+            ));
+        }
         if let Some(v) = get("E2E_REPORT_DIR") {
             c.report_dir = PathBuf::from(v.trim());
         }
@@ -373,6 +406,34 @@ impl Config {
             _ => Ok(default.to_owned()),
         }
     }
+}
+
+/// `prometheus`, `prometheus,grafana` (any order) or `all`.
+fn parse_apps(value: &str) -> Result<Vec<App>> {
+    let bad = || Error::Config {
+        var: "E2E_APPS",
+        value: value.to_owned(),
+        allowed: "prometheus, or prometheus,grafana (or all); Prometheus is always run: every \
+                  disruption targets it"
+            .into(),
+    };
+    let mut apps = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        let app = match part {
+            "all" => return Ok(App::ALL.to_vec()),
+            "prometheus" => App::Prometheus,
+            "grafana" => App::Grafana,
+            _ => return Err(bad()),
+        };
+        if !apps.contains(&app) {
+            apps.push(app);
+        }
+    }
+    if !apps.contains(&App::Prometheus) {
+        return Err(bad());
+    }
+    apps.sort();
+    Ok(apps)
 }
 
 fn config_error(var: &'static str, value: &str, e: Error) -> Error {
@@ -469,7 +530,24 @@ mod tests {
         );
         assert!(err(&[("E2E_K8S_VERSION", "2.0")]).starts_with("E2E_K8S_VERSION=\"2.0\""));
         assert!(err(&[("E2E_K8S_VERSION", "1.x")]).contains("a Kubernetes minor such as 1.35"));
+        assert_eq!(
+            err(&[("E2E_K8S_VERSION", "1.20")]),
+            "E2E_K8S_VERSION=\"1.20\" is not valid: expected a minor of kind-config/versions.toml: \
+             1.37, 1.36, 1.35, 1.34"
+        );
         assert!(err(&[("E2E_NODES", "9")]).contains("a node count from 1 to 5"));
+        for bad in ["grafana", "loki", "prometheus,tempo", ""] {
+            if bad.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                err(&[("E2E_APPS", bad)]),
+                format!(
+                    "E2E_APPS={bad:?} is not valid: expected prometheus, or prometheus,grafana (or all); \
+                     Prometheus is always run: every disruption targets it"
+                )
+            );
+        }
         let v = err(&[("E2E_VARIANTS", "empty-dir,nfs")]);
         assert!(
             v.starts_with("E2E_VARIANTS=\"empty-dir,nfs\" is not valid"),
@@ -479,6 +557,28 @@ mod tests {
         assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
         assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
         assert!(err(&[("HARNESS_CONTAINER_HOST", "http://x/")]).contains("host name or IP"));
+    }
+
+    #[test]
+    fn apps_default_to_both_and_prometheus_alone_is_noted() {
+        assert_eq!(
+            parse(&[]).unwrap_or_else(|e| panic!("{e}")).apps,
+            [App::Prometheus, App::Grafana]
+        );
+        for both in ["grafana,prometheus", "all", " prometheus , grafana "] {
+            let c = parse(&[("E2E_APPS", both)]).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.apps, [App::Prometheus, App::Grafana], "{both}");
+            assert!(!c.notes.iter().any(|n| n.starts_with("grafana not run")));
+        }
+        let c = parse(&[("E2E_APPS", "prometheus")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.apps, [App::Prometheus]);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with("grafana not run: E2E_APPS=prometheus")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

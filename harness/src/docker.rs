@@ -1,10 +1,13 @@
 //! Docker plumbing shared by tier-1 containers and the NFS server: the one
 //! place that decides which address reaches a published port.
 
+use std::time::Duration;
+
 use testcontainers::ContainerAsync;
 use testcontainers::Image;
 
-use crate::error::{Error, Result};
+use crate::cmd::Cmd;
+use crate::error::{Error, Result, tail};
 
 /// Where published ports are reached unless HARNESS_CONTAINER_HOST says
 /// otherwise: loopback, so test traffic never leaves the machine.
@@ -40,4 +43,151 @@ pub async fn published<I: Image>(container: &ContainerAsync<I>, port: u16) -> Re
             source,
         })?;
     Ok(format!("{host}:{p}"))
+}
+
+/// An image the harness builds itself from files compiled into it (so it
+/// builds from any working directory), labelled with a hash of those files
+/// so that an edited Dockerfile triggers a rebuild.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalImage {
+    /// What it is, for messages (`the NFS server image`).
+    pub what: &'static str,
+    /// The tag the harness uses unless an override names another.
+    pub default_tag: &'static str,
+    /// The build context: (file name, contents); the first is the Dockerfile.
+    pub files: &'static [(&'static str, &'static str)],
+    /// The label holding the hash of `files`.
+    pub source_label: &'static str,
+}
+
+impl LocalImage {
+    /// FNV-1a of the build context: stable across Rust versions, unlike `DefaultHasher`.
+    pub fn source_hash(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (i, (_, text)) in self.files.iter().enumerate() {
+            let sep = (i > 0).then_some(0u8);
+            for b in sep.into_iter().chain(text.bytes()) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
+    /// Build `image` unless it exists locally. Under the default tag, an
+    /// image built from other files is rebuilt; an override tag that exists
+    /// is used as it is. Builds are echoed and serialised in-process.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the build context cannot be written,
+    /// [`Error::Command`] when `docker build` fails (with its output).
+    pub async fn ensure(&self, image: &str) -> Result<()> {
+        static BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _guard = BUILD.lock().await;
+        let want = self.source_hash();
+        let inspect = Cmd::new("docker")
+            .args([
+                "image",
+                "inspect",
+                "-f",
+                &format!("{{{{index .Config.Labels \"{}\"}}}}", self.source_label),
+                image,
+            ])
+            .quiet()
+            .run_unchecked_async()
+            .await?;
+        if inspect.success() && (image != self.default_tag || inspect.stdout.trim() == want) {
+            return Ok(());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("e2e-image-")
+            .tempdir()
+            .map_err(|e| Error::io("creating an image build context", std::env::temp_dir(), e))?;
+        for (file, text) in self.files {
+            let path = dir.path().join(file);
+            std::fs::write(&path, text)
+                .map_err(|e| Error::io("writing an image build context", &path, e))?;
+            set_executable(&path)?;
+        }
+        eprintln!("storage-e2e: building {} {image}", self.what);
+        let context = dir.path().to_string_lossy().into_owned();
+        Cmd::new("docker")
+            .args([
+                "build",
+                "--label",
+                &format!("{}={want}", self.source_label),
+                "-t",
+                image,
+                &context,
+            ])
+            .run_async()
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn set_executable(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("making a build-context file executable", path, e))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &std::path::Path) -> Result<()> {
+    Ok(())
+}
+
+/// How long a `docker pull` may take before the run gives up on it (an
+/// offline machine fails at once; a slow mirror does not).
+pub const PULL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What Docker has: the questions the image choices ask
+/// ([`crate::cluster::node_image::choose`], [`crate::images::choose`]),
+/// so their rules are testable without Docker.
+pub trait ImageStore {
+    /// Whether `image` is in the local Docker.
+    fn present(&self, image: &str) -> bool;
+    /// Try to pull `image`; the error is the puller's last line.
+    ///
+    /// # Errors
+    /// Why the pull failed, in one line.
+    fn pull(&self, image: &str) -> std::result::Result<(), String>;
+}
+
+/// [`ImageStore`] answered by the local Docker (blocking: call it from
+/// `spawn_blocking` in async code).
+pub struct LocalDocker;
+
+impl ImageStore for LocalDocker {
+    fn present(&self, image: &str) -> bool {
+        Cmd::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .quiet()
+            .run_unchecked()
+            .is_ok_and(|o| o.success())
+    }
+
+    fn pull(&self, image: &str) -> std::result::Result<(), String> {
+        eprintln!("storage-e2e: pulling {image}");
+        // coreutils `timeout` bounds the pull (exit 124 when it fires).
+        let out = Cmd::new("timeout")
+            .arg(PULL_TIMEOUT.as_secs().to_string())
+            .args(["docker", "pull", image])
+            .quiet()
+            .run_unchecked()
+            .map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(())
+        } else if out.code == Some(124) {
+            Err(format!("no answer within {}s", PULL_TIMEOUT.as_secs()))
+        } else {
+            let text = if out.stderr.trim().is_empty() {
+                &out.stdout
+            } else {
+                &out.stderr
+            };
+            Err(tail(text.trim().lines().last().unwrap_or("no output"), 300))
+        }
+    }
 }

@@ -314,6 +314,13 @@ pub enum Outcome {
         /// What the cell saw last.
         seen: Text,
     },
+    /// Observed only: the app was not deployed in this cell (E2E_APPS left
+    /// it out). Never expected; never counted as a pass for that app, nor
+    /// as a failure: the cell is judged on the apps it ran.
+    NotRun {
+        /// Why not, e.g. `E2E_APPS=prometheus`.
+        why: Text,
+    },
 }
 
 impl Outcome {
@@ -331,6 +338,7 @@ impl Outcome {
             Self::NotApplicable { why } => format!("not applicable ({why})"),
             Self::Changed { what } => format!("changed ({what})"),
             Self::NotReady { seen } => format!("not ready ({seen})"),
+            Self::NotRun { why } => format!("not run ({why})"),
         }
     }
 
@@ -343,6 +351,7 @@ impl Outcome {
             Self::Pending { .. } | Self::NotReady { .. } => "⌛",
             Self::OneOf { .. } => "≈",
             Self::NotApplicable { .. } => "➖",
+            Self::NotRun { .. } => "·",
         }
     }
 
@@ -458,6 +467,15 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// An app this cell did not deploy, and why.
+    pub fn not_run(why: impl Into<Text>) -> Self {
+        Self {
+            outcome: Outcome::NotRun { why: why.into() },
+            reasons: Vec::new(),
+            disrupted: false,
+        }
+    }
+
     /// Build from the probe's judgement and the classified reasons.
     pub fn new(judgement: Option<&Judgement>, reasons: Vec<Reason>, disrupted: bool) -> Self {
         Self {
@@ -512,6 +530,8 @@ pub struct Mismatch {
     pub not_applicable: Option<String>,
     /// The apps that contradict the table.
     pub apps: Vec<AppMismatch>,
+    /// The apps the cell did not run, and why (shown, never judged).
+    pub not_run: Vec<(App, Text)>,
     /// The sources of the contradicted expectation.
     pub sources: Vec<Source>,
     /// The expectation's note, if any.
@@ -551,6 +571,9 @@ impl fmt::Display for Mismatch {
                 m.observed.label()
             )?;
         }
+        for (app, why) in &self.not_run {
+            write!(f, "\n  {app}: not run ({why})")?;
+        }
         if let Some(note) = &self.note {
             write!(f, "\n  note: {note}")?;
         }
@@ -577,6 +600,7 @@ pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Mis
         cell: expected.cell,
         not_applicable: None,
         apps: Vec::new(),
+        not_run: Vec::new(),
         sources: expected.sources.clone(),
         note: expected.note.clone(),
     };
@@ -586,6 +610,10 @@ pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Mis
     }
     for &app in App::ALL {
         let seen = observed.app(app);
+        if let Outcome::NotRun { why } = &seen.outcome {
+            mismatch.not_run.push((app, why.clone()));
+            continue;
+        }
         let want = if seen.disrupted {
             expected.outcome(app).clone()
         } else {
@@ -803,6 +831,34 @@ mod tests {
             msg.contains("kubernetes.io/docs/concepts/storage/volumes/#emptydir"),
             "{msg}"
         );
+    }
+
+    /// E2E_APPS=prometheus: the cell is judged on Prometheus alone, and
+    /// Grafana shows as not run, with the reason, in pass and failure alike.
+    #[test]
+    fn an_app_not_run_is_shown_never_judged() {
+        let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+        let exp = expected(cell.variant, cell.disruption, cell.provider);
+        let lost = Verdict::Lost {
+            parts: vec!["blocks".into(), "head/wal".into()],
+        };
+        let obs = Observation {
+            prometheus: seen(Some(lost), &[]),
+            grafana: Observed::not_run("E2E_APPS=prometheus"),
+        };
+        assert_eq!(matches(&exp, &obs), Ok(()));
+        assert_eq!(obs.grafana.outcome.label(), "not run (E2E_APPS=prometheus)");
+        assert_ne!(obs.grafana.outcome, Outcome::Survives);
+
+        let obs = Observation {
+            prometheus: seen(Some(Verdict::Survived), &[]),
+            grafana: Observed::not_run("E2E_APPS=prometheus"),
+        };
+        let msg = matches(&exp, &obs)
+            .expect_err("the negative control survived")
+            .to_string();
+        assert!(msg.contains("prometheus: expected lost ("), "{msg}");
+        assert!(msg.contains("\n  grafana: not run (E2E_APPS=prometheus)"), "{msg}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod forward;
+pub mod host;
+pub mod images;
 pub mod ids;
 pub mod labels;
 pub mod manifest;

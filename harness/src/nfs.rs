@@ -27,7 +27,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use testcontainers::bollard::models::{HostConfig, PortBinding};
@@ -37,6 +36,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use crate::cmd::{Cmd, Output};
 use crate::config::{Config, Keep, default_images};
+use crate::docker::LocalImage;
 use crate::error::{Error, Result, tail};
 use crate::exec::{DockerExec, Exec as _};
 use crate::labels::{MANAGED_BY, OWNER, RUN_ID, unique_name};
@@ -802,61 +802,23 @@ impl NfsClient {
     }
 }
 
+/// The NFS server image, built by the harness from images/nfs-server.
+pub const IMAGE: LocalImage = LocalImage {
+    what: "the NFS server image",
+    default_tag: default_images::NFS,
+    files: &[("Dockerfile", DOCKERFILE), ("entrypoint.sh", ENTRYPOINT)],
+    source_label: IMAGE_SOURCE_LABEL,
+};
+
 /// Build `image` from images/nfs-server unless it exists locally. For the
 /// default tag, an image built from an older Dockerfile/entrypoint (see
 /// [`IMAGE_SOURCE_LABEL`]) is rebuilt; an override (HARNESS_NFS_IMAGE) that
-/// exists is used as it is. Builds are echoed and serialised in-process.
+/// exists is used as it is.
 ///
 /// # Errors
-/// [`Error::Io`] when the build context cannot be written,
-/// [`Error::Command`] when `docker build` fails (with its output).
+/// As [`LocalImage::ensure`].
 pub async fn ensure_image(image: &str) -> Result<()> {
-    static BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _guard = BUILD.lock().await;
-    let want = source_hash();
-    let inspect = Cmd::new("docker")
-        .args([
-            "image",
-            "inspect",
-            "-f",
-            &format!("{{{{index .Config.Labels \"{IMAGE_SOURCE_LABEL}\"}}}}"),
-            image,
-        ])
-        .quiet()
-        .run_unchecked_async()
-        .await?;
-    if inspect.success() && (image != default_images::NFS || inspect.stdout.trim() == want) {
-        return Ok(());
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("e2e-nfs-image-")
-        .tempdir()
-        .map_err(|e| {
-            Error::io(
-                "creating the NFS image build context",
-                std::env::temp_dir(),
-                e,
-            )
-        })?;
-    for (file, text) in [("Dockerfile", DOCKERFILE), ("entrypoint.sh", ENTRYPOINT)] {
-        let path = dir.path().join(file);
-        std::fs::write(&path, text)
-            .map_err(|e| Error::io("writing the NFS image build context", &path, e))?;
-        set_executable(&path)?;
-    }
-    let context = dir.path().to_string_lossy().into_owned();
-    Cmd::new("docker")
-        .args([
-            "build",
-            "--label",
-            &format!("{IMAGE_SOURCE_LABEL}={want}"),
-            "-t",
-            image,
-            &context,
-        ])
-        .run_async()
-        .await?;
-    Ok(())
+    IMAGE.ensure(image).await
 }
 
 // ---- plumbing ------------------------------------------------------------
@@ -1257,30 +1219,6 @@ fn decode_od_hex(text: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// FNV-1a of the build context: stable across Rust versions, unlike `DefaultHasher`.
-fn source_hash() -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in DOCKERFILE.bytes().chain([0]).chain(ENTRYPOINT.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut s = String::with_capacity(16);
-    let _ = write!(s, "{h:016x}");
-    s
-}
-
-#[cfg(unix)]
-fn set_executable(path: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| Error::io("making the NFS entrypoint executable", path, e))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_path: &std::path::Path) -> Result<()> {
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1419,9 +1357,9 @@ mod tests {
 
     #[test]
     fn the_image_source_hash_is_stable_and_hex() {
-        let h = source_hash();
+        let h = IMAGE.source_hash();
         assert_eq!(h.len(), 16);
-        assert_eq!(h, source_hash());
+        assert_eq!(h, IMAGE.source_hash());
         assert!(DOCKERFILE.contains("nfs-ganesha-vfs") && ENTRYPOINT.contains("ganesha.nfsd"));
     }
 }

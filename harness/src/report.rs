@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Provider;
 use crate::disrupt::Disruption;
 use crate::error::{Error, Result};
-use crate::expect::{self, Cell, Expectation, Observation, Reason, named_id};
+use crate::expect::{self, App, Cell, Expectation, Observation, Outcome, Reason, named_id};
 use crate::ids::NamedId;
 use crate::probe::{Judgement, Verdict};
 use crate::progress::Progress;
@@ -218,6 +218,8 @@ pub struct Report {
 
 /// How often [`Report::write`] re-renders when cells keep arriving.
 const MAX_RENDER_PASSES: usize = 50;
+/// Where [`Report::record_notes`] keeps the run's notes.
+const NOTES_FILE: &str = "run-notes.json";
 
 impl Report {
     /// The report in `dir` (E2E_REPORT_DIR; created on first write).
@@ -296,16 +298,36 @@ impl Report {
         Ok(out)
     }
 
+    /// Keep the run's notes (the node image and app images it chose and
+    /// why, host settings): the report shows them above the matrices.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be written.
+    pub fn record_notes(&self, notes: &[String]) -> Result<()> {
+        let json = serde_json::to_string_pretty(notes)
+            .map_err(|e| Error::parse("run notes", e.to_string()))?;
+        write_atomic(&self.dir.join(NOTES_FILE), &json)
+    }
+
+    /// The run's notes, if [`record_notes`](Self::record_notes) wrote any.
+    fn notes(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join(NOTES_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
     /// Render `report.json` and `report.md` from every cell file.
     ///
     /// # Errors
     /// As [`record`](Self::record).
     pub fn write(&self) -> Result<()> {
+        let notes = self.notes();
         for _ in 0..MAX_RENDER_PASSES {
             let before = self.listing()?;
             let cells = self.load()?;
-            write_atomic(&self.dir.join("report.json"), &render_json(&cells)?)?;
-            write_atomic(&self.dir.join("report.md"), &render_markdown(&cells))?;
+            write_atomic(&self.dir.join("report.json"), &render_json(&cells, &notes)?)?;
+            write_atomic(&self.dir.join("report.md"), &render_markdown(&cells, &notes))?;
             if self.listing()? == before {
                 return Ok(());
             }
@@ -334,7 +356,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Parse`] if a result cannot be serialized (it always can).
-pub fn render_json(cells: &[CellResult]) -> Result<String> {
+pub fn render_json(cells: &[CellResult], notes: &[String]) -> Result<String> {
     #[derive(Serialize)]
     struct Summary {
         cells: usize,
@@ -344,6 +366,7 @@ pub fn render_json(cells: &[CellResult]) -> Result<String> {
     #[derive(Serialize)]
     struct Doc<'a> {
         summary: Summary,
+        notes: &'a [String],
         cells: &'a [CellResult],
     }
     let passed = cells.iter().filter(|c| c.passed).count();
@@ -353,6 +376,7 @@ pub fn render_json(cells: &[CellResult]) -> Result<String> {
             passed,
             failed: cells.len() - passed,
         },
+        notes,
         cells,
     };
     serde_json::to_string_pretty(&doc).map_err(|e| Error::parse("report.json", e.to_string()))
@@ -366,7 +390,7 @@ pub const LEGEND: &str = "✅ observed = expected · ❌ observed ≠ expected, 
 /// `report.md`: per (provider, Kubernetes version) the matrix at a glance
 /// (rows variants, columns disruptions), then every failure with its
 /// message and artifacts, then a table of all cells. Pure.
-pub fn render_markdown(cells: &[CellResult]) -> String {
+pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     let mut out = String::new();
     let w = &mut out;
     let passed = cells.iter().filter(|c| c.passed).count();
@@ -377,6 +401,30 @@ pub fn render_markdown(cells: &[CellResult]) -> String {
         "{} cells run: {passed} passed, {failed} failed.\n",
         cells.len()
     );
+    for &app in App::ALL {
+        let not_run: Vec<&str> = cells
+            .iter()
+            .filter_map(|c| match &c.observed.as_ref()?.app(app).outcome {
+                Outcome::NotRun { why } => Some(why.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if let Some(why) = not_run.first() {
+            let _ = writeln!(
+                w,
+                "**{app} not run** in {} of these cells ({why}): they were judged on the other app \
+                 alone; {app} shows as *not run*, never as survived.\n",
+                not_run.len()
+            );
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(w, "This run:\n");
+        for n in notes {
+            let _ = writeln!(w, "- {}", md_cell(n));
+        }
+        let _ = writeln!(w);
+    }
 
     let mut groups: Vec<(Provider, String)> = cells
         .iter()
@@ -574,7 +622,7 @@ mod tests {
 
     #[test]
     fn markdown_matrix_marks_pass_fail_not_applicable_and_not_run() {
-        let md = render_markdown(&[passing(), failing()]);
+        let md = render_markdown(&[passing(), failing()], &[]);
         assert!(
             md.starts_with("# storage-e2e report\n\n2 cells run: 1 passed, 1 failed.\n"),
             "{md}"
@@ -626,9 +674,38 @@ mod tests {
     }
 
     #[test]
+    fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
+        let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+        let p = judged(
+            Verdict::Lost {
+                parts: vec!["blocks".into(), "head/wal".into()],
+            },
+            9,
+        );
+        let obs = Observation {
+            prometheus: Observed::new(Some(&p), vec![], true),
+            grafana: Observed::not_run("E2E_APPS=prometheus"),
+        };
+        let c = CellResult::new(cell, "1.35").judge(obs, Some(&p), None);
+        assert!(c.passed, "{:?}", c.failure);
+        let notes = vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
+        let md = render_markdown(std::slice::from_ref(&c), &notes);
+        assert!(
+            md.contains("**grafana not run** in 1 of these cells (E2E_APPS=prometheus)"),
+            "{md}"
+        );
+        assert!(md.contains("lost (blocks, head/wal) / not run (E2E_APPS=prometheus)"), "{md}");
+        assert!(md.contains("- kind node image local/storage-e2e-kind-node:v1.35.8"), "{md}");
+        assert!(!md.contains("/ survives"), "{md}");
+        let json = render_json(&[c], &notes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(json.contains("\"outcome\": \"not-run\""), "{json}");
+        assert!(json.contains("built offline"), "{json}");
+    }
+
+    #[test]
     fn json_has_a_summary_and_round_trips() {
         let cells = vec![passing(), failing()];
-        let json = render_json(&cells).unwrap();
+        let json = render_json(&cells, &[]).unwrap();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["summary"]["passed"], 1);
         assert_eq!(v["summary"]["failed"], 1);

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OnceCell, RwLock};
 
-use crate::cluster::{Cluster, ClusterGuard};
-use crate::config::Config;
+use crate::cluster::{Cluster, ClusterGuard, Provider};
+use crate::config::{Config, Images};
 use crate::disrupt::{Disruption, Restartable};
 use crate::error::{Error, Result};
-use crate::expect::{Cell, expected};
+use crate::expect::{App, Cell, expected};
+use crate::host::Host;
 use crate::ids::NamedId as _;
 use crate::manifest;
 use crate::nfs::{NfsServer, RunningNfs};
@@ -27,7 +28,7 @@ use crate::variant::Variant;
 
 /// Why a cell is not run, when it is not. Reported as "ignored" with this
 /// reason, never as a pass.
-pub fn skip_reason(config: &Config, cell: Cell) -> Option<String> {
+pub fn skip_reason(config: &Config, host: &Host, cell: Cell) -> Option<String> {
     if cell.provider != config.provider {
         return Some(format!(
             "provider {} (this run uses E2E_PROVIDER={})",
@@ -50,8 +51,17 @@ pub fn skip_reason(config: &Config, cell: Cell) -> Option<String> {
         ));
     }
     let e = expected(cell.variant, cell.disruption, cell.provider);
-    e.not_applicable_why()
-        .map(|why| format!("not applicable: {why}"))
+    if let Some(why) = e.not_applicable_why() {
+        return Some(format!("not applicable: {why}"));
+    }
+    // The nodes of a cluster the harness makes share this host's kernel.
+    match (&host.no_nfs_client, cell.variant.uses_nfs(), cell.provider) {
+        (Some(why), true, Provider::Kind | Provider::K3d) => Some(format!(
+            "not runnable on this host: {why} (NFS cells run where the kernel has an NFS client, \
+             e.g. GitHub's ubuntu runners)"
+        )),
+        _ => None,
+    }
 }
 
 fn ids<T: crate::ids::NamedId>(v: &[T]) -> String {
@@ -73,13 +83,17 @@ pub fn test_name(cell: Cell) -> String {
 pub struct Suite {
     /// The run's configuration.
     pub config: Config,
+    /// What the machine can do (NFS client, cgroup version, ...).
+    pub host: Host,
     /// Where results go.
     pub report: Report,
+    images: std::sync::OnceLock<Images>,
     cluster: OnceCell<std::result::Result<Arc<ClusterGuard>, String>>,
     nfs: OnceCell<Arc<SharedNfs>>,
     addons: Mutex<Vec<String>>,
     node_lock: RwLock<()>,
     ran: AtomicBool,
+    report_notes: std::sync::Mutex<Vec<String>>,
 }
 
 /// How a cell ended, for the test runner.
@@ -241,24 +255,27 @@ pub async fn heal_nodes(cluster: &ClusterGuard) -> Result<()> {
 }
 
 impl Suite {
-    /// A suite for `config`; nothing is started until a cell needs it.
-    pub fn new(config: Config) -> Self {
+    /// A suite for `config` on `host`; nothing is started until a cell needs it.
+    pub fn new(config: Config, host: Host) -> Self {
         let report = Report::new(config.report_dir.clone());
         Self {
             config,
+            host,
             report,
+            images: std::sync::OnceLock::new(),
             cluster: OnceCell::new(),
             nfs: OnceCell::new(),
             addons: Mutex::new(Vec::new()),
             node_lock: RwLock::new(()),
             ran: AtomicBool::new(false),
+            report_notes: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Run one cell (unless it is skipped), bounded by [`CELL_TIMEOUT`],
     /// and make sure the report has a row for it whatever happened.
     pub async fn run_cell(&self, cell: Cell) -> CellRun {
-        if let Some(why) = skip_reason(&self.config, cell) {
+        if let Some(why) = skip_reason(&self.config, &self.host, cell) {
             return CellRun::Skipped(why);
         }
         self.ran.store(true, Ordering::SeqCst);
@@ -298,7 +315,7 @@ impl Suite {
     /// The run's cluster, started (and its images loaded) on first use.
     ///
     /// # Errors
-    /// Preflight, cluster creation or image loading errors.
+    /// Preflight, image, cluster creation or image loading errors.
     pub async fn cluster(&self) -> Result<Arc<ClusterGuard>> {
         // A failed start is remembered: every later cell fails at once with
         // the same message instead of running preflight again.
@@ -306,9 +323,15 @@ impl Suite {
             .cluster
             .get_or_init(|| async {
                 let start = async {
-                    let guard = Cluster::from_config(&self.config).start().await?;
-                    let images = self.images();
-                    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+                    let images = self.choose_images().await?;
+                    let guard = Cluster::from_config(&self.config)
+                        .with_host(self.host.clone())
+                        .start()
+                        .await?;
+                    // Cluster::start printed these; the report keeps them.
+                    self.note(guard.notes().iter().cloned(), false);
+                    let load = self.images_to_load(&images);
+                    let refs: Vec<&str> = load.iter().map(String::as_str).collect();
                     guard.load_images(&refs).await?;
                     Ok::<_, Error>(Arc::new(guard))
                 };
@@ -321,16 +344,75 @@ impl Suite {
         })
     }
 
-    /// Every image a run may use: what the selected variants render to
-    /// (addons included), plus the previous releases for image-upgrade.
-    fn images(&self) -> Vec<String> {
-        let i = &self.config.images;
-        let mut all = vec![i.prometheus_previous.clone(), i.grafana_previous.clone()];
+    /// The images cells deploy: the configured ones, or what
+    /// [`crate::images::choose`] put in their place once the cluster started.
+    pub fn images(&self) -> &Images {
+        self.images.get().unwrap_or(&self.config.images)
+    }
+
+    /// Decide the run's app images ([`crate::images::choose`]) and build
+    /// the init image if it must come from Debian.
+    async fn choose_images(&self) -> Result<Images> {
+        let needs_init = self
+            .images_to_load(&self.config.images)
+            .contains(&self.config.images.init);
+        let config = self.config.clone();
+        let chosen = tokio::task::spawn_blocking(move || {
+            crate::images::choose(&config, needs_init, &crate::docker::LocalDocker)
+        })
+        .await
+        .map_err(|e| Error::WaitFailed {
+            what: "the run's images".into(),
+            reason: e.to_string(),
+        })??;
+        if chosen.build_init {
+            crate::images::BUSYBOX.ensure(&chosen.images.init).await?;
+        }
+        self.note(chosen.notes.iter().cloned(), true);
+        let _ = self.images.set(chosen.images.clone());
+        Ok(chosen.images)
+    }
+
+    /// Keep run-level notes for the report (and print them when `print`).
+    fn note(&self, lines: impl Iterator<Item = String>, print: bool) {
+        let mut kept = self
+            .report_notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for line in lines {
+            if print {
+                eprintln!("storage-e2e: {line}");
+            }
+            kept.push(line);
+        }
+        if let Err(e) = self.report.record_notes(&kept) {
+            eprintln!("storage-e2e: could not record the run notes: {e}");
+        }
+    }
+
+    /// Every image a run loads into its nodes: what the selected variants
+    /// render to for the apps it runs (addons included), plus the previous
+    /// releases when image-upgrade is selected.
+    fn images_to_load(&self, images: &Images) -> Vec<String> {
+        let apps = &self.config.apps;
+        let mut all = Vec::new();
+        if self.config.disruptions.contains(&Disruption::ImageUpgrade) {
+            all.push(images.prometheus_previous.clone());
+            if apps.contains(&App::Grafana) {
+                all.push(images.grafana_previous.clone());
+            }
+        }
         let mut params = manifest::Params::placeholder();
-        params.images = i.clone();
+        params.images = images.clone();
         for v in &self.config.variants {
             if let Ok(r) = manifest::render(&self.config.manifests_dir, *v, &params) {
-                all.extend(r.images().into_iter().map(str::to_owned));
+                let objects = r.objects_for(apps);
+                let addons = r.addons().iter().flat_map(|(_, m)| m.iter());
+                for m in objects.iter().chain(addons) {
+                    let Some(spec) = m.object.pod_spec() else { continue };
+                    let containers = spec.init_containers.iter().flatten().chain(&spec.containers);
+                    all.extend(containers.filter_map(|c| c.image.clone()));
+                }
             }
         }
         all.sort();
@@ -350,7 +432,7 @@ impl Suite {
                     reason: "the cluster has no Docker network the harness knows (E2E_PROVIDER=existing): the NFS variants need a kind or k3d cluster".into(),
                 })?;
                 let server = NfsServer::new()
-                    .with_image(self.config.images.nfs.clone())
+                    .with_image(self.images().nfs.clone())
                     .with_network(network)
                     .with_keep(self.config.keep)
                     .start()
@@ -450,6 +532,16 @@ mod tests {
     use crate::cluster::Provider;
     use std::collections::HashMap;
 
+    /// A host with an NFS client, so only the configuration decides.
+    fn host() -> Host {
+        Host {
+            no_nfs_client: None,
+            cgroup_v1: false,
+            cap_sys_resource: true,
+            mem_available: None,
+        }
+    }
+
     fn config(vars: &[(&str, &str)]) -> Config {
         let map: HashMap<String, String> = vars
             .iter()
@@ -476,20 +568,19 @@ mod tests {
         ]);
         let cell = |v, d| Cell::new(v, d, Provider::Kind);
         assert_eq!(
-            skip_reason(&c, cell(Variant::EmptyDir, Disruption::PodDelete)),
+            skip_reason(&c, &host(), cell(Variant::EmptyDir, Disruption::PodDelete)),
             None
         );
         assert_eq!(
-            skip_reason(&c, cell(Variant::HostPath, Disruption::PodDelete)).as_deref(),
+            skip_reason(&c, &host(), cell(Variant::HostPath, Disruption::PodDelete)).as_deref(),
             Some("not selected by E2E_VARIANTS (empty-dir)")
         );
         assert_eq!(
-            skip_reason(&c, cell(Variant::EmptyDir, Disruption::NodeStop)).as_deref(),
+            skip_reason(&c, &host(), cell(Variant::EmptyDir, Disruption::NodeStop)).as_deref(),
             Some("not selected by E2E_DISRUPTIONS (pod-delete)")
         );
         assert_eq!(
-            skip_reason(
-                &c,
+            skip_reason(&c, &host(),
                 Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::K3d)
             )
             .as_deref(),
@@ -497,12 +588,47 @@ mod tests {
         );
         let all = config(&[]);
         assert_eq!(
-            skip_reason(&all, cell(Variant::CustomClass, Disruption::PodDelete)).as_deref(),
+            skip_reason(&all, &host(), cell(Variant::CustomClass, Disruption::PodDelete)).as_deref(),
             Some("custom-class needs E2E_STORAGE_CLASS=<your class>")
         );
         let na =
-            skip_reason(&all, cell(Variant::EmptyDir, Disruption::NfsRestart)).unwrap_or_default();
+            skip_reason(&all, &host(), cell(Variant::EmptyDir, Disruption::NfsRestart)).unwrap_or_default();
         assert!(na.starts_with("not applicable: "), "{na}");
+    }
+
+    #[test]
+    fn nfs_cells_are_not_runnable_where_the_kernel_has_no_nfs_client() {
+        let c = config(&[]);
+        let no_nfs = Host {
+            no_nfs_client: Some("the host kernel (6.18) has no NFS client".into()),
+            ..host()
+        };
+        let why = skip_reason(
+            &c,
+            &no_nfs,
+            Cell::new(Variant::NfsStatic, Disruption::PodDelete, Provider::Kind),
+        );
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                "not runnable on this host: the host kernel (6.18) has no NFS client (NFS cells run \
+                 where the kernel has an NFS client, e.g. GitHub's ubuntu runners)"
+            )
+        );
+        for v in [Variant::EmptyDir, Variant::DefaultClass] {
+            let cell = Cell::new(v, Disruption::PodDelete, Provider::Kind);
+            assert_eq!(skip_reason(&c, &no_nfs, cell), None, "{cell}");
+        }
+        // An existing cluster's nodes are not this host (its NFS cells are
+        // not applicable for another reason: no harness NFS server there).
+        let kc = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        let existing = config(&[
+            ("E2E_PROVIDER", "existing"),
+            ("E2E_KUBECONFIG", &kc.path().to_string_lossy()),
+        ]);
+        let cell = Cell::new(Variant::NfsStatic, Disruption::PodDelete, Provider::Existing);
+        let why = skip_reason(&existing, &no_nfs, cell).unwrap_or_default();
+        assert!(!why.contains("this host"), "{why}");
     }
 
     /// Every applicable cell of the default run is selected: nothing the
@@ -512,7 +638,7 @@ mod tests {
         let c = config(&[]);
         for cell in Cell::all().filter(|c| c.provider == Provider::Kind) {
             let e = expected(cell.variant, cell.disruption, cell.provider);
-            let skipped = skip_reason(&c, cell);
+            let skipped = skip_reason(&c, &host(), cell);
             match (e.is_applicable(), cell.variant) {
                 (_, Variant::CustomClass) => assert!(skipped.is_some()),
                 (true, _) => assert_eq!(skipped, None, "{cell}"),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use harness::config::Config;
 use harness::expect::Cell;
+use harness::host::Host;
 use harness::suite::{CellRun, Suite, test_name};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
         }
     };
     let provider = config.provider;
-    let suite = Arc::new(Suite::new(config));
+    let suite = Arc::new(Suite::new(config, Host::detect()));
     let trials: Vec<Trial> = Cell::all()
         .filter(|c| c.provider == provider)
         .map(|cell| {

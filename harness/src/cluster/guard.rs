@@ -298,6 +298,7 @@ mod tests {
                 kubeconfig: dir.kubeconfig(),
                 network: None,
                 nodes: Vec::new(),
+                notes: Vec::new(),
             },
             client: crate::cluster::placeholder_client()
                 .await

@@ -19,9 +19,16 @@ pub struct ClusterInfo {
     pub(super) kubeconfig: PathBuf,
     pub(super) network: Option<String>,
     pub(super) nodes: Vec<Node>,
+    pub(super) notes: Vec<String>,
 }
 
 impl ClusterInfo {
+    /// How the cluster was made where that is worth a line in the report:
+    /// the node image chosen and why, settings the host required.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// kind, k3d or existing.
     pub fn provider(&self) -> Provider {
         self.provider
@@ -283,6 +290,7 @@ mod tests {
             version: Some(Minor(35)),
             kubeconfig: PathBuf::from("/tmp/e2e-kube-q/kubeconfig"),
             network: Some("kind".into()),
+            notes: Vec::new(),
             nodes: node::parse_containers(
                 Provider::Kind,
                 "e2e-t1-abc-control-plane\tcontrol-plane\ne2e-t1-abc-worker\tworker\n",

@@ -10,6 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cmd::Cmd;
+use crate::config::Minor;
+use crate::host::Host;
 
 /// Docker label kind puts on every node container: value = cluster name.
 pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
@@ -30,6 +32,59 @@ pub struct KindConfig {
     api_version: &'static str,
     networking: Networking,
     nodes: Vec<KindNode>,
+    /// kubeadm config patches kind merges into every node's kubeadm config.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kubeadm_config_patches: Vec<String>,
+    /// TOML patches kind merges into every node's /etc/containerd/config.toml.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    containerd_config_patches: Vec<String>,
+}
+
+/// kubelet 1.35 and later refuse to start on a cgroup v1 host unless told
+/// otherwise (KubeletConfiguration `failCgroupV1`, default true from 1.35:
+/// kubernetes#134298, KEP-5573).
+pub const FAIL_CGROUP_V1_PATCH: &str = "kind: KubeletConfiguration\nfailCgroupV1: false\n";
+/// The first minor whose kubelet needs [`FAIL_CGROUP_V1_PATCH`] on cgroup v1.
+pub const FAIL_CGROUP_V1_FROM: Minor = Minor(35);
+/// Pod sandboxes ask for oom_score_adj -998, which only CAP_SYS_RESOURCE
+/// may set; without it runc fails with "can't get final child's PID from
+/// pipe". containerd then clamps requests to its own score, as kind's
+/// entrypoint already makes it do in rootless nodes.
+pub const RESTRICT_OOM_SCORE_ADJ_PATCH: &str =
+    "[plugins.\"io.containerd.grpc.v1.cri\"]\n  restrict_oom_score_adj = true\n";
+
+/// The config patches a host needs, with a one-line warning per setting so
+/// a run says why its cluster differs from kind's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPatches {
+    /// For `kubeadmConfigPatches`.
+    pub kubeadm: Vec<String>,
+    /// For `containerdConfigPatches`.
+    pub containerd: Vec<String>,
+    /// One line per patch: what about the host makes it necessary.
+    pub warnings: Vec<String>,
+}
+
+/// What `host` needs from a cluster of Kubernetes `minor`.
+pub fn host_patches(host: &Host, minor: Minor) -> HostPatches {
+    let mut p = HostPatches::default();
+    if host.cgroup_v1 && minor >= FAIL_CGROUP_V1_FROM {
+        p.kubeadm.push(FAIL_CGROUP_V1_PATCH.to_owned());
+        p.warnings.push(format!(
+            "cgroup v1 host: kubelet {minor} refuses cgroup v1 by default, so the cluster's \
+             KubeletConfiguration sets failCgroupV1: false (kubernetes#134298); move to cgroup v2 before \
+             Kubernetes drops v1"
+        ));
+    }
+    if !host.cap_sys_resource {
+        p.containerd.push(RESTRICT_OOM_SCORE_ADJ_PATCH.to_owned());
+        p.warnings.push(
+            "the host's capability bounding set lacks CAP_SYS_RESOURCE, so pods may not lower their \
+             OOM score: containerd in the nodes clamps it (restrict_oom_score_adj = true)"
+                .to_owned(),
+        );
+    }
+    p
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,13 +112,30 @@ pub fn config(nodes: u8) -> KindConfig {
             api_server_address: "127.0.0.1",
         },
         nodes: list,
+        kubeadm_config_patches: Vec::new(),
+        containerd_config_patches: Vec::new(),
+    }
+}
+
+impl KindConfig {
+    /// This config with the patches a host needs ([`host_patches`]).
+    #[must_use]
+    pub fn with_patches(mut self, patches: &HostPatches) -> Self {
+        self.kubeadm_config_patches.clone_from(&patches.kubeadm);
+        self.containerd_config_patches.clone_from(&patches.containerd);
+        self
+    }
+
+    /// As YAML, ready for `--config`.
+    pub fn to_yaml(&self) -> String {
+        // Serializing plain structs of strings cannot fail.
+        serde_yaml_ng::to_string(self).unwrap_or_default()
     }
 }
 
 /// [`config`] as YAML, ready for `--config`.
 pub fn config_yaml(nodes: u8) -> String {
-    // Serializing plain structs of strings cannot fail.
-    serde_yaml_ng::to_string(&config(nodes)).unwrap_or_default()
+    config(nodes).to_yaml()
 }
 
 fn kind(kubeconfig: &Path) -> Cmd {
@@ -164,6 +236,59 @@ mod tests {
         assert_eq!(yaml.matches("role: worker").count(), 4, "{yaml}");
         assert!(yaml.contains("apiServerAddress: 127.0.0.1"), "{yaml}");
         assert_eq!(config(0), config(1));
+    }
+
+    fn host(cgroup_v1: bool, cap_sys_resource: bool) -> Host {
+        Host {
+            no_nfs_client: None,
+            cgroup_v1,
+            cap_sys_resource,
+            mem_available: None,
+        }
+    }
+
+    #[test]
+    fn a_modern_host_needs_no_patches() {
+        let p = host_patches(&host(false, true), Minor(37));
+        assert_eq!(p, HostPatches::default());
+        assert_eq!(
+            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&config(3).with_patches(&p).to_yaml())
+                .unwrap_or_else(|e| panic!("{e}")),
+            file("kind-3nodes.yaml")
+        );
+    }
+
+    #[test]
+    fn cgroup_v1_gets_fail_cgroup_v1_false_from_1_35_with_a_warning() {
+        assert_eq!(
+            host_patches(&host(true, true), Minor(34)),
+            HostPatches::default()
+        );
+        let p = host_patches(&host(true, true), Minor(35));
+        assert_eq!(p.kubeadm, [FAIL_CGROUP_V1_PATCH]);
+        assert!(p.containerd.is_empty());
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].starts_with("cgroup v1 host: kubelet 1.35 refuses"), "{:?}", p.warnings);
+        let yaml = config(3).with_patches(&p).to_yaml();
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
+        let patch = v["kubeadmConfigPatches"][0].as_str().unwrap_or_default();
+        let kubelet: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(patch).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kubelet["kind"].as_str(), Some("KubeletConfiguration"));
+        assert_eq!(kubelet["failCgroupV1"].as_bool(), Some(false));
+    }
+
+    #[test]
+    fn no_cap_sys_resource_makes_containerd_clamp_oom_scores() {
+        let p = host_patches(&host(false, false), Minor(34));
+        assert!(p.kubeadm.is_empty());
+        assert_eq!(p.containerd, [RESTRICT_OOM_SCORE_ADJ_PATCH]);
+        let toml: toml::Value = toml::from_str(&p.containerd[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            toml["plugins"]["io.containerd.grpc.v1.cri"]["restrict_oom_score_adj"].as_bool(),
+            Some(true)
+        );
+        assert!(p.warnings[0].contains("CAP_SYS_RESOURCE"), "{:?}", p.warnings);
     }
 
     #[test]

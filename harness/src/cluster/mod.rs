@@ -27,6 +27,7 @@ pub mod k3d;
 pub mod kind;
 pub mod kubeconfig;
 pub mod node;
+pub mod node_image;
 pub mod preflight;
 pub mod reaper;
 pub mod sweep;
@@ -44,6 +45,7 @@ use crate::cmd::Cmd;
 use crate::config::{Config, Keep, Minor};
 use crate::error::{Error, Result};
 use crate::ids::{NamedId, named_id_traits};
+use crate::host::Host;
 use crate::labels::{NAME_PREFIX, run_id, unique_name};
 use crate::wait::{Check, poll};
 
@@ -97,6 +99,7 @@ pub struct Cluster {
     keep: Keep,
     kubeconfig: Option<PathBuf>,
     path_env: Option<String>,
+    host: Option<Host>,
 }
 
 /// What starting a kind or k3d cluster will run: pure, for tier-0 checks
@@ -117,6 +120,9 @@ pub struct Plan {
     pub config_file: &'static str,
     /// The cluster config.
     pub config_yaml: String,
+    /// Why the config differs from the provider's default on this host
+    /// (kind: [`kind::host_patches`]), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -154,6 +160,7 @@ impl Cluster {
             keep: Keep::OnFailure,
             kubeconfig: None,
             path_env: None,
+            host: None,
         }
     }
 
@@ -227,6 +234,15 @@ impl Cluster {
         self
     }
 
+    /// The host facts the cluster config adapts to (default: read from
+    /// this machine at [`Cluster::start`]; [`Cluster::plan`] without them
+    /// assumes a host that needs nothing).
+    #[must_use]
+    pub fn with_host(mut self, host: Host) -> Self {
+        self.host = Some(host);
+        self
+    }
+
     /// The cluster name.
     pub fn name(&self) -> &str {
         &self.name
@@ -296,16 +312,25 @@ impl Cluster {
                 image: row.k3s_image.clone(),
                 config_file: "k3d.yaml",
                 config_yaml: k3d::config_yaml(self.nodes, Some(run_id())),
+                warnings: Vec::new(),
             },
-            _ => Plan {
-                provider: Provider::Kind,
-                name: self.name.clone(),
-                nodes: self.nodes,
-                minor: row.minor,
-                image: row.kind_node_image.clone(),
-                config_file: "kind.yaml",
-                config_yaml: kind::config_yaml(self.nodes),
-            },
+            _ => {
+                let patches = self
+                    .host
+                    .as_ref()
+                    .map(|h| kind::host_patches(h, row.minor))
+                    .unwrap_or_default();
+                Plan {
+                    provider: Provider::Kind,
+                    name: self.name.clone(),
+                    nodes: self.nodes,
+                    minor: row.minor,
+                    image: row.kind_node_image.clone(),
+                    config_file: "kind.yaml",
+                    config_yaml: kind::config(self.nodes).with_patches(&patches).to_yaml(),
+                    warnings: patches.warnings,
+                }
+            }
         })
     }
 
@@ -348,6 +373,7 @@ impl Cluster {
                 kubeconfig: kc,
                 network: None,
                 nodes,
+                notes: Vec::new(),
             },
             client,
             keep: self.keep,
@@ -359,8 +385,30 @@ impl Cluster {
         })
     }
 
-    async fn start_created(self) -> Result<ClusterGuard> {
-        let plan = self.plan()?;
+    async fn start_created(mut self) -> Result<ClusterGuard> {
+        if self.host.is_none() {
+            self.host = Some(Host::detect());
+        }
+        let mut plan = self.plan()?;
+        let mut notes = Vec::new();
+        for w in &plan.warnings {
+            eprintln!("storage-e2e: warning: {w}");
+            notes.push(format!("warning: {w}"));
+        }
+        if plan.provider == Provider::Kind {
+            let (pinned, minor) = (plan.image.clone(), plan.minor);
+            let choice = tokio::task::spawn_blocking(move || {
+                node_image::choose(&pinned, minor, &crate::docker::LocalDocker)
+            })
+            .await
+            .map_err(|e| Error::WaitFailed {
+                what: "a kind node image".into(),
+                reason: e.to_string(),
+            })??;
+            eprintln!("storage-e2e: {}", choice.why);
+            notes.push(choice.why);
+            plan.image = choice.image;
+        }
         let dir = kubeconfig::KubeconfigDir::new()?;
         let config_path = dir.dir().join(plan.config_file);
         std::fs::write(&config_path, &plan.config_yaml)
@@ -374,6 +422,7 @@ impl Cluster {
             kubeconfig: kc.clone(),
             network: None,
             nodes: Vec::new(),
+            notes,
         };
         let reaper = reaper::Reaper::spawn(&reaper::ReaperPlan {
             delete: delete.clone(),

@@ -54,6 +54,7 @@ pub use object::Object;
 pub use params::{PLACEHOLDERS, Params};
 
 use crate::error::{Error, Result};
+use crate::expect::App;
 use crate::ids::NamedId;
 use crate::variant::Variant;
 
@@ -122,6 +123,26 @@ pub struct Manifest {
     /// The typed object.
     pub object: Object,
 }
+
+impl Manifest {
+    /// The app the object serves, when it serves only one: by its
+    /// `app.kubernetes.io/name` label, or for a PersistentVolume by the
+    /// `storage-e2e/volume` label naming the claim it is for. Namespaces
+    /// and StorageClasses serve both and answer `None`.
+    pub fn app(&self) -> Option<App> {
+        let labels = self.object.metadata().labels.as_ref()?;
+        let by_name = labels.get(APP_NAME_LABEL).map(String::as_str);
+        let by_volume = labels.get(VOLUME_LABEL).map(String::as_str);
+        App::ALL.iter().copied().find(|app| {
+            by_name == Some(app.id()) || by_volume == Some(format!("{}-data", app.id()).as_str())
+        })
+    }
+}
+
+/// The label every app object carries with its app's name.
+pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
+/// The label static PersistentVolumes carry with the claim they are for.
+pub const VOLUME_LABEL: &str = "storage-e2e/volume";
 
 /// The Prometheus workload: a Deployment in most variants, a StatefulSet in
 /// `statefulset`.
@@ -210,6 +231,16 @@ impl Rendered {
     /// workloads.
     pub fn objects(&self) -> &[Manifest] {
         &self.objects
+    }
+
+    /// [`Self::objects`] without those of apps not in `apps` (E2E_APPS):
+    /// what a cell applies when it runs only some apps.
+    pub fn objects_for(&self, apps: &[App]) -> Vec<Manifest> {
+        self.objects
+            .iter()
+            .filter(|m| m.app().is_none_or(|a| apps.contains(&a)))
+            .cloned()
+            .collect()
     }
 
     /// The cluster-wide prerequisites ([`addons_for`]) by addon name, each

@@ -894,3 +894,29 @@ fn bad_parameters_are_named_before_any_file_is_read() {
         "{e:?}"
     );
 }
+
+per_variant! {
+    /// E2E_APPS=prometheus applies everything Prometheus needs and nothing
+    /// of Grafana's: no object named or labelled for it, no claim or volume
+    /// left waiting for a pod that never comes.
+    fn prometheus_alone_leaves_out_every_grafana_object(v: Variant) {
+        let r = rendered(v);
+        let only = r.objects_for(&[App::Prometheus]);
+        let names: Vec<String> = only.iter().map(|m| m.object.id()).collect();
+        assert!(
+            names.iter().all(|n| !n.contains("grafana")),
+            "{v}: Grafana objects left in: {names:?}"
+        );
+        assert!(
+            only.iter().any(|m| m.object.id() == r.objects()[0].object.id()),
+            "{v}: the shared objects (namespace first) stay"
+        );
+        let prometheus = r.prometheus();
+        assert!(
+            names.iter().any(|n| n.ends_with(&format!("/{}", prometheus.name()))),
+            "{v}: the Prometheus workload stays: {names:?}"
+        );
+        let both = r.objects_for(&[App::Prometheus, App::Grafana]);
+        assert_eq!(both.len(), r.objects().len(), "{v}");
+    }
+}

@@ -1,0 +1,213 @@
+//! What the machine running the cluster can do, read once per run.
+//!
+//! kind and k3d nodes are containers: they share the host's kernel and run
+//! under the Docker daemon's cgroup setup and capability bounding set. So
+//! whether a kubelet can mount NFS, whether kubelet 1.35+ will start at
+//! all, and whether a pod sandbox may lower its OOM score are facts about
+//! the host, not the cluster. The parsing is pure ([`Host::from_sources`])
+//! so tier 0 checks it on recorded inputs; [`Host::detect`] reads the live
+//! sources.
+
+use std::path::Path;
+
+use crate::cmd::Cmd;
+
+/// `CAP_SYS_RESOURCE`'s bit in a capability mask (linux/capability.h).
+const CAP_SYS_RESOURCE_BIT: u32 = 24;
+
+/// The host facts a tier-2 run depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `None` when the kernel can mount NFS; otherwise why it cannot.
+    pub no_nfs_client: Option<String>,
+    /// Docker runs containers on cgroup v1 (kubelet 1.35+ refuses it by default).
+    pub cgroup_v1: bool,
+    /// CAP_SYS_RESOURCE is in the capability bounding set, so privileged
+    /// containers (kind nodes) and what they run may lower OOM scores.
+    pub cap_sys_resource: bool,
+    /// `MemAvailable` in bytes, when /proc/meminfo says.
+    pub mem_available: Option<u64>,
+}
+
+/// The raw inputs [`Host::from_sources`] reads, as the live system shows them.
+#[derive(Debug, Clone, Default)]
+pub struct Sources<'a> {
+    /// /proc/filesystems.
+    pub filesystems: &'a str,
+    /// `uname -r`, to name the module directory in the reason.
+    pub kernel_release: &'a str,
+    /// Whether an `nfs` module exists under /lib/modules/<release>/ (the
+    /// kernel loads it on the first NFS mount).
+    pub nfs_module: bool,
+    /// `docker info --format {{.CgroupVersion}}` (`1` or `2`), when Docker answered.
+    pub docker_cgroup_version: Option<&'a str>,
+    /// Whether /sys/fs/cgroup/cgroup.controllers exists (cgroup v2), the
+    /// fallback when Docker did not answer.
+    pub unified_cgroup: bool,
+    /// The `CapBnd:` line's value from /proc/self/status (hex).
+    pub cap_bnd: &'a str,
+    /// /proc/meminfo.
+    pub meminfo: &'a str,
+}
+
+impl Host {
+    /// Read the live system: /proc, /sys, /lib/modules and `docker info`.
+    pub fn detect() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let filesystems = read("/proc/filesystems");
+        let release = read("/proc/sys/kernel/osrelease").trim().to_owned();
+        let status = read("/proc/self/status");
+        let cap_bnd = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let docker = Cmd::new("docker")
+            .args(["info", "--format", "{{.CgroupVersion}}"])
+            .quiet()
+            .run_unchecked()
+            .ok()
+            .filter(|o| o.success())
+            .map(|o| o.stdout.trim().to_owned());
+        Self::from_sources(&Sources {
+            filesystems: &filesystems,
+            kernel_release: &release,
+            nfs_module: nfs_module_exists(&Path::new("/lib/modules").join(&release)),
+            docker_cgroup_version: docker.as_deref(),
+            unified_cgroup: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            cap_bnd: &cap_bnd,
+            meminfo: &read("/proc/meminfo"),
+        })
+    }
+
+    /// The facts from their raw sources (pure).
+    pub fn from_sources(s: &Sources<'_>) -> Self {
+        let nfs_in_kernel = s
+            .filesystems
+            .lines()
+            .filter_map(|l| l.split_whitespace().last())
+            .any(|fs| fs == "nfs" || fs == "nfs4");
+        let no_nfs_client = (!nfs_in_kernel && !s.nfs_module).then(|| {
+            format!(
+                "the host kernel ({}) has no NFS client: no nfs or nfs4 in /proc/filesystems and no nfs \
+                 module in /lib/modules/{}; kind and k3d nodes share the host kernel, so kubelet cannot \
+                 mount NFS volumes here",
+                if s.kernel_release.is_empty() { "?" } else { s.kernel_release },
+                s.kernel_release
+            )
+        });
+        let cgroup_v1 = match s.docker_cgroup_version {
+            Some(v) => v.trim() == "1",
+            None => !s.unified_cgroup,
+        };
+        let cap_sys_resource = u64::from_str_radix(s.cap_bnd.trim(), 16)
+            .map_or(true, |mask| mask & (1 << CAP_SYS_RESOURCE_BIT) != 0);
+        let mem_available = s.meminfo.lines().find_map(|l| {
+            let kb = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+            kb.trim().parse::<u64>().ok().map(|k| k * 1024)
+        });
+        Self {
+            no_nfs_client,
+            cgroup_v1,
+            cap_sys_resource,
+            mem_available,
+        }
+    }
+}
+
+/// Whether `<modules>/kernel/fs/nfs/nfs.ko` (possibly compressed) exists.
+fn nfs_module_exists(modules: &Path) -> bool {
+    let dir = modules.join("kernel/fs/nfs");
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("nfs.ko"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// /proc/filesystems of the Firecracker VMs this project's CI runs on
+    /// (no NFS), and of a stock Ubuntu kernel after an NFS mount.
+    const NO_NFS: &str = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tcgroup\nnodev\toverlay\n\text4\nnodev\tfuse\n";
+    const WITH_NFS: &str = "nodev\tsysfs\n\text4\nnodev\tnfs\nnodev\tnfs4\n";
+    const MEMINFO: &str =
+        "MemTotal:       24634564 kB\nMemFree:        20000000 kB\nMemAvailable:   23012004 kB\n";
+
+    fn sources(filesystems: &'static str) -> Sources<'static> {
+        Sources {
+            filesystems,
+            kernel_release: "6.18.44-fc",
+            nfs_module: false,
+            docker_cgroup_version: Some("1"),
+            unified_cgroup: false,
+            cap_bnd: "000001fffeffffff",
+            meminfo: MEMINFO,
+        }
+    }
+
+    #[test]
+    fn nfs_needs_the_filesystem_or_its_module() {
+        let h = Host::from_sources(&sources(NO_NFS));
+        assert_eq!(
+            h.no_nfs_client.as_deref(),
+            Some(
+                "the host kernel (6.18.44-fc) has no NFS client: no nfs or nfs4 in /proc/filesystems \
+                 and no nfs module in /lib/modules/6.18.44-fc; kind and k3d nodes share the host \
+                 kernel, so kubelet cannot mount NFS volumes here"
+            )
+        );
+        assert_eq!(Host::from_sources(&sources(WITH_NFS)).no_nfs_client, None);
+        let module = Sources {
+            nfs_module: true,
+            ..sources(NO_NFS)
+        };
+        assert_eq!(Host::from_sources(&module).no_nfs_client, None);
+    }
+
+    #[test]
+    fn cgroup_version_comes_from_docker_else_from_sysfs() {
+        assert!(Host::from_sources(&sources(NO_NFS)).cgroup_v1);
+        let v2 = Sources {
+            docker_cgroup_version: Some("2\n"),
+            ..sources(NO_NFS)
+        };
+        assert!(!Host::from_sources(&v2).cgroup_v1);
+        let unknown = Sources {
+            docker_cgroup_version: None,
+            unified_cgroup: true,
+            ..sources(NO_NFS)
+        };
+        assert!(!Host::from_sources(&unknown).cgroup_v1);
+    }
+
+    #[test]
+    fn the_bounding_set_says_whether_cap_sys_resource_can_be_had() {
+        // These VMs: every capability up to 40 but bit 24.
+        assert!(!Host::from_sources(&sources(NO_NFS)).cap_sys_resource);
+        let full = Sources {
+            cap_bnd: "000001ffffffffff",
+            ..sources(NO_NFS)
+        };
+        assert!(Host::from_sources(&full).cap_sys_resource);
+        let unreadable = Sources {
+            cap_bnd: "",
+            ..sources(NO_NFS)
+        };
+        assert!(Host::from_sources(&unreadable).cap_sys_resource);
+    }
+
+    #[test]
+    fn available_memory_is_read_in_bytes() {
+        let h = Host::from_sources(&sources(NO_NFS));
+        assert_eq!(h.mem_available, Some(23_012_004 * 1024));
+        let none = Sources {
+            meminfo: "MemTotal: 1 kB\n",
+            ..sources(NO_NFS)
+        };
+        assert_eq!(Host::from_sources(&none).mem_available, None);
+    }
+}
