@@ -36,6 +36,31 @@ gobuild_require_go() {
   command -v go >/dev/null 2>&1 || gobuild_die "go not found on PATH: building offline needs Go (https://go.dev/dl/, or Debian's golang-go; an older go fetches the needed toolchain from the module proxy); online, the pinned downloads need no Go"
 }
 
+# gobuild_lock <name> / gobuild_unlock: an exclusive lock on <name>, so two
+# runs never build into one folder at once (the second waits, then finds the
+# programs built). Released by gobuild_unlock or when the shell exits.
+gobuild_lock() {
+  mkdir -p "$STORAGE_E2E_CACHE/locks"
+  exec {gobuild_lock_fd}>"$STORAGE_E2E_CACHE/locks/$1.lock"
+  flock "$gobuild_lock_fd"
+}
+gobuild_unlock() { exec {gobuild_lock_fd}>&-; }
+
+# gobuild_into <outdir> <build command with -o DIR>...: build into a fresh
+# folder next to <outdir>, then move each program into place, so an
+# interrupted build never leaves a half-written program that a later run
+# would take as built. The command's "@OUT@" argument is that folder.
+gobuild_into() {
+  local out=$1 tmp f
+  shift
+  tmp=$(mktemp -d "$out.partial-XXXXXX")
+  local args=() a
+  for a in "$@"; do args+=("${a//@OUT@/$tmp}"); done
+  "${args[@]}" || { rm -rf "$tmp"; return 1; }
+  for f in "$tmp"/*; do mv -f "$f" "$out/"; done
+  rm -rf "$tmp"
+}
+
 # gobuild_install <outdir> <ldflags> <tags> <pkg@version>...: `go install`
 # of module packages without replace directives into <outdir>, unless a
 # previous run completed it (<outdir>/.complete).
@@ -45,9 +70,13 @@ gobuild_install() {
   [[ -f "$out/.complete" ]] && return 0
   gobuild_require_go
   mkdir -p "$out"
-  GOBIN="$out" GOFLAGS="${GOFLAGS:-} -trimpath" gobuild_run "install-$(basename "$out")" \
-    go install -tags "$tags" -ldflags "-s -w $ldflags" "$@"
-  touch "$out/.complete"
+  gobuild_lock "$(basename "$out")"
+  if [[ ! -f "$out/.complete" ]]; then
+    GOFLAGS="${GOFLAGS:-} -trimpath" gobuild_into "$out" gobuild_run "install-$(basename "$out")" \
+      env GOBIN=@OUT@ go install -tags "$tags" -ldflags "-s -w $ldflags" "$@"
+    touch "$out/.complete"
+  fi
+  gobuild_unlock
 }
 
 # gobuild_kubernetes <version> <outdir> <cmd>...: build k8s.io/kubernetes
@@ -67,6 +96,10 @@ gobuild_kubernetes() {
   for cmd in "$@"; do [[ -x "$out/$cmd" ]] || missing+=("$cmd"); done
   [[ ${#missing[@]} -eq 0 ]] && return 0
   gobuild_require_go
+  gobuild_lock "kubernetes-$version"
+  missing=()
+  for cmd in "$@"; do [[ -x "$out/$cmd" ]] || missing+=("$cmd"); done
+  [[ ${#missing[@]} -eq 0 ]] && { gobuild_unlock; return 0; }
   local mod="$STORAGE_E2E_CACHE/go/kubernetes-$version"
   local twin="v0.${version#v1.}"
   mkdir -p "$mod" "$out"
@@ -111,8 +144,9 @@ gobuild_kubernetes() {
   done
   local pkgs=()
   for cmd in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd"); done
-  (cd "$mod" && gobuild_run "build-kubernetes-$version" go build -trimpath -ldflags "-s -w$ld" -o "$out/" "${pkgs[@]}") \
-    || exit 1
+  (cd "$mod" && gobuild_into "$out" gobuild_run "build-kubernetes-$version" \
+    go build -trimpath -ldflags "-s -w$ld" -o @OUT@/ "${pkgs[@]}") || exit 1
+  gobuild_unlock
 }
 
 # gobuild_etcd <version> <outdir>: the etcd server (3.6.6) into <outdir>.
@@ -125,6 +159,8 @@ gobuild_etcd() {
   local version=$1 out=$2
   [[ -x "$out/etcd" ]] && return 0
   gobuild_require_go
+  gobuild_lock "etcd-$version"
+  [[ -x "$out/etcd" ]] && { gobuild_unlock; return 0; }
   local mod="$STORAGE_E2E_CACHE/go/etcd-$version"
   mkdir -p "$mod" "$out"
   if [[ ! -f "$mod/go.sum" ]]; then
@@ -136,6 +172,7 @@ gobuild_etcd() {
     (cd "$mod" && gobuild_run "get-etcd-$version" go get "go.etcd.io/etcd/server/v3@$version" \
       && gobuild_run "tidy-etcd-$version" go mod tidy) || { rm -f "$mod/go.sum"; exit 1; }
   fi
-  (cd "$mod" && gobuild_run "build-etcd-$version" go build -trimpath -ldflags "-s -w" -o "$out/etcd" .) \
-    || exit 1
+  (cd "$mod" && gobuild_into "$out" gobuild_run "build-etcd-$version" \
+    go build -trimpath -ldflags "-s -w" -o @OUT@/etcd .) || exit 1
+  gobuild_unlock
 }

@@ -71,7 +71,8 @@ if [[ $mode == tag ]]; then echo "$tag"; exit 0; fi
 command -v docker >/dev/null 2>&1 || die "docker not found on PATH: install Docker Engine (https://docs.docker.com/engine/install/)"
 docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info failed): start it"
 
-recipe=$(cat "${BASH_SOURCE[0]}" "$root/scripts/gobuild.sh" "$here"/* <(echo "$k8s_version") | sha256sum | cut -c1-16)
+# What the image is made from (docs excluded): a change rebuilds it.
+recipe=$(cat "${BASH_SOURCE[0]}" "$root/scripts/gobuild.sh" "$here"/*.Dockerfile "$here"/*.yaml "$here"/*.sh "$here"/*.env <(echo "$k8s_version") | sha256sum | cut -c1-16)
 have_recipe() { docker image inspect -f "{{index .Config.Labels \"$RECIPE_LABEL\"}}" "$tag" 2>/dev/null; }
 
 if [[ $mode == ensure ]]; then

@@ -22,7 +22,7 @@ use crate::probe::Judgement;
 use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
 use crate::probe::prometheus::{self as prom, PrometheusProbe};
 use crate::progress::Progress;
-use crate::report::{CellResult, TextArtifact, collect_artifacts};
+use crate::report::{CellResult, TextArtifact, Timings, collect_artifacts};
 use crate::seed::prometheus::{History, seed_blocks};
 use crate::suite::{SharedNfs, Suite};
 use crate::timeline::{self, TimelineWatcher};
@@ -68,6 +68,7 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
         password: String::new(),
         applied: Vec::new(),
         logs: Vec::new(),
+        timings: Timings::default(),
     };
     let result = match ctx.run().await {
         Ok((observation, pj, gj)) => {
@@ -91,6 +92,8 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
         }
     }
     ctx.cleanup(&result).await;
+    ctx.timings.total = Some(progress.elapsed().as_secs_f64());
+    let result = result.with_timings(ctx.timings.clone());
     suite.report.record(&result)?;
     Ok(result)
 }
@@ -114,6 +117,7 @@ struct Ctx<'a> {
     password: String,
     applied: Vec<manifest::Manifest>,
     logs: Vec<(String, String)>,
+    timings: Timings,
 }
 
 /// What a cell seeded and saw before the disruption, per app.
@@ -143,13 +147,17 @@ impl Ctx<'_> {
     }
 
     async fn run<'s>(&'s mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {
+        let phase = std::time::Instant::now();
         let rendered = self.deploy().await?;
+        self.timings.deploy = Some(phase.elapsed().as_secs_f64());
         let prom_kind = match rendered.prometheus() {
             manifest::Workload::StatefulSet(_) => Kind::StatefulSet,
             manifest::Workload::Deployment(_) => Kind::Deployment,
         };
         let prom_replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
+        let phase = std::time::Instant::now();
         let before = self.seed(prom_replicas, self.password.clone()).await?;
+        self.timings.seed = Some(phase.elapsed().as_secs_f64());
 
         let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
         watcher.synced().await;
@@ -173,6 +181,7 @@ impl Ctx<'_> {
         };
         let prom_target = target(PROMETHEUS, prom_kind, &images.prometheus);
         let graf_target = target(GRAFANA, Kind::Deployment, &images.grafana);
+        let phase = std::time::Instant::now();
         let applied_p = disrupt::apply(d, &prom_target).await?;
         // Pod-level disruptions hit both apps; node-level ones act on
         // Prometheus's node (or the NFS server), and Grafana is recorded as
@@ -198,14 +207,20 @@ impl Ctx<'_> {
                 return Err(e);
             }
         };
-        for step in applied_p.steps.iter().chain(applied_g.iter().flat_map(|a| &a.steps)) {
+        for step in applied_p
+            .steps
+            .iter()
+            .chain(applied_g.iter().flat_map(|a| &a.steps))
+        {
             self.progress.step(step);
         }
 
         self.progress.step("waiting for the workloads to settle");
         let settle_grafana = async {
             match &applied_g {
-                Some(a) => Some(settle(self.client(), &self.ns, GRAFANA, Kind::Deployment, 1, a).await),
+                Some(a) => {
+                    Some(settle(self.client(), &self.ns, GRAFANA, Kind::Deployment, 1, a).await)
+                }
                 None => None,
             }
         };
@@ -220,7 +235,16 @@ impl Ctx<'_> {
             ),
             settle_grafana,
         );
+        let settled_in = phase.elapsed();
         let restore = disrupt::restore(&applied_p, &prom_target).await;
+        self.timings.settle = Some(settled_in.as_secs_f64());
+        if let Settled::Recovered {
+            seen_after_ready: Some(d),
+            ..
+        } = &settle_p
+        {
+            self.timings.detection = Some(d.as_secs_f64());
+        }
         self.progress.step(format!(
             "prometheus: {settle_p}; grafana: {}",
             settle_g
@@ -228,6 +252,7 @@ impl Ctx<'_> {
                 .map_or_else(|| "not run".to_owned(), ToString::to_string)
         ));
 
+        let phase = std::time::Instant::now();
         let pj = self
             .judge_prometheus(&before, &settle_p, &applied_p, prom_kind)
             .await;
@@ -235,6 +260,7 @@ impl Ctx<'_> {
             (Some(settled), Some(applied)) => self.judge_grafana(&before, settled, applied).await,
             _ => None,
         };
+        self.timings.judge = Some(phase.elapsed().as_secs_f64());
         let timeline = watcher.stop().await;
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
         let reasons = |app: &str| {
@@ -323,7 +349,8 @@ impl Ctx<'_> {
                 .await?;
         }
         let objects = rendered.objects_for(&cfg.apps);
-        self.progress.step(format!("applying {} objects", objects.len()));
+        self.progress
+            .step(format!("applying {} objects", objects.len()));
         manifest::apply::apply_all(self.client(), &objects).await?;
         self.applied = objects;
         let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
@@ -473,12 +500,7 @@ impl Ctx<'_> {
             let (exec, fwd) = self.connect(pod, &GRAFANA).await?;
             let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
             let (j, _) = client
-                .judge_after(
-                    snapshot,
-                    applied.at,
-                    GRAFANA_AFTER_TIMEOUT,
-                    Some(&exec),
-                )
+                .judge_after(snapshot, applied.at, GRAFANA_AFTER_TIMEOUT, Some(&exec))
                 .await?;
             Ok(j)
         }
@@ -620,6 +642,10 @@ pub enum Settled {
         pod: String,
         /// Disruption to recovered.
         after: Duration,
+        /// How long after that pod's Ready time (the API's lastTransitionTime,
+        /// truncated to the second) the watch showed the harness: the
+        /// detection latency, overstated by at most one second.
+        seen_after_ready: Option<Duration>,
     },
     /// The Deployment reported ProgressDeadlineExceeded; the old pod may still serve.
     Stuck {
@@ -648,8 +674,16 @@ impl Settled {
 impl std::fmt::Display for Settled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Recovered { pod, after } => {
-                write!(f, "recovered in {:.1}s ({pod})", after.as_secs_f64())
+            Self::Recovered {
+                pod,
+                after,
+                seen_after_ready,
+            } => {
+                write!(f, "recovered in {:.1}s ({pod}", after.as_secs_f64())?;
+                if let Some(d) = seen_after_ready {
+                    write!(f, ", seen {:.2}s after its Ready time", d.as_secs_f64())?;
+                }
+                f.write_str(")")
             }
             Self::Stuck { serving } => write!(
                 f,
@@ -675,7 +709,9 @@ async fn settle(
 ) -> Settled {
     let what = format!("{} to recover from {}", w.name, a.disruption);
     let recovered = workload::watch_pods(client, ns, &w, &what, SETTLE_TIMEOUT, |pods| {
-        recovered_pod(pods.values(), w, replicas, a)
+        let name = recovered_pod(pods.values(), w, replicas, a)?;
+        let ready = pods.get(&name).and_then(workload::ready_since);
+        Some((name, ready))
     });
     let stuck = async {
         // For stuck-rollout-unblock the stuck state is the starting point the
@@ -711,9 +747,13 @@ async fn settle(
         })
     };
     match outcome {
-        Some(Ok(pod)) => Settled::Recovered {
+        Some(Ok((pod, ready))) => Settled::Recovered {
             pod,
             after: a.at.elapsed(),
+            seen_after_ready: ready.and_then(|t| {
+                let ms = k8s_openapi::jiff::Timestamp::now().as_millisecond() - t.as_millisecond();
+                u64::try_from(ms).ok().map(Duration::from_millis)
+            }),
         },
         Some(Err(e)) => Settled::NotRecovered {
             serving: serving().await,

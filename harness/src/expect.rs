@@ -595,7 +595,7 @@ impl std::error::Error for Mismatch {}
 /// # Errors
 /// A [`Mismatch`] naming every app that contradicts the table, or saying
 /// that a not-applicable cell was run.
-pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Mismatch> {
+pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Box<Mismatch>> {
     let mut mismatch = Mismatch {
         cell: expected.cell,
         not_applicable: None,
@@ -606,7 +606,7 @@ pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Mis
     };
     if let Some(why) = expected.not_applicable_why() {
         mismatch.not_applicable = Some(why.to_owned());
-        return Err(mismatch);
+        return Err(Box::new(mismatch));
     }
     for &app in App::ALL {
         let seen = observed.app(app);
@@ -632,7 +632,7 @@ pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Mis
     if mismatch.apps.is_empty() {
         Ok(())
     } else {
-        Err(mismatch)
+        Err(Box::new(mismatch))
     }
 }
 
@@ -858,7 +858,10 @@ mod tests {
             .expect_err("the negative control survived")
             .to_string();
         assert!(msg.contains("prometheus: expected lost ("), "{msg}");
-        assert!(msg.contains("\n  grafana: not run (E2E_APPS=prometheus)"), "{msg}");
+        assert!(
+            msg.contains("\n  grafana: not run (E2E_APPS=prometheus)"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use crate::cmd::Cmd;
+use crate::error::{Error, Result};
 
 /// `CAP_SYS_RESOURCE`'s bit in a capability mask (linux/capability.h).
 const CAP_SYS_RESOURCE_BIT: u32 = 24;
@@ -116,6 +117,49 @@ impl Host {
     }
 }
 
+/// Memory a control-plane node of a harness-made cluster takes (kind node
+/// container: etcd, the API server, controllers, CoreDNS, provisioner).
+pub const CONTROL_PLANE_MEMORY: u64 = 1024 * MIB;
+/// Memory a worker node takes with the Prometheus and Grafana pods of the
+/// cells running on it at once.
+pub const WORKER_MEMORY: u64 = 768 * MIB;
+const MIB: u64 = 1024 * 1024;
+
+impl Host {
+    /// Whether a harness-made cluster of `nodes` nodes fits in the memory
+    /// this machine has available.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming E2E_NODES, what the nodes need, what is
+    /// available and the largest count that fits. Unknown memory passes.
+    pub fn check_nodes(&self, nodes: u8) -> Result<()> {
+        let Some(available) = self.mem_available else {
+            return Ok(());
+        };
+        let need = |n: u8| CONTROL_PLANE_MEMORY + WORKER_MEMORY * u64::from(n.saturating_sub(1));
+        if need(nodes) <= available {
+            return Ok(());
+        }
+        let fits = (1..nodes).rev().find(|n| need(*n) <= available);
+        Err(Error::Config {
+            var: "E2E_NODES",
+            value: nodes.to_string(),
+            allowed: format!(
+                "a node count this machine can hold: {nodes} nodes need about {} MiB (control plane {} \
+                 MiB, each worker {} MiB) and {} MiB are available{}",
+                need(nodes) / MIB,
+                CONTROL_PLANE_MEMORY / MIB,
+                WORKER_MEMORY / MIB,
+                available / MIB,
+                fits.map_or_else(
+                    || "; not even one node fits".to_owned(),
+                    |n| format!("; at most {n} here")
+                )
+            ),
+        })
+    }
+}
+
 /// Whether `<modules>/kernel/fs/nfs/nfs.ko` (possibly compressed) exists.
 fn nfs_module_exists(modules: &Path) -> bool {
     let dir = modules.join("kernel/fs/nfs");
@@ -198,6 +242,29 @@ mod tests {
             ..sources(NO_NFS)
         };
         assert!(Host::from_sources(&unreadable).cap_sys_resource);
+    }
+
+    #[test]
+    fn a_node_count_the_memory_cannot_hold_is_refused_before_anything_starts() {
+        let small = Host {
+            mem_available: Some(2500 * MIB),
+            ..Host::from_sources(&sources(NO_NFS))
+        };
+        assert!(small.check_nodes(2).is_ok());
+        assert_eq!(
+            small
+                .check_nodes(3)
+                .expect_err("3 nodes in 2.5 GiB")
+                .to_string(),
+            "E2E_NODES=\"3\" is not valid: expected a node count this machine can hold: 3 nodes need \
+             about 2560 MiB (control plane 1024 MiB, each worker 768 MiB) and 2500 MiB are available; at \
+             most 2 here"
+        );
+        let unknown = Host {
+            mem_available: None,
+            ..small
+        };
+        assert!(unknown.check_nodes(5).is_ok());
     }
 
     #[test]

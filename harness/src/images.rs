@@ -27,7 +27,10 @@ use crate::expect::App;
 pub const BUSYBOX: LocalImage = LocalImage {
     what: "the init containers' shell image",
     default_tag: "local/storage-e2e-busybox:1.37",
-    files: &[("Dockerfile", include_str!("../../images/busybox/Dockerfile"))],
+    files: &[(
+        "Dockerfile",
+        include_str!("../../images/busybox/Dockerfile"),
+    )],
     source_label: "storage-e2e/busybox-image-source",
 };
 
@@ -35,7 +38,10 @@ pub const BUSYBOX: LocalImage = LocalImage {
 /// and previous release lines, so `image-upgrade` still upgrades.
 pub const PROMETHEUS_STAND_INS: [(&str, &str); 2] = [
     (default_images::PROMETHEUS, "local/prometheus-debian:2.53"),
-    (default_images::PROMETHEUS_PREVIOUS, "local/prometheus-debian:2.42"),
+    (
+        default_images::PROMETHEUS_PREVIOUS,
+        "local/prometheus-debian:2.42",
+    ),
 ];
 
 /// What [`choose`] decided.
@@ -185,14 +191,21 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    const STAND_INS: [&str; 2] = ["local/prometheus-debian:2.53", "local/prometheus-debian:2.42"];
+    const STAND_INS: [&str; 2] = [
+        "local/prometheus-debian:2.53",
+        "local/prometheus-debian:2.42",
+    ];
 
     #[test]
     fn offline_prometheus_gets_its_stand_ins_and_the_run_says_so() {
         let c = config(&[("E2E_APPS", "prometheus")]);
-        let chosen = choose(&c, true, &Offline(STAND_INS.to_vec())).unwrap_or_else(|e| panic!("{e}"));
+        let chosen =
+            choose(&c, true, &Offline(STAND_INS.to_vec())).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(chosen.images.prometheus, "local/prometheus-debian:2.53");
-        assert_eq!(chosen.images.prometheus_previous, "local/prometheus-debian:2.42");
+        assert_eq!(
+            chosen.images.prometheus_previous,
+            "local/prometheus-debian:2.42"
+        );
         assert_eq!(chosen.images.init, BUSYBOX.default_tag);
         assert!(chosen.build_init);
         assert_eq!(
@@ -242,7 +255,9 @@ mod tests {
             "{e}"
         );
         assert!(
-            e.ends_with("or E2E_APPS=prometheus to run without Grafana (it is then reported as not run)"),
+            e.ends_with(
+                "or E2E_APPS=prometheus to run without Grafana (it is then reported as not run)"
+            ),
             "{e}"
         );
     }

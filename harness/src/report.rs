@@ -73,6 +73,27 @@ pub struct Checks {
     pub grafana: Option<CheckRecord>,
 }
 
+/// How long a cell's phases took, in seconds (`None`: not reached): where
+/// a run's time goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Namespace created to the apps Ready: apply, scheduling, volume
+    /// binding and provisioning, container start.
+    pub deploy: Option<f64>,
+    /// Writing the seed data until it reads back (the before snapshot).
+    pub seed: Option<f64>,
+    /// The disruption applied until the workloads settled (recovered, stuck
+    /// or given up).
+    pub settle: Option<f64>,
+    /// Reading the data back and comparing.
+    pub judge: Option<f64>,
+    /// The whole cell, cleanup included.
+    pub total: Option<f64>,
+    /// Prometheus's replacement pod Ready (the API's time, truncated to the
+    /// second, so this overstates by up to 1 s) to the harness seeing it.
+    pub detection: Option<f64>,
+}
+
 /// Everything the report says about one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -107,6 +128,9 @@ pub struct CellResult {
     pub artifacts: Option<String>,
     /// The progress lines of the cell.
     pub steps: Vec<String>,
+    /// Where the cell's time went.
+    #[serde(default)]
+    pub timings: Timings,
 }
 
 impl CellResult {
@@ -128,6 +152,7 @@ impl CellResult {
             failure: Some("the cell did not finish".into()),
             artifacts: None,
             steps: Vec::new(),
+            timings: Timings::default(),
         }
     }
 
@@ -193,6 +218,12 @@ impl CellResult {
             .iter()
             .map(|f| format!("{} {}: {}", f.reason, f.object, f.evidence))
             .collect();
+        self
+    }
+
+    /// Keep the cell's phase durations.
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
         self
     }
 
@@ -327,7 +358,10 @@ impl Report {
             let before = self.listing()?;
             let cells = self.load()?;
             write_atomic(&self.dir.join("report.json"), &render_json(&cells, &notes)?)?;
-            write_atomic(&self.dir.join("report.md"), &render_markdown(&cells, &notes))?;
+            write_atomic(
+                &self.dir.join("report.md"),
+                &render_markdown(&cells, &notes),
+            )?;
             if self.listing()? == before {
                 return Ok(());
             }
@@ -531,7 +565,54 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
             );
         }
     }
+    render_timings(w, cells);
     out
+}
+
+/// The timing report: per cell, where its time went; then the median and
+/// the range of each phase over the cells that reached it.
+fn render_timings(w: &mut String, cells: &[CellResult]) {
+    type Phase = fn(&Timings) -> Option<f64>;
+    let phases: [(&str, Phase); 6] = [
+        ("deploy", |t| t.deploy),
+        ("seed", |t| t.seed),
+        ("disruption to settled", |t| t.settle),
+        ("judge", |t| t.judge),
+        ("total", |t| t.total),
+        ("detection", |t| t.detection),
+    ];
+    if cells.iter().all(|c| c.timings == Timings::default()) {
+        return;
+    }
+    let _ = writeln!(w, "\n## Where the time went (seconds)\n");
+    let _ = write!(w, "| cell |");
+    for (name, _) in &phases {
+        let _ = write!(w, " {name} |");
+    }
+    let _ = writeln!(w, "\n|---|{}", ":-:|".repeat(phases.len()));
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+    for c in cells {
+        let _ = write!(w, "| {} |", c.cell());
+        for (_, get) in &phases {
+            let _ = write!(w, " {} |", fmt(get(&c.timings)));
+        }
+        let _ = writeln!(w);
+    }
+    let _ = write!(w, "| **median (min to max)** |");
+    for (_, get) in &phases {
+        let mut v: Vec<f64> = cells.iter().filter_map(|c| get(&c.timings)).collect();
+        v.sort_by(f64::total_cmp);
+        let cell = match (v.first(), v.get(v.len() / 2), v.last()) {
+            (Some(lo), Some(mid), Some(hi)) => format!("{mid:.1} ({lo:.1} to {hi:.1})"),
+            _ => "-".to_owned(),
+        };
+        let _ = write!(w, " {cell} |");
+    }
+    let _ = writeln!(
+        w,
+        "\n\ndetection: a recovered Prometheus pod's Ready time (the API's, truncated to the \
+         second, so it overstates by up to 1 s) to the moment the harness's watch showed it.\n"
+    );
 }
 
 fn md_cell(s: &str) -> String {
@@ -688,18 +769,56 @@ mod tests {
         };
         let c = CellResult::new(cell, "1.35").judge(obs, Some(&p), None);
         assert!(c.passed, "{:?}", c.failure);
-        let notes = vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
+        let notes =
+            vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
         let md = render_markdown(std::slice::from_ref(&c), &notes);
         assert!(
             md.contains("**grafana not run** in 1 of these cells (E2E_APPS=prometheus)"),
             "{md}"
         );
-        assert!(md.contains("lost (blocks, head/wal) / not run (E2E_APPS=prometheus)"), "{md}");
-        assert!(md.contains("- kind node image local/storage-e2e-kind-node:v1.35.8"), "{md}");
+        assert!(
+            md.contains("lost (blocks, head/wal) / not run (E2E_APPS=prometheus)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- kind node image local/storage-e2e-kind-node:v1.35.8"),
+            "{md}"
+        );
         assert!(!md.contains("/ survives"), "{md}");
         let json = render_json(&[c], &notes).unwrap_or_else(|e| panic!("{e}"));
         assert!(json.contains("\"outcome\": \"not-run\""), "{json}");
         assert!(json.contains("built offline"), "{json}");
+    }
+
+    #[test]
+    fn the_timing_report_shows_each_phase_and_its_median() {
+        let mut a = passing();
+        a.timings = Timings {
+            deploy: Some(4.0),
+            seed: Some(60.5),
+            settle: Some(2.0),
+            judge: Some(1.0),
+            total: Some(70.0),
+            detection: Some(0.4),
+        };
+        let mut b = failing();
+        b.timings = Timings {
+            deploy: Some(6.0),
+            total: Some(9.0),
+            ..Timings::default()
+        };
+        let md = render_markdown(&[a, b], &[]);
+        assert!(md.contains("## Where the time went (seconds)"), "{md}");
+        assert!(
+            md.contains("| nfs-static/pod-delete on kind | 4.0 | 60.5 | 2.0 | 1.0 | 70.0 | 0.4 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 6.0 | - | - | - | 9.0 | - |"), "{md}");
+        assert!(
+            md.contains("| **median (min to max)** | 6.0 (4.0 to 6.0) | 60.5 (60.5 to 60.5) |"),
+            "{md}"
+        );
+        assert!(!render_markdown(&[passing()], &[]).contains("Where the time went"));
     }
 
     #[test]

@@ -409,8 +409,14 @@ impl Suite {
                 let objects = r.objects_for(apps);
                 let addons = r.addons().iter().flat_map(|(_, m)| m.iter());
                 for m in objects.iter().chain(addons) {
-                    let Some(spec) = m.object.pod_spec() else { continue };
-                    let containers = spec.init_containers.iter().flatten().chain(&spec.containers);
+                    let Some(spec) = m.object.pod_spec() else {
+                        continue;
+                    };
+                    let containers = spec
+                        .init_containers
+                        .iter()
+                        .flatten()
+                        .chain(&spec.containers);
                     all.extend(containers.filter_map(|c| c.image.clone()));
                 }
             }
@@ -580,7 +586,9 @@ mod tests {
             Some("not selected by E2E_DISRUPTIONS (pod-delete)")
         );
         assert_eq!(
-            skip_reason(&c, &host(),
+            skip_reason(
+                &c,
+                &host(),
                 Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::K3d)
             )
             .as_deref(),
@@ -588,11 +596,20 @@ mod tests {
         );
         let all = config(&[]);
         assert_eq!(
-            skip_reason(&all, &host(), cell(Variant::CustomClass, Disruption::PodDelete)).as_deref(),
+            skip_reason(
+                &all,
+                &host(),
+                cell(Variant::CustomClass, Disruption::PodDelete)
+            )
+            .as_deref(),
             Some("custom-class needs E2E_STORAGE_CLASS=<your class>")
         );
-        let na =
-            skip_reason(&all, &host(), cell(Variant::EmptyDir, Disruption::NfsRestart)).unwrap_or_default();
+        let na = skip_reason(
+            &all,
+            &host(),
+            cell(Variant::EmptyDir, Disruption::NfsRestart),
+        )
+        .unwrap_or_default();
         assert!(na.starts_with("not applicable: "), "{na}");
     }
 
@@ -626,7 +643,11 @@ mod tests {
             ("E2E_PROVIDER", "existing"),
             ("E2E_KUBECONFIG", &kc.path().to_string_lossy()),
         ]);
-        let cell = Cell::new(Variant::NfsStatic, Disruption::PodDelete, Provider::Existing);
+        let cell = Cell::new(
+            Variant::NfsStatic,
+            Disruption::PodDelete,
+            Provider::Existing,
+        );
         let why = skip_reason(&existing, &no_nfs, cell).unwrap_or_default();
         assert!(!why.contains("this host"), "{why}");
     }

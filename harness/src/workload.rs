@@ -278,6 +278,20 @@ pub fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
     creating && old_enough
 }
 
+/// When the pod's Ready condition last turned True, as the API server
+/// recorded it (`lastTransitionTime`: RFC 3339 to the second).
+pub fn ready_since(pod: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0)
+}
+
 /// Whether a node reports Ready=True.
 pub fn node_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
     node.status

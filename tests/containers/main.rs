@@ -3,6 +3,7 @@
 mod common;
 mod grafana;
 mod grafana_support;
+mod images;
 mod nfs;
 mod prom_support;
 mod prometheus;

@@ -18,6 +18,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use harness::cluster::Provider;
 use harness::config::Config;
 use harness::expect::Cell;
 use harness::host::Host;
@@ -49,7 +50,16 @@ fn main() -> ExitCode {
         }
     };
     let provider = config.provider;
-    let suite = Arc::new(Suite::new(config, Host::detect()));
+    let host = Host::detect();
+    // A node count the machine cannot hold fails the run before anything starts.
+    if !args.list
+        && provider != Provider::Existing
+        && let Err(e) = host.check_nodes(config.nodes)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let suite = Arc::new(Suite::new(config, host));
     let trials: Vec<Trial> = Cell::all()
         .filter(|c| c.provider == provider)
         .map(|cell| {

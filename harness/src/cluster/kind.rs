@@ -122,7 +122,8 @@ impl KindConfig {
     #[must_use]
     pub fn with_patches(mut self, patches: &HostPatches) -> Self {
         self.kubeadm_config_patches.clone_from(&patches.kubeadm);
-        self.containerd_config_patches.clone_from(&patches.containerd);
+        self.containerd_config_patches
+            .clone_from(&patches.containerd);
         self
     }
 
@@ -268,9 +269,14 @@ mod tests {
         assert_eq!(p.kubeadm, [FAIL_CGROUP_V1_PATCH]);
         assert!(p.containerd.is_empty());
         assert_eq!(p.warnings.len(), 1);
-        assert!(p.warnings[0].starts_with("cgroup v1 host: kubelet 1.35 refuses"), "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].starts_with("cgroup v1 host: kubelet 1.35 refuses"),
+            "{:?}",
+            p.warnings
+        );
         let yaml = config(3).with_patches(&p).to_yaml();
-        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
+        let v: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
         let patch = v["kubeadmConfigPatches"][0].as_str().unwrap_or_default();
         let kubelet: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(patch).unwrap_or_else(|e| panic!("{e}"));
@@ -288,7 +294,11 @@ mod tests {
             toml["plugins"]["io.containerd.grpc.v1.cri"]["restrict_oom_score_adj"].as_bool(),
             Some(true)
         );
-        assert!(p.warnings[0].contains("CAP_SYS_RESOURCE"), "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].contains("CAP_SYS_RESOURCE"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ use kube::api::Api;
 use crate::cmd::Cmd;
 use crate::config::{Config, Keep, Minor};
 use crate::error::{Error, Result};
-use crate::ids::{NamedId, named_id_traits};
 use crate::host::Host;
+use crate::ids::{NamedId, named_id_traits};
 use crate::labels::{NAME_PREFIX, run_id, unique_name};
 use crate::wait::{Check, poll};
 

@@ -65,7 +65,9 @@ pub fn choose(pinned: &str, minor: Minor, docker: &dyn ImageStore) -> Result<Cho
             what: format!(
                 "no kind node image for Kubernetes {minor}: {pinned} is not in Docker and cannot be \
                  pulled ({why}), and there is no offline build {}",
-                offline.as_deref().unwrap_or("(the pinned image is not a kindest/node tag)")
+                offline
+                    .as_deref()
+                    .unwrap_or("(the pinned image is not a kindest/node tag)")
             ),
             fix: format!(
                 "make node-image K8S={minor} (builds it from Go modules and Debian packages; \
@@ -133,7 +135,12 @@ mod tests {
         let d = stub(&["local/storage-e2e-kind-node:v1.35.8"], true);
         let c = choose(PINNED, Minor(35), &d).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.image, "local/storage-e2e-kind-node:v1.35.8");
-        assert!(c.why.contains("built offline by `make node-image K8S=1.35`"), "{}", c.why);
+        assert!(
+            c.why
+                .contains("built offline by `make node-image K8S=1.35`"),
+            "{}",
+            c.why
+        );
         assert!(d.pulled.borrow().is_empty());
     }
 

@@ -97,7 +97,7 @@ impl fmt::Display for SweepReport {
             ("containers", &self.containers),
             ("networks", &self.networks),
             ("volumes", &self.volumes),
-            ("kubeconfig dirs", &self.temp_dirs),
+            ("temp dirs", &self.temp_dirs),
         ];
         for (what, list) in parts {
             writeln!(
@@ -278,25 +278,34 @@ pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
     }
 
     if *selector == Selector::All {
-        r.temp_dirs =
-            remove_stale_kubeconfig_dirs(&std::env::temp_dir(), scratch.dir(), &mut r.errors);
+        r.temp_dirs = remove_stale_temp_dirs(&std::env::temp_dir(), scratch.dir(), &mut r.errors);
     }
     Ok(r)
 }
 
-/// Remove `<tmp>/e2e-kube-*` dirs (kubeconfigs of clusters the sweep just
-/// deleted, or of runs that were killed), except `keep`.
-fn remove_stale_kubeconfig_dirs(tmp: &Path, keep: &Path, errors: &mut Vec<String>) -> Vec<String> {
+/// The `$TMPDIR` folders the harness, its tests and scripts/node-image.sh
+/// make. Each is removed when its run ends; a killed run leaves them, and
+/// `make clean` removes them (a tier-0 test keeps this list complete).
+pub const TEMP_DIR_PREFIXES: &[&str] = &[
+    kubeconfig::DIR_PREFIX, // cluster kubeconfigs (cluster::kubeconfig)
+    "e2e-promdata-",        // tier-1 Prometheus bind mounts (tests/containers)
+    "e2e-grafana-data-",    // tier-1 Grafana bind mounts (tests/containers)
+    "e2e-image-",           // image build contexts (docker::LocalImage)
+    "e2e-images-",          // image archives for kind#3795 (cluster::info)
+    "e2e-node-image-",      // node image build contexts (scripts/node-image.sh)
+];
+
+/// Remove `<tmp>/<prefix>*` dirs of [`TEMP_DIR_PREFIXES`] (of clusters the
+/// sweep just deleted, or of runs that were killed), except `keep`.
+fn remove_stale_temp_dirs(tmp: &Path, keep: &Path, errors: &mut Vec<String>) -> Vec<String> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return removed;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let ours = entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(kubeconfig::DIR_PREFIX);
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = TEMP_DIR_PREFIXES.iter().any(|p| name.starts_with(p));
         if !ours || path == keep || !path.is_dir() {
             continue;
         }
@@ -364,15 +373,78 @@ mod tests {
             std::fs::create_dir(tmp.path().join(d)).unwrap_or_else(|e| panic!("{e}"));
         }
         let mut errors = Vec::new();
-        let removed = remove_stale_kubeconfig_dirs(
-            tmp.path(),
-            &tmp.path().join("e2e-kube-keep"),
-            &mut errors,
-        );
+        let removed =
+            remove_stale_temp_dirs(tmp.path(), &tmp.path().join("e2e-kube-keep"), &mut errors);
         assert_eq!(removed.len(), 1, "{removed:?}");
         assert!(removed[0].ends_with("e2e-kube-aaa"));
         assert!(tmp.path().join("e2e-kube-keep").exists() && tmp.path().join("other-dir").exists());
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn every_temp_dir_prefix_in_use_is_swept() {
+        // The prefixes passed to tempfile or mktemp anywhere in the repository.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut seen = Vec::new();
+        for dir in ["harness/src", "tests", "scripts"] {
+            let mut stack = vec![root.join(dir)];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d)
+                    .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+                    .flatten()
+                {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                        continue;
+                    }
+                    if p.ends_with("cluster/sweep.rs") {
+                        continue; // this list and this test
+                    }
+                    let text = std::fs::read_to_string(&p).unwrap_or_default();
+                    for marker in [".prefix(\"", "/e2e-", "unique_name(\""] {
+                        for (i, _) in text.match_indices(marker) {
+                            let rest = &text[i + marker.len()..];
+                            let word: String = rest
+                                .chars()
+                                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                                .collect();
+                            let name = match marker {
+                                "/e2e-" => format!("e2e-{}", word.trim_end_matches('X')),
+                                "unique_name(\"" => format!("e2e-{word}-"),
+                                _ => word,
+                            };
+                            let start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                            let line = text[start..].lines().next().unwrap_or("");
+                            let is_temp = ["XXXXXX", ".prefix(", "tempdir"]
+                                .iter()
+                                .any(|m| line.contains(m));
+                            if is_temp && name.ends_with('-') {
+                                seen.push((name, p.display().to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let found: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        for expected in [
+            "e2e-promdata-",
+            "e2e-grafana-data-",
+            "e2e-node-image-",
+            "e2e-image-",
+        ] {
+            assert!(
+                found.contains(&expected),
+                "the scan missed {expected}: {found:?}"
+            );
+        }
+        for (name, file) in &seen {
+            assert!(
+                TEMP_DIR_PREFIXES.iter().any(|p| name.starts_with(p)),
+                "{file} makes temp dirs named {name}*, which make clean does not remove: add it to TEMP_DIR_PREFIXES"
+            );
+        }
     }
 
     #[test]
