@@ -137,7 +137,9 @@ install_tool() { # tool
       echo "tools: using $found ($tool v$have, pinned v$want); not installing"
       return
     fi
-    echo "tools: $found is $tool ${have:+v$have}${have:-of unknown version}, older than the pinned v$want; installing v$want into $BIN_DIR"
+    local shown="of unknown version"
+    [ -n "$have" ] && shown="v$have"
+    echo "tools: $found is $tool $shown, older than the pinned v$want; installing v$want into $BIN_DIR"
   fi
   url="$(url_for "$tool" "$ARCH")"
   command -v curl >/dev/null || { build_tool "$tool" "curl is not installed to download $url"; return; }

@@ -87,7 +87,7 @@ pub struct Timings {
     pub settle: Option<f64>,
     /// Reading the data back and comparing.
     pub judge: Option<f64>,
-    /// The whole cell, cleanup included.
+    /// The whole cell, cleanup included (not the wait for the run's cluster).
     pub total: Option<f64>,
     /// Prometheus's replacement pod Ready (the API's time, truncated to the
     /// second, so this overstates by up to 1 s) to the harness seeing it.

@@ -323,16 +323,36 @@ impl Suite {
             .cluster
             .get_or_init(|| async {
                 let start = async {
+                    // Tools first (the clearest message when Docker or kind
+                    // is missing), then the images, then the cluster.
+                    let path = std::env::var("PATH").unwrap_or_default();
+                    for w in crate::cluster::preflight(&self.config, &path)?.warnings() {
+                        eprintln!("storage-e2e preflight: {w}");
+                    }
                     let images = self.choose_images().await?;
+                    let clock = std::time::Instant::now();
                     let guard = Cluster::from_config(&self.config)
                         .with_host(self.host.clone())
+                        .preflighted()
                         .start()
                         .await?;
+                    let created = clock.elapsed();
                     // Cluster::start printed these; the report keeps them.
                     self.note(guard.notes().iter().cloned(), false);
                     let load = self.images_to_load(&images);
                     let refs: Vec<&str> = load.iter().map(String::as_str).collect();
+                    let clock = std::time::Instant::now();
                     guard.load_images(&refs).await?;
+                    self.note(
+                        std::iter::once(format!(
+                            "timing: cluster up with every node Ready in {:.1}s; {} images loaded \
+                             into its nodes in {:.1}s",
+                            created.as_secs_f64(),
+                            refs.len(),
+                            clock.elapsed().as_secs_f64()
+                        )),
+                        true,
+                    );
                     Ok::<_, Error>(Arc::new(guard))
                 };
                 start.await.map_err(|e| e.to_string())

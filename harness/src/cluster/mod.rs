@@ -100,6 +100,7 @@ pub struct Cluster {
     kubeconfig: Option<PathBuf>,
     path_env: Option<String>,
     host: Option<Host>,
+    preflighted: bool,
 }
 
 /// What starting a kind or k3d cluster will run: pure, for tier-0 checks
@@ -161,6 +162,7 @@ impl Cluster {
             kubeconfig: None,
             path_env: None,
             host: None,
+            preflighted: false,
         }
     }
 
@@ -240,6 +242,14 @@ impl Cluster {
     #[must_use]
     pub fn with_host(mut self, host: Host) -> Self {
         self.host = Some(host);
+        self
+    }
+
+    /// Skip the preflight in [`Cluster::start`]: the caller ran
+    /// [`preflight`] for this configuration already (and printed its warnings).
+    #[must_use]
+    pub fn preflighted(mut self) -> Self {
+        self.preflighted = true;
         self
     }
 
@@ -342,9 +352,11 @@ impl Cluster {
     /// kind/k3d fail (a half-made cluster is deleted, or kept per E2E_KEEP);
     /// [`Error::Timeout`] when nodes do not become Ready; [`Error::Kube`].
     pub async fn start(self) -> Result<ClusterGuard> {
-        let report = preflight::preflight(&self.as_config(), &self.path_env())?;
-        for w in report.warnings() {
-            eprintln!("storage-e2e preflight: {w}");
+        if !self.preflighted {
+            let report = preflight::preflight(&self.as_config(), &self.path_env())?;
+            for w in report.warnings() {
+                eprintln!("storage-e2e preflight: {w}");
+            }
         }
         match self.provider {
             Provider::Existing => self.start_existing().await,
