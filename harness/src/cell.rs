@@ -144,8 +144,7 @@ impl Ctx<'_> {
 
     /// Why Grafana is not run, for the report: `E2E_APPS=prometheus`.
     fn grafana_not_run(&self) -> Observed {
-        let apps: Vec<&str> = self.suite.config.apps.iter().map(|a| a.id()).collect();
-        Observed::not_run(format!("E2E_APPS={}", apps.join(",")))
+        Observed::not_run(self.suite.config.apps_setting())
     }
 
     async fn run<'s>(&'s mut self) -> Result<(Observation, Option<Judgement>, Option<Judgement>)> {

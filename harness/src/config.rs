@@ -333,9 +333,9 @@ impl Config {
         }
         if !c.apps.contains(&App::Grafana) {
             c.notes.push(format!(
-                "grafana not run: E2E_APPS={}; cells deploy and judge Prometheus only and report \
-                 Grafana as not run",
-                c.apps.iter().map(|a| a.id()).collect::<Vec<_>>().join(",")
+                "grafana not run: {}; cells deploy and judge Prometheus only and report Grafana \
+                 as not run",
+                c.apps_setting()
             ));
         }
         if let Some(v) = get("E2E_REPORT_DIR") {
@@ -383,6 +383,12 @@ impl Config {
             c.manifests_dir = dir;
         }
         Ok(c)
+    }
+
+    /// `E2E_APPS=<the apps run>`: the reason an app left out shows in reports.
+    pub fn apps_setting(&self) -> String {
+        let ids: Vec<&str> = self.apps.iter().map(|a| a.id()).collect();
+        format!("E2E_APPS={}", ids.join(","))
     }
 
     /// Read only `vars` from the process environment (the rest keep their

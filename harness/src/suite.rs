@@ -371,8 +371,13 @@ impl Suite {
     }
 
     /// Decide the run's app images ([`crate::images::choose`]) and build
-    /// the init image if it must come from Debian.
+    /// the init image if it must come from Debian. An existing cluster's
+    /// nodes pull the configured images themselves: nothing to decide.
     async fn choose_images(&self) -> Result<Images> {
+        if self.config.provider == Provider::Existing {
+            let _ = self.images.set(self.config.images.clone());
+            return Ok(self.config.images.clone());
+        }
         let needs_init = self
             .images_to_load(&self.config.images)
             .contains(&self.config.images.init);
