@@ -343,16 +343,21 @@ impl Suite {
                     let refs: Vec<&str> = load.iter().map(String::as_str).collect();
                     let clock = std::time::Instant::now();
                     guard.load_images(&refs).await?;
-                    self.note(
-                        std::iter::once(format!(
+                    let timing = if self.config.provider == Provider::Existing {
+                        format!(
+                            "timing: connected to the existing cluster in {:.1}s (its nodes pull the images)",
+                            created.as_secs_f64()
+                        )
+                    } else {
+                        format!(
                             "timing: cluster up with every node Ready in {:.1}s; {} images loaded \
                              into its nodes in {:.1}s",
                             created.as_secs_f64(),
                             refs.len(),
                             clock.elapsed().as_secs_f64()
-                        )),
-                        true,
-                    );
+                        )
+                    };
+                    self.note(std::iter::once(timing), true);
                     Ok::<_, Error>(Arc::new(guard))
                 };
                 start.await.map_err(|e| e.to_string())
@@ -365,7 +370,8 @@ impl Suite {
     }
 
     /// The images cells deploy: the configured ones, or what
-    /// [`crate::images::choose`] put in their place once the cluster started.
+    /// [`crate::images::choose`] put in their place (decided once, before
+    /// the cluster starts).
     pub fn images(&self) -> &Images {
         self.images.get().unwrap_or(&self.config.images)
     }
