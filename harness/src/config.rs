@@ -391,6 +391,20 @@ impl Config {
         format!("E2E_APPS={}", ids.join(","))
     }
 
+    /// A configuration from `(variable, value)` pairs instead of the
+    /// environment: the one helper tests of every module use.
+    ///
+    /// # Errors
+    /// As [`Config::from_lookup`].
+    #[cfg(test)]
+    pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<Self> {
+        Self::from_lookup(|k| {
+            vars.iter()
+                .find(|(v, _)| *v == k)
+                .map(|(_, x)| (*x).to_owned())
+        })
+    }
+
     /// Read only `vars` from the process environment (the rest keep their
     /// defaults): for a module that needs one setting without failing on an
     /// unrelated bad variable.
@@ -497,14 +511,9 @@ fn is_dns_subdomain(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Config::from_pairs(vars)
     }
 
     fn err(vars: &[(&str, &str)]) -> String {

@@ -163,6 +163,20 @@ impl Host {
     }
 }
 
+#[cfg(test)]
+impl Host {
+    /// A host with an NFS client and unknown memory, for tests of the
+    /// modules that adapt to a host.
+    pub(crate) fn for_tests(cgroup_v1: bool, cap_sys_resource: bool) -> Self {
+        Self {
+            no_nfs_client: None,
+            cgroup_v1,
+            cap_sys_resource,
+            mem_available: None,
+        }
+    }
+}
+
 /// Whether `<modules>/kernel/fs/nfs/nfs.ko` (possibly compressed) exists.
 fn nfs_module_exists(modules: &Path) -> bool {
     let dir = modules.join("kernel/fs/nfs");

@@ -169,7 +169,6 @@ pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     /// A stub Docker: which images exist; pulls always fail (no registry).
     struct Offline(Vec<&'static str>);
@@ -184,11 +183,7 @@ mod tests {
     }
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"))
+        Config::from_pairs(vars).unwrap_or_else(|e| panic!("{e}"))
     }
 
     const STAND_INS: [&str; 2] = [

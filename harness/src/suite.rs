@@ -567,24 +567,14 @@ pub enum DisruptionLock<'a> {
 mod tests {
     use super::*;
     use crate::cluster::Provider;
-    use std::collections::HashMap;
 
     /// A host with an NFS client, so only the configuration decides.
     fn host() -> Host {
-        Host {
-            no_nfs_client: None,
-            cgroup_v1: false,
-            cap_sys_resource: true,
-            mem_available: None,
-        }
+        Host::for_tests(false, true)
     }
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+        Config::from_pairs(vars).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

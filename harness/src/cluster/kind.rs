@@ -240,12 +240,7 @@ mod tests {
     }
 
     fn host(cgroup_v1: bool, cap_sys_resource: bool) -> Host {
-        Host {
-            no_nfs_client: None,
-            cgroup_v1,
-            cap_sys_resource,
-            mem_available: None,
-        }
+        Host::for_tests(cgroup_v1, cap_sys_resource)
     }
 
     #[test]
