@@ -18,16 +18,17 @@ use crate::exec::PodExec;
 use crate::expect::{App, Cell, Observation, Observed, Reason};
 use crate::forward::PortForward;
 use crate::manifest::{self, Params, Rendered};
-use crate::probe::Judgement;
 use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
-use crate::probe::prometheus::{self as prom, PrometheusProbe};
+use crate::probe::prometheus::{self as prom, PrometheusProbe, DEFAULT_DATA_DIR};
+use crate::probe::Judgement;
 use crate::progress::Progress;
-use crate::report::{CellResult, TextArtifact, Timings, collect_artifacts};
-use crate::seed::prometheus::{History, seed_blocks};
+use crate::report::{collect_artifacts, CellResult, TextArtifact, Timings};
+use crate::seed::prestart;
+use crate::seed::prometheus::History;
 use crate::suite::{SharedNfs, Suite};
 use crate::timeline::{self, TimelineWatcher};
 use crate::variant::Variant;
-use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+use crate::workload::{self, Kind, Workload, GRAFANA, PROMETHEUS};
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).
@@ -71,6 +72,7 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
         applied: Vec::new(),
         logs: Vec::new(),
         timings: Timings::default(),
+        history: None,
     };
     let result = match ctx.run().await {
         Ok((observation, pj, gj)) => {
@@ -120,6 +122,9 @@ struct Ctx<'a> {
     applied: Vec<manifest::Manifest>,
     logs: Vec<(String, String)>,
     timings: Timings,
+    /// The Prometheus history the seed ConfigMap holds, fixed at deploy
+    /// time (History::new depends on the clock).
+    history: Option<History>,
 }
 
 /// What a cell seeded and saw before the disruption, per app.
@@ -349,7 +354,11 @@ impl Ctx<'_> {
                 .ensure_addon(self.cluster, &rendered, addon)
                 .await?;
         }
-        let objects = rendered.objects_for(&cfg.apps);
+        let mut objects = rendered.objects_for(&cfg.apps);
+        let history = History::new(self.ns.clone());
+        self.with_seed(&mut objects, rendered.prometheus().name(), &history)
+            .await?;
+        self.history = Some(history);
         self.progress
             .step(format!("applying {} objects", objects.len()));
         manifest::apply::apply_all(self.client(), &objects).await?;
@@ -385,6 +394,28 @@ impl Ctx<'_> {
         Ok(rendered)
     }
 
+    /// Make Prometheus start on its seeded history: create the seed
+    /// ConfigMap and add the init container that writes it as blocks
+    /// (seed::prestart) to the Prometheus workload named `workload`.
+    async fn with_seed(
+        &self,
+        objects: &mut [manifest::Manifest],
+        workload: &str,
+        history: &History,
+    ) -> Result<()> {
+        let spec = objects
+            .iter_mut()
+            .filter(|m| matches!(m.object.kind(), "Deployment" | "StatefulSet"))
+            .filter(|m| m.object.name() == workload)
+            .find_map(|m| m.object.pod_spec_mut())
+            .ok_or_else(|| crate::Error::Parse {
+                what: format!("the rendered {} variant", self.cell.variant),
+                message: format!("no Prometheus workload {workload:?} to seed"),
+            })?;
+        prestart::add_init_container(spec, PROMETHEUS.container, DEFAULT_DATA_DIR)?;
+        prestart::create_configmap(self.client(), &self.ns, history).await
+    }
+
     /// Exec into `pod`'s main container and forward its HTTP port to
     /// 127.0.0.1: how every probe reaches a pod.
     async fn connect(&self, pod: &str, w: &Workload) -> Result<(PodExec, PortForward)> {
@@ -403,13 +434,18 @@ impl Ctx<'_> {
         let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
         let (exec, fwd) = self.connect(&prom_pod, &PROMETHEUS).await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
-        let history = History::new(self.ns.clone());
-        self.progress.step(format!(
-            "seeding {}h of Prometheus history into {prom_pod}",
-            history.hours()
-        ));
-        let seeded = seed_blocks(&probe, &history).await?;
-        self.progress.step(format!("seeded: {seeded}"));
+        let history = self
+            .history
+            .clone()
+            .ok_or_else(|| crate::Error::WaitFailed {
+                what: "the seeded Prometheus history".into(),
+                reason: "deploy did not record one".into(),
+            })?;
+        let seeded =
+            prestart::confirm(self.client(), &self.ns, &prom_pod, &probe, &history).await?;
+        prestart::delete_configmap(self.client(), &self.ns).await?;
+        self.progress
+            .step(format!("{seeded} (written before start)"));
         let prometheus = probe.snapshot(&history).await?;
         if prom_replicas > 1 {
             self.progress.step(format!(

@@ -2,4 +2,5 @@
 //! can read it back afterwards and tell exactly what survived. One
 //! submodule per workload.
 
+pub mod prestart;
 pub mod prometheus;

@@ -7,4 +7,5 @@ mod images;
 mod nfs;
 mod prom_support;
 mod prometheus;
+mod seed;
 mod sweep;

@@ -6,9 +6,9 @@
 //! silently. [`strict_differences`] catches both by serializing the typed
 //! object again and comparing it with the input.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Metadata as _;
 use k8s_openapi::Resource as _;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 macro_rules! objects {
@@ -150,6 +150,17 @@ impl Object {
             Self::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
             Self::StatefulSet(s) => s.spec.as_ref()?.template.spec.as_ref(),
             Self::DaemonSet(d) => d.spec.as_ref()?.template.spec.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// [`Self::pod_spec`], to change before the object is applied (the
+    /// harness adds its seeding init container this way).
+    pub fn pod_spec_mut(&mut self) -> Option<&mut k8s_openapi::api::core::v1::PodSpec> {
+        match self {
+            Self::Deployment(d) => d.spec.as_mut()?.template.spec.as_mut(),
+            Self::StatefulSet(s) => s.spec.as_mut()?.template.spec.as_mut(),
+            Self::DaemonSet(d) => d.spec.as_mut()?.template.spec.as_mut(),
             _ => None,
         }
     }
