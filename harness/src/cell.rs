@@ -18,17 +18,17 @@ use crate::exec::PodExec;
 use crate::expect::{App, Cell, Observation, Observed, Reason};
 use crate::forward::PortForward;
 use crate::manifest::{self, Params, Rendered};
-use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
-use crate::probe::prometheus::{self as prom, PrometheusProbe, DEFAULT_DATA_DIR};
 use crate::probe::Judgement;
+use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
+use crate::probe::prometheus::{self as prom, DEFAULT_DATA_DIR, PrometheusProbe};
 use crate::progress::Progress;
-use crate::report::{collect_artifacts, CellResult, TextArtifact, Timings};
+use crate::report::{CellResult, TextArtifact, Timings, collect_artifacts};
 use crate::seed::prestart;
 use crate::seed::prometheus::History;
 use crate::suite::{SharedNfs, Suite};
 use crate::timeline::{self, TimelineWatcher};
 use crate::variant::Variant;
-use crate::workload::{self, Kind, Workload, GRAFANA, PROMETHEUS};
+use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).

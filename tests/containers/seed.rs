@@ -7,14 +7,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{Context as _, Result, ensure};
 use harness::cmd::Cmd;
-use harness::labels::{run_id, selector, unique_name, RUN_ID};
+use harness::labels::{RUN_ID, run_id, selector, unique_name};
 use harness::probe::prometheus::DEFAULT_DATA_DIR;
 use harness::seed::prestart::{self, KEY, MOUNT, NOTHING, WROTE};
-use harness::seed::prometheus::{is_ulid, History};
+use harness::seed::prometheus::{History, is_ulid};
 
-use crate::prom_support::{image, BindDir, Prom, PROMETHEUS_UID};
+use crate::prom_support::{BindDir, PROMETHEUS_UID, Prom, image};
 
 /// Run the init container's script on `data`, with `seed` (a dir holding
 /// [`KEY`]) at [`MOUNT`] when given, as Prometheus's user. Returns its output.

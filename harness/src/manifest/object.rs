@@ -6,9 +6,9 @@
 //! silently. [`strict_differences`] catches both by serializing the typed
 //! object again and comparing it with the input.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Metadata as _;
 use k8s_openapi::Resource as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 macro_rules! objects {

@@ -30,13 +30,13 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, LogParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, LogParams, PostParams};
 
 use crate::error::{Error, Result};
 use crate::labels::{MANAGED_BY, OWNER};
 use crate::probe::prometheus::PrometheusProbe;
-use crate::seed::prometheus::{await_queryable, is_ulid, History, Seeded};
+use crate::seed::prometheus::{History, Seeded, await_queryable, is_ulid};
 
 /// The ConfigMap holding the history while it is to be written.
 pub const CONFIGMAP: &str = "prometheus-seed";
