@@ -7,14 +7,14 @@
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use harness::cmd::Cmd;
 use harness::config::{Config, default_images};
 use harness::exec::DockerExec;
 use harness::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, selector, unique_name};
-use harness::probe::prometheus::{DEFAULT_DATA_DIR, PrometheusProbe};
+use harness::probe::prometheus::{DEFAULT_DATA_DIR, HEAD_SAMPLE_TIMEOUT, PrometheusProbe};
 use harness::wait::{self, Check};
 use testcontainers::core::{IntoContainerPort as _, Mount};
 use testcontainers::runners::AsyncRunner as _;
@@ -30,6 +30,20 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const STOP_GRACE_SECONDS: i32 = 30;
 /// How often container state is polled.
 const STATE_POLL: Duration = Duration::from_millis(200);
+/// How often the wait for a scrape asks for the head's max time.
+const SCRAPE_POLL: Duration = Duration::from_millis(500);
+
+/// The weakened judges of the mutant checks: the same file the tier-0
+/// tests include (test-only: no library build compiles it).
+pub mod weakened {
+    use harness::probe::Judgement;
+    use harness::probe::prometheus::{Read, Snapshot, compare};
+
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/harness/src/probe/prometheus/weakened.rs"
+    ));
+}
 
 /// The Prometheus image under test: HARNESS_PROMETHEUS_IMAGE, else the pinned default.
 ///
@@ -161,6 +175,37 @@ impl Prom {
     /// Start the same container again (same filesystem, same mounts).
     pub async fn start_again(&self) -> Result<()> {
         self.container.start().await?;
+        Ok(())
+    }
+
+    /// Stop (SIGTERM), start again and wait until ready: a new run, which
+    /// writes a WAL segment of its own.
+    pub async fn restart(&self) -> Result<()> {
+        self.stop().await?;
+        self.start_again().await?;
+        self.probe().await?.wait_ready(Instant::now()).await?;
+        Ok(())
+    }
+
+    /// Wait until Prometheus has appended a scrape after now (the head's
+    /// max time passes the current time), so the current run holds samples
+    /// of its own: its first self-scrape comes up to one scrape interval
+    /// after the start.
+    pub async fn await_next_scrape(&self) -> Result<()> {
+        let since: i64 = SystemTime::now()
+            .duration_since(UNIX_EPOCH)?
+            .as_millis()
+            .try_into()?;
+        let probe = self.probe().await?;
+        let what = format!("a scrape of {} after {since} ms", self.name);
+        wait::poll(&what, HEAD_SAMPLE_TIMEOUT, SCRAPE_POLL, || async {
+            match probe.head().await {
+                Ok(h) if h.max_time.is_some_and(|t| t > since) => Check::Ready(()),
+                Ok(h) => Check::NotYet(format!("head max time {:?} ms", h.max_time)),
+                Err(e) => Check::NotYet(e.to_string()),
+            }
+        })
+        .await?;
         Ok(())
     }
 

@@ -8,20 +8,25 @@
 //! | the container's own `/prometheus` | emptyDir: survives a container restart, not a pod replacement |
 //!
 //! plus the lock-file contention of a second instance and a data dir the
-//! container user cannot write, named by the log classifiers.
+//! container user cannot write, named by the log classifiers, and data
+//! damaged on disk (a torn or emptied WAL segment, an unreadable block),
+//! each with a mutant check: a deliberately weakened judge run on the same
+//! damaged data, to show the full judgement is what catches the damage.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, ensure};
+use anyhow::{Context as _, Result, ensure};
 use harness::expect::Reason;
 use harness::probe::prometheus::{
-    DEFAULT_DATA_DIR, Snapshot, classify_log, compare, part, unclean_stop_logged,
+    DEFAULT_DATA_DIR, Read, Snapshot, classify_log, compare, part, unclean_stop_logged,
 };
 use harness::probe::{Judgement, Verdict};
 use harness::seed::prometheus::{History, Seeded, await_queryable, seed_blocks, write_blocks};
 use rstest::rstest;
 
-use crate::prom_support::{BindDir, EXIT_TIMEOUT, NamedVolume, Prom, Storage, start_ready};
+use crate::prom_support::{
+    BindDir, EXIT_TIMEOUT, NamedVolume, Prom, Storage, start_ready, weakened,
+};
 
 /// Outer backstop per test; the waits inside have their own named timeouts.
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -78,14 +83,43 @@ async fn seeded(storage: &Storage, how: Seeding) -> Result<(Prom, Snapshot)> {
             eprintln!("{seeded} (restart)");
         }
     }
-    let before = prom.probe().await?.snapshot(&history).await?;
+    let before = before_snapshot(&prom, &history).await?;
+    Ok((prom, before))
+}
+
+/// Start Prometheus on `storage` and restart it twice, each run with a
+/// scrape of its own, then seed a day of history and take the before
+/// snapshot in the third run: the head spans three WAL segments, one per
+/// run (the first also holds the records that create every self-scrape
+/// series; later runs only append to them).
+///
+/// The blocks come last, through the block reload, because with blocks in
+/// the data dir every start makes the TSDB compact an empty head range and
+/// checkpoint the WAL into new segments (2.42: it starts the head at the
+/// newest block's end, hours ago), which would leave no segment per run.
+async fn seeded_three_runs(storage: &Storage) -> Result<(Prom, Snapshot)> {
+    let prom = start_ready(storage, &[]).await?;
+    prom.await_next_scrape().await?;
+    for _ in 0..2 {
+        prom.restart().await?;
+        prom.await_next_scrape().await?;
+    }
+    let history = History::new(prom.name());
+    seed_blocks(&prom.probe().await?, &history).await?;
+    let before = before_snapshot(&prom, &history).await?;
+    Ok((prom, before))
+}
+
+/// The before snapshot, which must see the whole seed.
+async fn before_snapshot(prom: &Prom, history: &History) -> Result<Snapshot> {
+    let before = prom.probe().await?.snapshot(history).await?;
     ensure!(
         before.marker_count == Some(history.samples()),
         "the before snapshot does not see the whole seed: {:?} of {}",
         before.marker_count,
         history.samples()
     );
-    Ok((prom, before))
+    Ok(before)
 }
 
 /// Apply `how`; returns the container to probe afterwards and the moment
@@ -271,6 +305,219 @@ async fn compare_names_the_part_that_is_missing(
             },
         "{judgement:#?}"
     );
+    Ok(())
+}
+
+/// What a test damages in the data dir while Prometheus is stopped. The
+/// scripts run as root on the bind-mounted dir ([`BindDir::run_as_root`])
+/// with the tools both images have (sh, ls, grep, sort, stat, od, dd).
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// Tear the newest WAL segment 10 bytes in, inside its first record (a
+    /// write that never reached the disk): Prometheus repairs the segment
+    /// on start, dropping everything after the tear, and logs the repair.
+    NewestWalSegmentTorn,
+    /// Empty the WAL segment before the newest one, the second run's (and
+    /// remove the m-mapped head chunks, which would still hold its samples
+    /// had a chunk been cut at a 2 h boundary during the test): Prometheus
+    /// replays the other segments around it without a word, and the newest
+    /// sample is still there.
+    EarlierWalSegmentEmptied,
+    /// Cut the chunk file of one seeded block to half its size: the block
+    /// opens (its header and index are whole), reading its later chunks fails.
+    BlockChunksTruncated,
+    /// Change one byte of the first series entry in one seeded block's
+    /// index (format v2: the series section's offset is the second entry
+    /// of the 52-byte table of contents at the end, entries start 16-byte
+    /// aligned with a uvarint length): the block opens, reading the series
+    /// fails its checksum.
+    BlockIndexCorrupted,
+}
+
+/// The first (oldest ULID) block dir in the data dir, into `$b`: a dir
+/// with a `meta.json` and a 26-character name (never a `.tmp-for-*` dir).
+const FIRST_BLOCK: &str = r#"b=$(for d in /prometheus/*/; do n=$(basename "$d"); [ -f "$d/meta.json" ] && [ ${#n} -eq 26 ] && echo "$d"; done | sort | head -n 1)
+[ -n "$b" ] || { echo "no block in /prometheus" >&2; exit 1; }
+"#;
+
+impl Damage {
+    fn script(self) -> String {
+        let script = match self {
+            Self::NewestWalSegmentTorn => {
+                r#"cd /prometheus/wal
+f=$(ls | grep -E '^[0-9]{8}$' | sort | tail -n 1)
+[ -n "$f" ] || { echo "no WAL segment" >&2; exit 1; }
+dd if=/dev/null of="$f" bs=1 seek=10
+"#
+            }
+            Self::EarlierWalSegmentEmptied => {
+                r#"cd /prometheus/wal
+set -- $(ls | grep -E '^[0-9]{8}$' | sort)
+[ $# -ge 3 ] || { echo "want a WAL segment per run (3 or more), found: $*" >&2; exit 1; }
+eval "f=\${$(($# - 1))}"
+: > "$f"
+rm -f /prometheus/chunks_head/*
+"#
+            }
+            Self::BlockChunksTruncated => {
+                r#"f="${b}chunks/000001"
+dd if=/dev/null of="$f" bs=1 seek=$(( $(stat -c %s "$f") / 2 ))
+"#
+            }
+            Self::BlockIndexCorrupted => {
+                r#"f="${b}index"
+size=$(stat -c %s "$f")
+off=0
+for byte in $(od -A n -t u1 -j $((size - 44)) -N 8 "$f"); do off=$((off * 256 + byte)); done
+off=$(( (off + 15) / 16 * 16 + 1 ))
+old=$(od -A n -t u1 -j $off -N 1 "$f" | tr -d ' ')
+printf "\\$(printf '%03o' $(( (old + 1) % 256 )))" | dd of="$f" bs=1 seek=$off conv=notrunc
+"#
+            }
+        };
+        let block = match self {
+            Self::BlockChunksTruncated | Self::BlockIndexCorrupted => FIRST_BLOCK,
+            Self::NewestWalSegmentTorn | Self::EarlierWalSegmentEmptied => "",
+        };
+        format!("set -e\n{block}{script}")
+    }
+}
+
+/// `Lost` naming one part.
+fn lost(part: &str) -> Verdict {
+    Verdict::Lost {
+        parts: vec![part.to_owned()],
+    }
+}
+
+/// Stop Prometheus, apply `damage` to `dir`, start it again, and judge.
+async fn damage_and_judge(
+    prom: &Prom,
+    dir: &BindDir,
+    before: &Snapshot,
+    damage: Damage,
+) -> Result<(Judgement, Snapshot)> {
+    let at = Instant::now();
+    prom.stop().await?;
+    dir.run_as_root(&damage.script())
+        .await
+        .with_context(|| format!("damaging the data dir: {damage:?}"))?;
+    prom.start_again().await?;
+    judge(prom, before, at).await
+}
+
+/// Part of the head damaged on disk must be judged lost, with the head
+/// series' sample counts before and after as evidence. The mutant check:
+/// the one-exact-sample head check (what the judgement was before counting)
+/// on the same data says `one_sample_says`; for a segment replayed around
+/// it says survived, so only the count catches that loss (and Prometheus
+/// logs nothing about it, `logged`).
+#[rstest]
+#[case::newest_wal_segment_torn(
+    Damage::NewestWalSegmentTorn,
+    lost(part::HEAD),
+    &[Reason::PrometheusCorruption]
+)]
+#[case::earlier_wal_segment_emptied(Damage::EarlierWalSegmentEmptied, Verdict::Survived, &[])]
+#[timeout(TEST_TIMEOUT)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_head_is_lost_with_both_counts(
+    #[case] damage: Damage,
+    #[case] one_sample_says: Verdict,
+    #[case] logged: &[Reason],
+) -> Result<()> {
+    let dir = BindDir::writable()?;
+    let (prom, before) = seeded_three_runs(&dir.storage()).await?;
+    let (judgement, after) = damage_and_judge(&prom, &dir, &before, damage).await?;
+    let logs = prom.logs().await?;
+    prom.rm().await?;
+    dir.cleanup().await?;
+
+    ensure!(judgement.verdict == lost(part::HEAD), "{judgement:#?}");
+    let count = |s: &Snapshot| s.head.count.as_ref().and_then(|c| c.samples);
+    let (had, has) = (count(&before), count(&after));
+    let (Some(had), Some(has)) = (had, has) else {
+        anyhow::bail!("both counts must be there: before {had:?}, after {has:?}");
+    };
+    ensure!(has < had, "{had} samples before, {has} after");
+    let (before_count, after_count) = (
+        format!("}}: {had} samples before"),
+        format!(" before, {has} after over ["),
+    );
+    ensure!(
+        judgement.details.iter().any(|d| {
+            d.starts_with("head/wal: scrape_duration_seconds{")
+                && d.contains(&before_count)
+                && d.contains(&after_count)
+        }),
+        "no detail with {before_count:?} and {after_count:?}: {judgement:#?}"
+    );
+    let weak = weakened::compare_one_exact_head_sample(&before, &after);
+    ensure!(
+        weak.verdict == one_sample_says,
+        "the one-exact-sample head check should say {one_sample_says:?}: {weak:#?}"
+    );
+    let reasons = classify_log(&logs);
+    ensure!(reasons == logged, "{reasons:?} from:\n{logs}");
+    Ok(())
+}
+
+/// A seeded block that is there but cannot be read must be a verdict --
+/// lost blocks with Prometheus's error as evidence -- not a harness error
+/// (before, the probe returned the query error as an Err and the cell
+/// ended without a verdict: every read error recorded here was one).
+///
+/// The mutant check: a judge ignoring query errors on the same data says
+/// survived wherever Prometheus refused the whole-history count. Where it
+/// answered the count instead -- 2.42 merges the blocks' answers and drops
+/// one block's chunk error, returning a short count (2.53 reports the
+/// error) -- the count check alone already says lost.
+#[rstest]
+#[case::chunks_truncated(Damage::BlockChunksTruncated)]
+#[case::index_corrupted(Damage::BlockIndexCorrupted)]
+#[timeout(TEST_TIMEOUT)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_block_is_lost_with_the_query_error(#[case] damage: Damage) -> Result<()> {
+    let dir = BindDir::writable()?;
+    let (prom, before) = seeded(&dir.storage(), Seeding::Restart).await?;
+    let (judgement, after) = damage_and_judge(&prom, &dir, &before, damage).await?;
+    prom.rm().await?;
+    dir.cleanup().await?;
+
+    ensure!(judgement.verdict == lost(part::BLOCKS), "{judgement:#?}");
+    ensure!(
+        !after.read_errors.is_empty()
+            && after
+                .read_errors
+                .iter()
+                .all(|e| e.read.part() == part::BLOCKS),
+        "the block reads should be refused, and only they: {:#?}",
+        after.read_errors
+    );
+    for e in &after.read_errors {
+        let evidence = format!("blocks: unreadable: {e}");
+        ensure!(
+            judgement.details.contains(&evidence),
+            "no detail {evidence:?}: {judgement:#?}"
+        );
+    }
+    let weak = weakened::compare_ignoring_read_errors(&before, &after);
+    let count_refused = after
+        .read_errors
+        .iter()
+        .any(|e| e.read == Read::MarkerCount);
+    if count_refused {
+        ensure!(
+            weak.verdict == Verdict::Survived,
+            "a judge ignoring query errors should say survived: {weak:#?}"
+        );
+    } else {
+        ensure!(
+            after.marker_count < Some(before.history.samples())
+                && weak.verdict == lost(part::BLOCKS),
+            "a count Prometheus answered must be short: {after:#?}"
+        );
+    }
     Ok(())
 }
 

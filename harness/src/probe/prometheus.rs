@@ -4,11 +4,15 @@
 //! A [`Snapshot`] records what the server answers for a [`History`]: the
 //! blocks (from `/api/v1/status/tsdb/blocks` on v3.6+, else from the
 //! `meta.json` files read through [`Exec`]), exact marker values at chosen
-//! timestamps, how many marker samples are queryable, the head's time range
-//! and one exact recent head sample (which lives only in the head and the
-//! WAL), the `prometheus_tsdb_clean_start` gauge and the data dir's numeric
-//! owner. [`compare`] turns a before/after pair into a [`Judgement`] that
-//! names the part that was lost (`blocks`, `head/wal`, or both), tolerating
+//! timestamps, how many marker samples are queryable, the head's time range,
+//! one exact recent head sample and how many samples that head series holds
+//! over a fixed window (both live only in the head and the WAL), the
+//! `prometheus_tsdb_clean_start` gauge and the data dir's numeric owner.
+//! A read Prometheus answers with a storage error (an unreadable chunk or
+//! index) is recorded as a [`ReadError`], not returned as an error: it is
+//! evidence about the data (see `storage_error` for the rule).
+//! [`compare`] turns a before/after pair into a [`Judgement`] that names the
+//! part that was lost (`blocks`, `head/wal`, or both), tolerating
 //! compaction: coverage and values must hold, block ULIDs are only reported.
 //!
 //! Works with the HTTP API of Prometheus 2.x and 3.x (range selectors are
@@ -52,8 +56,16 @@ const READY_POLL: Duration = Duration::from_millis(250);
 const HEAD_SAMPLE_POLL: Duration = Duration::from_secs(1);
 /// How far back the newest head sample is looked for.
 const HEAD_LOOKBACK: &str = "2m";
+/// How far back the first snapshot looks for the first sample of the head
+/// series it counts: a head holds at most 1.5 times its 2 h block range
+/// before compaction moves the older samples into a block.
+const HEAD_COUNT_LOOKBACK: &str = "3h";
 /// How much of an unexpected answer an error keeps.
 const BODY_CHARS: usize = 500;
+
+/// How a judgement marks a part the before snapshot could not check (a
+/// seed that never took must not pass as "survived").
+const MISSING_BEFORE: &str = "already missing before the disruption";
 
 /// The part names a [`Verdict`] uses for Prometheus.
 pub mod part {
@@ -112,7 +124,8 @@ pub struct HeadSample {
     pub value: String,
 }
 
-/// The head block as `/api/v1/status/tsdb` describes it, plus one sample.
+/// The head block as `/api/v1/status/tsdb` describes it, plus one sample
+/// and a sample count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Head {
     /// Oldest timestamp in the head (ms); `None` for an empty head.
@@ -125,6 +138,124 @@ pub struct Head {
     /// taken, the same timestamp looked up again afterwards (`None` when
     /// the server no longer has it).
     pub sample: Option<HeadSample>,
+    /// How many samples the exact sample's series has over the window the
+    /// first snapshot saw, counted again afterwards over the same window.
+    /// One sample only proves the newest write came back; the count proves
+    /// everything before it did too.
+    pub count: Option<HeadCount>,
+}
+
+/// How many samples one head series holds over a fixed, closed window
+/// `[from_ms, to_ms]`.
+///
+/// The first snapshot chooses the window: `from_ms` is the first sample of
+/// the series it finds (looking back at most 3 h, as long as a head holds
+/// samples), `to_ms` the timestamp of its exact head sample, the series'
+/// newest sample when the snapshot was taken, so scrapes appended after the
+/// snapshot never count. The snapshot after the disruption counts the same
+/// absolute window again. (Not the head's `minTime` from
+/// `/api/v1/status/tsdb`: 2.42 reports the newest block's end there after a
+/// restart, hours before the head's first sample.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadCount {
+    /// The series counted: the full label set of [`Head::sample`].
+    pub labels: BTreeMap<String, String>,
+    /// First timestamp of the window (ms, inclusive).
+    pub from_ms: i64,
+    /// Last timestamp of the window (ms, inclusive).
+    pub to_ms: i64,
+    /// Samples of the series in the window; `None` when Prometheus answered
+    /// the count with a storage error (see [`Snapshot::read_errors`]).
+    pub samples: Option<u64>,
+}
+
+impl HeadCount {
+    /// The PromQL counting the window's samples, evaluated at `to_ms`.
+    ///
+    /// The range is `to - from + 1` ms: Prometheus 3 (left-open ranges)
+    /// counts `(from - 1, to]`, which is `[from, to]` in whole milliseconds;
+    /// Prometheus 2 (closed ranges) counts `[from - 1, to]`. They differ
+    /// only for a sample exactly 1 ms before the first one the snapshot
+    /// found, which a scraped series does not have (scrapes are seconds
+    /// apart); and before and after are counted by the same server, so even
+    /// then the two counts agree.
+    pub fn query(&self) -> String {
+        format!(
+            "count_over_time({}[{}ms])",
+            series_selector(&self.labels),
+            self.to_ms - self.from_ms + 1
+        )
+    }
+
+    /// The window in words: `[from, to] ms (span)`.
+    fn window(&self) -> String {
+        format!(
+            "[{}, {}] ms ({})",
+            self.from_ms,
+            self.to_ms,
+            show_span(self.to_ms - self.from_ms)
+        )
+    }
+}
+
+/// A data read of a [`Snapshot`], as named in a [`ReadError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Read {
+    /// [`Snapshot::marker_count`].
+    MarkerCount,
+    /// The checkpoint at `at_ms` in [`Snapshot::marker_values`].
+    MarkerValue {
+        /// The checkpoint's timestamp (ms).
+        at_ms: i64,
+    },
+    /// [`Head::sample`].
+    HeadSample,
+    /// [`Head::count`].
+    HeadCount,
+}
+
+impl Read {
+    /// The part ([`part`]) whose data the read returns.
+    pub fn part(self) -> &'static str {
+        match self {
+            Self::MarkerCount | Self::MarkerValue { .. } => part::BLOCKS,
+            Self::HeadSample | Self::HeadCount => part::HEAD,
+        }
+    }
+}
+
+/// A read Prometheus answered with a storage error instead of data: a block
+/// or head chunk it could not read (see `storage_error`). Evidence of a
+/// loss, shown in the judgement word for word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadError {
+    /// Which read.
+    pub read: Read,
+    /// The PromQL sent.
+    pub query: String,
+    /// Its evaluation time (ms); `None` for "now".
+    pub at_ms: Option<i64>,
+    /// The HTTP status of the answer (422 or 500).
+    pub status: u16,
+    /// The API's `errorType` (`execution` or `internal`).
+    pub error_type: String,
+    /// The API's `error`, as Prometheus wrote it.
+    pub message: String,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.query)?;
+        if let Some(at) = self.at_ms {
+            write!(f, " at {at} ms")?;
+        }
+        write!(
+            f,
+            " answered {} {}: {}",
+            self.status, self.error_type, self.message
+        )
+    }
 }
 
 /// What a Prometheus server answered about a seeded history at one moment.
@@ -150,6 +281,9 @@ pub struct Snapshot {
     pub clean_start: Option<i64>,
     /// `uid:gid` of the data dir, as the container sees it.
     pub data_dir_owner: String,
+    /// The reads Prometheus answered with a storage error; their fields
+    /// above hold `None`.
+    pub read_errors: Vec<ReadError>,
 }
 
 /// Reads a Prometheus server: HTTP for the API, an [`Exec`] into its
@@ -265,11 +399,13 @@ impl<'a> PrometheusProbe<'a> {
 
     /// A first snapshot of `history` and the head: waits up to
     /// [`HEAD_SAMPLE_TIMEOUT`] for a head sample (a fresh server has none
-    /// before its first self-scrape) and records the newest one.
+    /// before its first self-scrape), records the newest one, and counts its
+    /// series' samples from the series' first one up to it ([`HeadCount`]).
     ///
     /// # Errors
     /// [`Error::Timeout`] when no head sample appears; HTTP, parse and exec
-    /// errors from the individual reads.
+    /// errors from the individual reads (not storage errors: those are
+    /// recorded in [`Snapshot::read_errors`]).
     pub async fn snapshot(&self, history: &History) -> Result<Snapshot> {
         let sample = wait::poll(
             &format!(
@@ -287,41 +423,82 @@ impl<'a> PrometheusProbe<'a> {
             },
         )
         .await?;
-        self.snapshot_with(history, Some(sample)).await
+        let mut snapshot = self.read_history(history).await?;
+        let count = self.first_count(&sample, &mut snapshot.read_errors).await?;
+        snapshot.head.count = Some(count);
+        snapshot.head.sample = Some(sample);
+        Ok(snapshot)
+    }
+
+    /// The first snapshot's [`HeadCount`]: `newest`'s series from its first
+    /// sample up to `newest` (samples `None`, with a [`ReadError`] in
+    /// `errors`, when Prometheus answers a read with a storage error).
+    async fn first_count(
+        &self,
+        newest: &HeadSample,
+        errors: &mut Vec<ReadError>,
+    ) -> Result<HeadCount> {
+        let query = format!("{}[{HEAD_COUNT_LOOKBACK}]", series_selector(&newest.labels));
+        let answer = self.range(&query, Some(newest.at_ms)).await?;
+        let first = keep(Read::HeadCount, answer, errors).map(|series| {
+            series
+                .iter()
+                .flat_map(|s| s.values.iter())
+                .map(|(t, _)| seconds_to_ms(*t))
+                .min()
+                .unwrap_or(newest.at_ms)
+        });
+        let window = HeadCount {
+            labels: newest.labels.clone(),
+            from_ms: first.unwrap_or(newest.at_ms),
+            to_ms: newest.at_ms,
+            samples: None,
+        };
+        match first {
+            Some(_) => self.count_head(window, errors).await,
+            None => Ok(window),
+        }
     }
 
     /// A snapshot taken after a disruption, reading the same things as
-    /// `before`: its history, and its head sample looked up again at the
-    /// same timestamp.
+    /// `before`: its history, its head sample looked up again at the same
+    /// timestamp, and its head series counted again over the same window.
     ///
     /// # Errors
     /// HTTP, parse and exec errors from the individual reads (a missing
-    /// sample is not an error: it is what [`compare`] judges).
+    /// sample is not an error, nor is a read Prometheus answers with a
+    /// storage error: they are what [`compare`] judges).
     pub async fn snapshot_after(&self, before: &Snapshot) -> Result<Snapshot> {
-        let sample = match &before.head.sample {
-            Some(s) => self.head_sample_like(s).await?,
-            None => None,
-        };
-        self.snapshot_with(&before.history, sample).await
+        let mut snapshot = self.read_history(&before.history).await?;
+        if let Some(like) = &before.head.sample {
+            let answer = self.head_sample_like(like).await?;
+            snapshot.head.sample =
+                keep(Read::HeadSample, answer, &mut snapshot.read_errors).flatten();
+        }
+        if let Some(window) = &before.head.count {
+            let counted = self
+                .count_head(window.clone(), &mut snapshot.read_errors)
+                .await?;
+            snapshot.head.count = Some(counted);
+        }
+        Ok(snapshot)
     }
 
-    async fn snapshot_with(
-        &self,
-        history: &History,
-        sample: Option<HeadSample>,
-    ) -> Result<Snapshot> {
+    /// Everything a snapshot reads except the head sample and count.
+    async fn read_history(&self, history: &History) -> Result<Snapshot> {
+        let mut read_errors = Vec::new();
         let (block_source, blocks) = self.blocks().await?;
-        let marker_count = self.marker_count(history).await?;
+        let answer = self.count_markers(history).await?;
+        let marker_count = keep(Read::MarkerCount, answer, &mut read_errors).flatten();
         let mut marker_values = Vec::new();
         for at_ms in history.checkpoints() {
+            let answer = self.read_marker(history, at_ms).await?;
             marker_values.push(MarkerValue {
                 at_ms,
                 expected: history.value_at(at_ms).unwrap_or(f64::NAN),
-                found: self.marker_value(history, at_ms).await?,
+                found: keep(Read::MarkerValue { at_ms }, answer, &mut read_errors).flatten(),
             });
         }
-        let mut head = self.head().await?;
-        head.sample = sample;
         Ok(Snapshot {
             history: history.clone(),
             taken_at_ms: now_ms(),
@@ -329,24 +506,49 @@ impl<'a> PrometheusProbe<'a> {
             blocks,
             marker_count,
             marker_values,
-            head,
+            head: self.head().await?,
             clean_start: self.clean_start().await?,
             data_dir_owner: self.data_dir_owner().await?,
+            read_errors,
         })
+    }
+
+    /// `window` with its samples counted (`None` and a [`ReadError`] in
+    /// `errors` when Prometheus answers with a storage error).
+    async fn count_head(
+        &self,
+        mut window: HeadCount,
+        errors: &mut Vec<ReadError>,
+    ) -> Result<HeadCount> {
+        let answer = self.count(&window.query(), window.to_ms).await?;
+        window.samples = keep(Read::HeadCount, answer, errors);
+        Ok(window)
     }
 
     /// How many marker samples of `history` the server can return
     /// (`None` when it has none at all).
     ///
     /// # Errors
-    /// HTTP and parse errors.
+    /// HTTP and parse errors, a storage error included (the seed's wait
+    /// reads this; a snapshot records storage errors instead).
     pub async fn marker_count(&self, history: &History) -> Result<Option<u64>> {
-        let found = self
+        self.count_markers(history)
+            .await?
+            .map_err(Refusal::into_error)
+    }
+
+    async fn count_markers(&self, history: &History) -> Result<Answer<Option<u64>>> {
+        let answer = self
             .instant(&history.count_query(), Some(history.last_ms()))
             .await?;
-        Ok(found
-            .first()
-            .map(|s| s.value.1.parse::<f64>().unwrap_or(0.0) as u64))
+        Ok(answer.map(|found| found.first().map(InstantSample::as_count)))
+    }
+
+    /// How many samples the instant `query` (a `count_over_time`) counts at
+    /// `at_ms`: 0 when it answers an empty vector (no samples at all).
+    async fn count(&self, query: &str, at_ms: i64) -> Result<Answer<u64>> {
+        let answer = self.instant(query, Some(at_ms)).await?;
+        Ok(answer.map(|found| found.first().map_or(0, InstantSample::as_count)))
     }
 
     /// The marker's value at exactly `at_ms` (`None` when the server has no
@@ -354,16 +556,24 @@ impl<'a> PrometheusProbe<'a> {
     /// default 5 m lookback cannot return an older sample instead.
     ///
     /// # Errors
-    /// HTTP and parse errors.
+    /// HTTP and parse errors, a storage error included.
     pub async fn marker_value(&self, history: &History, at_ms: i64) -> Result<Option<f64>> {
-        let series = self
+        self.read_marker(history, at_ms)
+            .await?
+            .map_err(Refusal::into_error)
+    }
+
+    async fn read_marker(&self, history: &History, at_ms: i64) -> Result<Answer<Option<f64>>> {
+        let answer = self
             .range(&format!("{}[1ms]", history.selector()), Some(at_ms))
             .await?;
-        Ok(series
-            .iter()
-            .flat_map(|s| s.values.iter())
-            .find(|(t, _)| seconds_to_ms(*t) == at_ms)
-            .and_then(|(_, v)| v.parse().ok()))
+        Ok(answer.map(|series| {
+            series
+                .iter()
+                .flat_map(|s| s.values.iter())
+                .find(|(t, _)| seconds_to_ms(*t) == at_ms)
+                .and_then(|(_, v)| v.parse().ok())
+        }))
     }
 
     /// The blocks the server has: from `/api/v1/status/tsdb/blocks` when it
@@ -410,7 +620,7 @@ impl<'a> PrometheusProbe<'a> {
     }
 
     /// The head's time range and series count (`/api/v1/status/tsdb`); the
-    /// returned [`Head::sample`] is `None`.
+    /// returned [`Head::sample`] and [`Head::count`] are `None`.
     ///
     /// # Errors
     /// HTTP and parse errors.
@@ -423,6 +633,7 @@ impl<'a> PrometheusProbe<'a> {
             max_time: (!empty).then_some(h.max_time),
             num_series: h.num_series,
             sample: None,
+            count: None,
         })
     }
 
@@ -455,7 +666,8 @@ impl<'a> PrometheusProbe<'a> {
     async fn newest_head_sample(&self) -> Result<Option<HeadSample>> {
         let series = self
             .range(&format!("{}[{HEAD_LOOKBACK}]", self.head_series), None)
-            .await?;
+            .await?
+            .map_err(Refusal::into_error)?;
         Ok(series
             .into_iter()
             .flat_map(|s| {
@@ -470,31 +682,31 @@ impl<'a> PrometheusProbe<'a> {
     }
 
     /// The sample of `like`'s exact series at `like`'s timestamp, if any.
-    async fn head_sample_like(&self, like: &HeadSample) -> Result<Option<HeadSample>> {
-        let matchers: Vec<String> = like
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
-            .collect();
-        let query = format!("{{{}}}[1s]", matchers.join(","));
-        let series = self.range(&query, Some(like.at_ms)).await?;
-        Ok(series.into_iter().find_map(|s| {
-            let labels = s.metric;
-            s.values
-                .into_iter()
-                .find(|(t, _)| seconds_to_ms(*t) == like.at_ms)
-                .map(|(t, v)| HeadSample {
-                    labels,
-                    at_ms: seconds_to_ms(t),
-                    value: v,
-                })
+    async fn head_sample_like(&self, like: &HeadSample) -> Result<Answer<Option<HeadSample>>> {
+        let query = format!("{}[1s]", series_selector(&like.labels));
+        let answer = self.range(&query, Some(like.at_ms)).await?;
+        Ok(answer.map(|series| {
+            series.into_iter().find_map(|s| {
+                let labels = s.metric;
+                s.values
+                    .into_iter()
+                    .find(|(t, _)| seconds_to_ms(*t) == like.at_ms)
+                    .map(|(t, v)| HeadSample {
+                        labels,
+                        at_ms: seconds_to_ms(t),
+                        value: v,
+                    })
+            })
         }))
     }
 
-    async fn instant(&self, query: &str, at_ms: Option<i64>) -> Result<Vec<InstantSample>> {
-        let data = self.query(query, at_ms).await?;
+    async fn instant(&self, query: &str, at_ms: Option<i64>) -> Result<Answer<Vec<InstantSample>>> {
+        let data = match self.query(query, at_ms).await? {
+            Ok(data) => data,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         match data.result_type.as_str() {
-            "vector" => parse_json(&format!("result of {query}"), data.result),
+            "vector" => Ok(Ok(parse_json(&format!("result of {query}"), data.result)?)),
             other => Err(Error::parse(
                 format!("result of {query}"),
                 format!("expected a vector, got {other}"),
@@ -502,10 +714,13 @@ impl<'a> PrometheusProbe<'a> {
         }
     }
 
-    async fn range(&self, query: &str, at_ms: Option<i64>) -> Result<Vec<RangeSeries>> {
-        let data = self.query(query, at_ms).await?;
+    async fn range(&self, query: &str, at_ms: Option<i64>) -> Result<Answer<Vec<RangeSeries>>> {
+        let data = match self.query(query, at_ms).await? {
+            Ok(data) => data,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         match data.result_type.as_str() {
-            "matrix" => parse_json(&format!("result of {query}"), data.result),
+            "matrix" => Ok(Ok(parse_json(&format!("result of {query}"), data.result)?)),
             other => Err(Error::parse(
                 format!("result of {query}"),
                 format!("expected a matrix, got {other}"),
@@ -513,41 +728,49 @@ impl<'a> PrometheusProbe<'a> {
         }
     }
 
-    async fn query(&self, query: &str, at_ms: Option<i64>) -> Result<QueryData> {
+    /// Run `query` (at `at_ms`, else now). A storage error is an answer
+    /// (`storage_error`); any other failure is an [`Error`].
+    async fn query(&self, query: &str, at_ms: Option<i64>) -> Result<Answer<QueryData>> {
         let time = at_ms.map(ms_to_seconds);
         let mut params = vec![("query", query)];
         if let Some(t) = &time {
             params.push(("time", t.as_str()));
         }
-        self.api("/api/v1/query", &params).await
+        let (url, status, body) = self.send("/api/v1/query", &params).await?;
+        if let Some((error_type, message)) = storage_error(status, &body) {
+            return Ok(Err(Refusal {
+                url,
+                sent: describe(&params),
+                query: query.to_owned(),
+                at_ms,
+                status,
+                error_type,
+                message,
+            }));
+        }
+        let body = success(&url, &params, status, body)?;
+        Ok(Ok(envelope_data(&url, &params, &body)?))
     }
 
     /// GET an `/api/v1` path and return its `data` when `status` is `success`.
     async fn api<T: DeserializeOwned>(&self, path: &str, params: &[(&str, &str)]) -> Result<T> {
-        let (url, body) = self.get(path, params).await?;
-        let envelope: Envelope<T> = parse_json_str(&url, &body)?;
-        match envelope {
-            Envelope {
-                status,
-                data: Some(data),
-                ..
-            } if status == "success" => Ok(data),
-            Envelope { error, .. } => Err(Error::HttpStatus {
-                method: "GET".into(),
-                url,
-                sent: describe(params),
-                status: 200,
-                body: error.unwrap_or_else(|| tail(&body, BODY_CHARS)),
-            }),
-        }
+        let (url, status, body) = self.send(path, params).await?;
+        let body = success(&url, params, status, body)?;
+        envelope_data(&url, params, &body)
     }
 
     async fn get_text(&self, path: &str) -> Result<String> {
-        Ok(self.get(path, &[]).await?.1)
+        let (url, status, body) = self.send(path, &[]).await?;
+        success(&url, &[], status, body)
     }
 
-    /// GET `path` with `params`; returns the URL (for errors) and the body of a 2xx answer.
-    async fn get(&self, path: &str, params: &[(&str, &str)]) -> Result<(String, String)> {
+    /// GET `path` with `params`; returns the URL (for errors), the status
+    /// and the body of whatever answered.
+    ///
+    /// # Errors
+    /// [`Error::Http`] when nothing answered (connection refused or reset,
+    /// timeout).
+    async fn send(&self, path: &str, params: &[(&str, &str)]) -> Result<(String, u16, String)> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.base))
             .map_err(|e| Error::parse(format!("URL {}{path}", self.base), e.to_string()))?;
         if !params.is_empty() {
@@ -562,41 +785,242 @@ impl<'a> PrometheusProbe<'a> {
         let resp = self.http.get(url).send().await.map_err(http_err)?;
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(http_err)?;
-        if (200..300).contains(&status) {
-            Ok((shown, body))
-        } else {
-            Err(Error::HttpStatus {
-                method: "GET".into(),
-                url: shown.clone(),
-                sent: describe(params),
-                status,
-                body: tail(&body, BODY_CHARS),
-            })
+        Ok((shown, status, body))
+    }
+}
+
+/// What a data read got: the data, or the storage error Prometheus answered
+/// with. The outer `Result` of the reads is the harness's own failure.
+type Answer<T> = std::result::Result<T, Refusal>;
+
+/// A query Prometheus evaluated and answered with a storage error.
+#[derive(Debug)]
+struct Refusal {
+    url: String,
+    sent: String,
+    query: String,
+    at_ms: Option<i64>,
+    status: u16,
+    error_type: String,
+    message: String,
+}
+
+impl Refusal {
+    /// As an error, for callers that do not judge (the seed's wait).
+    fn into_error(self) -> Error {
+        Error::HttpStatus {
+            method: "GET".into(),
+            url: self.url,
+            sent: self.sent,
+            status: self.status,
+            body: format!("{}: {}", self.error_type, self.message),
         }
     }
+
+    fn into_read_error(self, read: Read) -> ReadError {
+        ReadError {
+            read,
+            query: self.query,
+            at_ms: self.at_ms,
+            status: self.status,
+            error_type: self.error_type,
+            message: self.message,
+        }
+    }
+}
+
+/// The data of `answer`, or `None` with its refusal recorded in `errors` as `read`.
+fn keep<T>(read: Read, answer: Answer<T>, errors: &mut Vec<ReadError>) -> Option<T> {
+    answer
+        .map_err(|refusal| errors.push(refusal.into_read_error(read)))
+        .ok()
+}
+
+/// The API `errorType`s of a query Prometheus evaluated and could not
+/// finish: `execution` (422, what 2.42 and 2.53 answer for an unreadable
+/// chunk or index) and `internal` (500, its answer to an error the query
+/// engine marks as a storage error).
+const DATA_ERROR_TYPES: &[&str] = &["execution", "internal"];
+/// Words with which the TSDB names what it could not read, as in `cannot
+/// populate chunk 263 from block ...: segment doesn't include enough bytes`
+/// or `expanding series: get series 4: block: 01M8...: invalid checksum`.
+const STORAGE_WORDS: &[&str] = &[
+    "chunk",
+    "block",
+    "index",
+    "segment",
+    "checksum",
+    "corrupt",
+    "mmap",
+    "tombstone",
+];
+
+/// Whether an answer to a query is a storage error, evidence about the data
+/// rather than a failure of the harness; its `errorType` and message when
+/// it is.
+///
+/// The rule: Prometheus answered, the answer is the API's error envelope,
+/// its `errorType` is `execution` (422) or `internal` (500) -- Prometheus
+/// parsed and evaluated the query, and reading the data failed -- and its
+/// message names the storage (a chunk, block, index, segment, checksum...).
+/// Such a read becomes a [`ReadError`] that [`compare`] judges: a block or
+/// head chunk that is there but cannot be read is lost, whatever its
+/// metadata says.
+///
+/// Everything else stays an [`Error`] that ends the cell as a harness
+/// failure, because it says nothing about the data: nothing answered
+/// (connection refused or reset, a timeout: [`Error::Http`]); `bad_data`
+/// (400: the harness sent a query Prometheus cannot parse); `timeout`,
+/// `canceled` or `unavailable` (503: the server is busy or shutting down);
+/// an execution error that names no storage (a query limit); an answer
+/// that is not the API's JSON (a proxy's error page).
+fn storage_error(status: u16, body: &str) -> Option<(String, String)> {
+    if !matches!(status, 422 | 500) {
+        return None;
+    }
+    let envelope: Envelope<serde_json::Value> = serde_json::from_str(body).ok()?;
+    let error_type = envelope
+        .error_type
+        .filter(|t| DATA_ERROR_TYPES.contains(&t.as_str()))?;
+    let message = envelope.error?;
+    let lower = message.to_ascii_lowercase();
+    (envelope.status == "error" && STORAGE_WORDS.iter().any(|w| lower.contains(w)))
+        .then_some((error_type, message))
+}
+
+/// `body` when `status` is 2xx, else [`Error::HttpStatus`] with its end.
+fn success(url: &str, params: &[(&str, &str)], status: u16, body: String) -> Result<String> {
+    if (200..300).contains(&status) {
+        Ok(body)
+    } else {
+        Err(Error::HttpStatus {
+            method: "GET".into(),
+            url: url.to_owned(),
+            sent: describe(params),
+            status,
+            body: tail(&body, BODY_CHARS),
+        })
+    }
+}
+
+/// The `data` of an `/api/v1` answer whose `status` is `success`.
+fn envelope_data<T: DeserializeOwned>(url: &str, params: &[(&str, &str)], body: &str) -> Result<T> {
+    match parse_json_str::<Envelope<T>>(url, body)? {
+        Envelope {
+            status,
+            data: Some(data),
+            ..
+        } if status == "success" => Ok(data),
+        Envelope { error, .. } => Err(Error::HttpStatus {
+            method: "GET".into(),
+            url: url.to_owned(),
+            sent: describe(params),
+            status: 200,
+            body: error.unwrap_or_else(|| tail(body, BODY_CHARS)),
+        }),
+    }
+}
+
+/// The selector of exactly the series with `labels` (`__name__` included).
+fn series_selector(labels: &BTreeMap<String, String>) -> String {
+    let matchers: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
+        .collect();
+    format!("{{{}}}", matchers.join(","))
 }
 
 /// Judge `after` against `before` and the seeded history.
 ///
 /// - `blocks` is lost when the blocks no longer cover the seeded range, or
 ///   fewer marker samples are queryable than were seeded, or a checkpoint
-///   has no value; changed when a checkpoint answers another value.
+///   has no value, or Prometheus answered a marker read with a storage
+///   error (a block that is there but cannot be read; the error is the
+///   evidence); changed when a checkpoint answers another value.
 ///   Compaction merging blocks is fine: ULID identity goes into the details
 ///   only (kept, merged into newer blocks by compaction, or gone).
 /// - `head/wal` is lost when the exact head sample recorded before is gone,
-///   changed when it answers another value.
+///   or its series has fewer samples over the before snapshot's window than
+///   it had (both counts are the evidence), or a head read answered a
+///   storage error; changed when the sample answers another value or the
+///   window holds more samples than before (the head never gains past
+///   samples). Either is lost "already missing before the disruption" when
+///   the before snapshot has no sample or no count to compare with.
 ///
 /// `recovery` (from [`PrometheusProbe::wait_ready`]) is carried into the
 /// judgement. The details also show clean_start, the data dir owner and the
 /// head range before and after.
 pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) -> Judgement {
-    let h = &before.history;
-    let mut lost = Vec::new();
-    let mut changed = Vec::new();
-    let mut details = Vec::new();
+    let mut f = Findings::default();
+    judge_blocks(before, after, &mut f);
+    f.details.push(ulid_identity(before, after));
+    judge_head(before, after, &mut f);
+    f.details.push(format!(
+        "head range: before {}, after {}",
+        show_head(&before.head),
+        show_head(&after.head)
+    ));
+    f.details.push(format!(
+        "prometheus_tsdb_clean_start: before {}, after {} (-1 no lock file, 0 previous lock file replaced = unclean stop, 1 clean)",
+        show_opt(before.clean_start),
+        show_opt(after.clean_start)
+    ));
+    let owner = if before.data_dir_owner == after.data_dir_owner {
+        format!("data dir owner: {}", after.data_dir_owner)
+    } else {
+        format!(
+            "data dir owner changed: {} -> {}",
+            before.data_dir_owner, after.data_dir_owner
+        )
+    };
+    f.details.push(owner);
+    for e in &before.read_errors {
+        f.details.push(format!(
+            "{}: unreadable before the disruption: {e}",
+            e.read.part()
+        ));
+    }
+    f.into_judgement(recovery)
+}
 
-    // Blocks: judged against the history itself, so a before snapshot that
-    // already missed data cannot hide a loss.
+/// What the part checks of [`compare`] found.
+#[derive(Debug, Default)]
+struct Findings {
+    lost: Vec<String>,
+    changed: Vec<String>,
+    details: Vec<String>,
+}
+
+impl Findings {
+    /// Report `part` lost (once, whichever check found it first).
+    fn lose(&mut self, part: String) {
+        if !self.lost.contains(&part) {
+            self.lost.push(part);
+        }
+    }
+
+    fn into_judgement(self, recovery: Option<Duration>) -> Judgement {
+        let verdict = if !self.lost.is_empty() {
+            Verdict::Lost { parts: self.lost }
+        } else if !self.changed.is_empty() {
+            Verdict::Changed {
+                parts: self.changed,
+            }
+        } else {
+            Verdict::Survived
+        };
+        Judgement {
+            verdict,
+            details: self.details,
+            recovery,
+        }
+    }
+}
+
+/// The blocks, judged against the history itself, so a before snapshot
+/// that already missed data cannot hide a loss.
+fn judge_blocks(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
+    let h = &before.history;
     let want = h.samples();
     // Blocks end 1 ms after their last sample, so neighbouring blocks leave
     // gaps shorter than a step: only gaps holding a sample time count.
@@ -608,10 +1032,23 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
             first < *hi
         })
         .collect();
+    let unreadable: Vec<&ReadError> = after
+        .read_errors
+        .iter()
+        .filter(|e| e.read.part() == part::BLOCKS)
+        .collect();
+    let count_unreadable = unreadable.iter().any(|e| e.read == Read::MarkerCount);
+    let unread: BTreeSet<i64> = unreadable
+        .iter()
+        .filter_map(|e| match e.read {
+            Read::MarkerValue { at_ms } => Some(at_ms),
+            _ => None,
+        })
+        .collect();
     let missing: Vec<i64> = after
         .marker_values
         .iter()
-        .filter(|m| m.found.is_none())
+        .filter(|m| m.found.is_none() && !unread.contains(&m.at_ms))
         .map(|m| m.at_ms)
         .collect();
     let wrong: Vec<&MarkerValue> = after
@@ -620,27 +1057,52 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
         .filter(|m| m.found.is_some_and(|f| f != m.expected))
         .collect();
     let count = after.marker_count.unwrap_or(0);
-    details.push(format!(
-        "blocks: {count} of {want} seeded samples of {} queryable; {} of {} checkpoints answer the seeded value; {}",
-        h.selector(),
-        after.marker_values.len() - missing.len() - wrong.len(),
-        after.marker_values.len(),
-        if gaps.is_empty() {
-            format!("block metadata ({:?}) covers the seeded range", after.block_source)
-        } else {
-            format!("block metadata ({:?}) misses {}", after.block_source, show_ranges(&gaps))
-        }
-    ));
+    let counted = if count_unreadable {
+        format!(
+            "the count of seeded samples of {} is unreadable",
+            h.selector()
+        )
+    } else {
+        format!(
+            "{count} of {want} seeded samples of {} queryable",
+            h.selector()
+        )
+    };
+    let checkpoints = after.marker_values.len();
+    let mut answered = format!(
+        "{} of {checkpoints} checkpoints answer the seeded value",
+        checkpoints - missing.len() - wrong.len() - unread.len(),
+    );
+    if !unread.is_empty() {
+        answered.push_str(&format!(" ({} unreadable)", unread.len()));
+    }
+    let metadata = if gaps.is_empty() {
+        format!(
+            "block metadata ({:?}) covers the seeded range",
+            after.block_source
+        )
+    } else {
+        format!(
+            "block metadata ({:?}) misses {}",
+            after.block_source,
+            show_ranges(&gaps)
+        )
+    };
+    f.details
+        .push(format!("blocks: {counted}; {answered}; {metadata}"));
     if before.marker_count != Some(want) {
-        details.push(format!(
+        f.details.push(format!(
             "blocks: before the disruption only {} of {want} samples were queryable (seed incomplete)",
             before.marker_count.unwrap_or(0)
         ));
     }
-    if !gaps.is_empty() || count != want || !missing.is_empty() {
-        lost.push(part::BLOCKS.to_owned());
+    for e in &unreadable {
+        f.details.push(format!("{}: unreadable: {e}", part::BLOCKS));
+    }
+    if !gaps.is_empty() || !unreadable.is_empty() || count != want || !missing.is_empty() {
+        f.lose(part::BLOCKS.to_owned());
     } else if !wrong.is_empty() {
-        changed.push(format!(
+        f.changed.push(format!(
             "{}: {}",
             part::BLOCKS,
             wrong
@@ -655,17 +1117,26 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
                 .join(", ")
         ));
     }
-    details.push(ulid_identity(before, after));
+}
 
-    // Head / WAL.
-    match (&before.head.sample, &after.head.sample) {
-        (Some(b), Some(a)) if a.value == b.value => details.push(format!(
+/// The head: its exact sample, then its sample count over the window.
+fn judge_head(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
+    let Some(b) = &before.head.sample else {
+        // A seed that never took must not pass as "survived".
+        f.lose(format!("{} ({MISSING_BEFORE})", part::HEAD));
+        f.details
+            .push("head/wal: no head sample was recorded before the disruption".into());
+        return;
+    };
+    let sample_unreadable = after.read_errors.iter().any(|e| e.read == Read::HeadSample);
+    match &after.head.sample {
+        Some(a) if a.value == b.value => f.details.push(format!(
             "head/wal: sample {} @{} = {} still there",
             show_labels(&b.labels),
             b.at_ms,
             b.value
         )),
-        (Some(b), Some(a)) => changed.push(format!(
+        Some(a) => f.changed.push(format!(
             "{}: sample {} @{} {} -> {}",
             part::HEAD,
             show_labels(&b.labels),
@@ -673,54 +1144,72 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
             b.value,
             a.value
         )),
-        (Some(b), None) => {
-            lost.push(part::HEAD.to_owned());
-            details.push(format!(
-                "head/wal: sample {} @{} = {} is gone",
-                show_labels(&b.labels),
-                b.at_ms,
-                b.value
-            ));
-        }
-        (None, _) => {
-            // A seed that never took must not pass as "survived".
-            lost.push(format!(
-                "{} (already missing before the disruption)",
-                part::HEAD
-            ));
-            details.push("head/wal: no head sample was recorded before the disruption".into());
+        None => {
+            f.lose(part::HEAD.to_owned());
+            if !sample_unreadable {
+                f.details.push(format!(
+                    "head/wal: sample {} @{} = {} is gone",
+                    show_labels(&b.labels),
+                    b.at_ms,
+                    b.value
+                ));
+            }
         }
     }
-    details.push(format!(
-        "head range: before {}, after {}",
-        show_head(&before.head),
-        show_head(&after.head)
-    ));
-    details.push(format!(
-        "prometheus_tsdb_clean_start: before {}, after {} (-1 no lock file, 0 previous lock file replaced = unclean stop, 1 clean)",
-        show_opt(before.clean_start),
-        show_opt(after.clean_start)
-    ));
-    details.push(if before.data_dir_owner == after.data_dir_owner {
-        format!("data dir owner: {}", after.data_dir_owner)
-    } else {
-        format!(
-            "data dir owner changed: {} -> {}",
-            before.data_dir_owner, after.data_dir_owner
-        )
-    });
+    judge_head_count(before, after, f);
+    for e in after
+        .read_errors
+        .iter()
+        .filter(|e| e.read.part() == part::HEAD)
+    {
+        f.details.push(format!("{}: unreadable: {e}", part::HEAD));
+    }
+}
 
-    let verdict = if !lost.is_empty() {
-        Verdict::Lost { parts: lost }
-    } else if !changed.is_empty() {
-        Verdict::Changed { parts: changed }
-    } else {
-        Verdict::Survived
+/// The head series' samples over the before window: fewer after is a loss
+/// of part of the head the exact sample cannot see (a WAL segment replayed
+/// around, a torn segment), more is a change.
+fn judge_head_count(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
+    let Some((b, had)) = before
+        .head
+        .count
+        .as_ref()
+        .and_then(|c| c.samples.map(|n| (c, n)))
+    else {
+        f.lose(format!("{} ({MISSING_BEFORE})", part::HEAD));
+        f.details
+            .push("head/wal: no sample count was recorded before the disruption".into());
+        return;
     };
-    Judgement {
-        verdict,
-        details,
-        recovery,
+    let series = show_labels(&b.labels);
+    let window = b.window();
+    let had_samples = show_samples(had);
+    let has = after
+        .head
+        .count
+        .as_ref()
+        .filter(|a| (a.from_ms, a.to_ms) == (b.from_ms, b.to_ms))
+        .and_then(|a| a.samples);
+    match has {
+        Some(n) if n == had => f.details.push(format!(
+            "head/wal: {series}: {had_samples} before and after over {window}"
+        )),
+        Some(n) if n > had => f.changed.push(format!(
+            "{}: {series}: {had_samples} before, {n} after over {window}",
+            part::HEAD
+        )),
+        Some(n) => {
+            f.lose(part::HEAD.to_owned());
+            f.details.push(format!(
+                "head/wal: {series}: {had_samples} before, {n} after over {window}"
+            ));
+        }
+        None => {
+            f.lose(part::HEAD.to_owned());
+            f.details.push(format!(
+                "head/wal: {series}: {had_samples} before, none countable after over {window}"
+            ));
+        }
     }
 }
 
@@ -806,6 +1295,27 @@ fn show_head(head: &Head) -> String {
     match (head.min_time, head.max_time) {
         (Some(a), Some(b)) => format!("[{a}, {b}] ms, {} series", head.num_series),
         _ => "empty".into(),
+    }
+}
+
+/// `1 sample`, `41 samples`.
+fn show_samples(n: u64) -> String {
+    if n == 1 {
+        "1 sample".into()
+    } else {
+        format!("{n} samples")
+    }
+}
+
+/// A duration in ms as `90 s`, `12.5 min` or `3.2 h`.
+fn show_span(ms: i64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
     }
 }
 
@@ -919,6 +1429,8 @@ fn to_infos(metas: Vec<BlockMeta>) -> Vec<BlockInfo> {
 struct Envelope<T> {
     status: String,
     data: Option<T>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
     error: Option<String>,
 }
 
@@ -932,6 +1444,13 @@ struct QueryData {
 #[derive(Debug, Deserialize)]
 struct InstantSample {
     value: (f64, String),
+}
+
+impl InstantSample {
+    /// The value of a `count_over_time` result.
+    fn as_count(&self) -> u64 {
+        self.value.1.parse::<f64>().unwrap_or(0.0) as u64
+    }
 }
 
 #[derive(Debug, Deserialize)]
