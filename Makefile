@@ -13,7 +13,7 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e render node-image lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e observed render node-image lint clean tools cluster-tools lint-tools fmt
 
 test:
 	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
@@ -32,6 +32,14 @@ e2e:
 # CI with no container registry. Cached; see images/kind-node/README.md.
 node-image:
 	scripts/node-image.sh "$(K8S)"
+
+# Record real runs in docs/observed.json and re-render docs/expectations.md
+# with them: make observed REPORTS="a/report.json b/report.json"
+OBSERVED_HOST ?= $(shell nproc)-core $(shell uname -s), kind
+observed:
+	@test -n "$(REPORTS)" || { echo "usage: make observed REPORTS=\"<report.json> ...\" [OBSERVED_HOST=<words>]" >&2; exit 2; }
+	$(CARGO) run -q -- observed --host "$(OBSERVED_HOST)" $(REPORTS)
+	$(CARGO) run -q -- expectations > docs/expectations.md
 
 render:
 	@test -n "$(VARIANT)" || { echo "usage: make render VARIANT=<id>  (ids: $$($(CARGO) run -q -- variants))" >&2; exit 2; }

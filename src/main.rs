@@ -22,8 +22,10 @@ fn run() -> anyhow::Result<()> {
         Some("expectations") => print_out(&harness::expect::render_markdown()),
         Some("variants") => print_out(&variants()),
         Some("render") => print_out(&render(&args[1..], |k| std::env::var(k).ok())?),
+        Some("observed") => observed(&args[1..]),
         _ => anyhow::bail!(
-            "usage: storage-e2e <command>; commands: variants, render <id>, expectations, sweep [--run <id>]"
+            "usage: storage-e2e <command>; commands: variants, render <id>, expectations, \
+             sweep [--run <id>], observed --host <words> <report.json>..."
         ),
     }
 }
@@ -67,6 +69,34 @@ fn render_params(config: &Config) -> Params {
         params.storage_class = Some(class.clone());
     }
     params
+}
+
+/// `storage-e2e observed --host <words> <report.json>...` (make observed):
+/// add real runs' reports to the record docs/expectations.md is rendered
+/// with (harness::expect::ObservedRecord), dated today (UTC).
+fn observed(args: &[String]) -> anyhow::Result<()> {
+    let usage = "usage: storage-e2e observed --host <words> <report.json>...";
+    let [flag, host, reports @ ..] = args else {
+        anyhow::bail!(usage);
+    };
+    anyhow::ensure!(flag == "--host" && !reports.is_empty(), usage);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(harness::expect::OBSERVED_PATH);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()))?;
+    let mut record = harness::expect::ObservedRecord::from_json(&text)?;
+    let today = harness::expect::ObservedRecord::today();
+    for report in reports {
+        let text =
+            std::fs::read_to_string(report).map_err(|e| anyhow::anyhow!("read {report}: {e}"))?;
+        let n = record
+            .add_report(&text, &today, host)
+            .map_err(|e| anyhow::anyhow!("{report}: {e}"))?;
+        eprintln!("{report}: {n} cells recorded");
+    }
+    std::fs::write(&path, record.to_json())
+        .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
 }
 
 /// `storage-e2e sweep [--run <id>]` (make clean): remove every cluster,

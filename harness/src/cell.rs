@@ -22,11 +22,11 @@ use crate::probe::Judgement;
 use crate::probe::grafana::{self, GrafanaClient, SeedSpec};
 use crate::probe::prometheus::{self as prom, DEFAULT_DATA_DIR, PrometheusProbe};
 use crate::progress::Progress;
-use crate::report::{CellResult, TextArtifact, Timings, collect_artifacts};
+use crate::report::{CellResult, TextArtifact, Timings, collect_artifacts, write_timeline_svg};
 use crate::seed::prestart;
 use crate::seed::prometheus::History;
 use crate::suite::{SharedNfs, Suite};
-use crate::timeline::{self, TimelineWatcher};
+use crate::timeline::{self, Mark, TimelineHandle, TimelineWatcher};
 use crate::variant::Variant;
 use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
 
@@ -82,9 +82,11 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
     };
     let mut result = result.with_steps(&progress);
     let timeline = ctx.timeline.take();
-    if let Some(t) = &timeline {
-        result = result.with_findings(&timeline::findings(t, &ctx.logs, &log_classifier));
-    }
+    let findings = timeline
+        .as_ref()
+        .map(|t| timeline::findings(t, &ctx.logs, &log_classifier))
+        .unwrap_or_default();
+    result = result.with_findings(&findings);
     if !result.passed {
         cluster.mark_failed();
         let dir = suite.report.artifacts_dir(cell);
@@ -93,6 +95,16 @@ pub async fn run(suite: &Suite, cell: Cell) -> Result<CellResult> {
         match collect_artifacts(cluster.client(), &ns, &dir, timeline.as_ref(), &refs).await {
             Ok(_) => result = result.with_artifacts(&suite.report, &dir),
             Err(e) => progress.step(format!("could not collect artifacts: {e}")),
+        }
+    }
+    if let Some(t) = timeline
+        .as_ref()
+        .filter(|_| suite.config.timelines.wanted(result.passed))
+    {
+        let dir = suite.report.timeline_dir(cell, result.passed);
+        match write_timeline_svg(&dir, t, &findings, &cell.to_string()) {
+            Ok(file) => result = result.with_timeline_svg(&suite.report, &file),
+            Err(e) => progress.step(format!("could not draw the timeline: {e}")),
         }
     }
     ctx.cleanup(&result).await;
@@ -225,7 +237,8 @@ impl Ctx<'_> {
         let settle_grafana = async {
             match &applied_g {
                 Some(a) => {
-                    Some(settle(self.client(), &self.ns, GRAFANA, Kind::Deployment, 1, a).await)
+                    let w = Some(&watcher);
+                    Some(settle(self.client(), &self.ns, GRAFANA, Kind::Deployment, 1, a, w).await)
                 }
                 None => None,
             }
@@ -237,13 +250,20 @@ impl Ctx<'_> {
                 PROMETHEUS,
                 prom_kind,
                 prom_replicas,
-                &applied_p
+                &applied_p,
+                Some(&watcher),
             ),
             settle_grafana,
         );
         let settled_in = phase.elapsed();
+        watcher.mark(applied_p.at, Mark::Disruption, d.to_string());
+        mark_recovery(&watcher, PROMETHEUS.app, &applied_p, &settle_p);
+        if let (Some(a), Some(s)) = (&applied_g, &settle_g) {
+            mark_recovery(&watcher, GRAFANA.app, a, s);
+        }
         let restore = disrupt::restore(&applied_p, &prom_target).await;
         self.timings.settle = Some(settled_in.as_secs_f64());
+        self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + settled_in.as_secs_f64());
         if let Settled::Recovered {
             seen_after_ready: Some(d),
             ..
@@ -378,6 +398,7 @@ impl Ctx<'_> {
         } else {
             "waiting for prometheus to be Ready (grafana not run: E2E_APPS)"
         });
+        let waited = std::time::Instant::now();
         let (p, g) = tokio::join!(
             workload::wait_ready(
                 self.client(),
@@ -389,6 +410,7 @@ impl Ctx<'_> {
             ),
             grafana,
         );
+        self.timings.waits = Some(waited.elapsed().as_secs_f64());
         p?;
         g?;
         Ok(rendered)
@@ -670,6 +692,59 @@ async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
         })
 }
 
+/// Why the disrupted workload cannot come back while the node the
+/// disruption took away stays away, once the timeline `t` (this app's
+/// entries) shows it after `since_ms`: the terminal states of node-level
+/// cells on node-bound storage, so the cell need not sit out the settle
+/// timeout to call them pending.
+///
+/// - The scheduler refused a replacement because its volume or its
+///   nodeSelector binds it to that node (NodeAffinityConflict, or
+///   Unschedulable "didn't match Pod's node affinity/selector"), or because
+///   the old pod on that node still holds its ReadWriteOncePod claim.
+///   Nothing changes that while the node is cordoned or stopped, and the
+///   cell keeps it so until it ends.
+/// - A StatefulSet's pod on the stopped node is marked for deletion after
+///   NodeNotReady but can never finish terminating, and the controller
+///   creates no replacement until it has (kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/).
+pub(crate) fn held_by_node(
+    t: &timeline::Timeline,
+    since_ms: u64,
+    old_pod: &str,
+    node: &str,
+    kind: Kind,
+) -> Option<Reason> {
+    let after = || t.entries.iter().filter(|e| e.at_ms >= since_ms);
+    let refused = after().find_map(|e| match &e.record {
+        timeline::Record::Event(ev) if ev.reason == "FailedScheduling" => {
+            match timeline::classify_event(&ev.reason, &ev.message)? {
+                r @ (Reason::NodeAffinityConflict | Reason::RwopRejected) => Some(r),
+                Reason::Unschedulable if ev.message.contains(NODE_SELECTOR_MISMATCH) => {
+                    Some(Reason::Unschedulable)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    });
+    if refused.is_some() || kind != Kind::StatefulSet {
+        return refused;
+    }
+    let not_ready = t
+        .entries
+        .iter()
+        .any(|e| matches!(&e.record, timeline::Record::Event(ev) if ev.reason == "NodeNotReady"));
+    let stranded = after().any(|e| {
+        matches!(&e.record, timeline::Record::Pod(p)
+            if p.name == old_pod && p.terminating && !p.deleted && p.node.as_deref() == Some(node))
+    });
+    (not_ready && stranded).then_some(Reason::NodeNotReady)
+}
+
+/// The scheduler's words for a pod whose nodeSelector or node affinity
+/// names no node it may use (NodeAffinity plugin, ErrReasonPod).
+const NODE_SELECTOR_MISMATCH: &str = "didn't match Pod's node affinity/selector";
+
 /// How a disrupted workload ended up.
 #[derive(Debug, Clone)]
 pub enum Settled {
@@ -689,6 +764,17 @@ pub enum Settled {
         /// A Ready pod still serving, if any.
         serving: Option<String>,
     },
+    /// It cannot come back while the disrupted node stays away
+    /// ([`held_by_node`]): a terminal state, seen without waiting out the
+    /// settle timeout.
+    HeldByNode {
+        /// Why, as the timeline showed it.
+        reason: Reason,
+        /// The node.
+        node: String,
+        /// Disruption to seen.
+        after: Duration,
+    },
     /// Neither within the settle timeout.
     NotRecovered {
         /// A Ready pod still serving, if any.
@@ -704,6 +790,7 @@ impl Settled {
         match self {
             Self::Recovered { pod, .. } => Some(pod),
             Self::Stuck { serving } | Self::NotRecovered { serving, .. } => serving.as_deref(),
+            Self::HeldByNode { .. } => None,
         }
     }
 }
@@ -727,8 +814,27 @@ impl std::fmt::Display for Settled {
                 "rollout stuck (ProgressDeadlineExceeded), serving: {}",
                 serving.as_deref().unwrap_or("none")
             ),
+            Self::HeldByNode {
+                reason,
+                node,
+                after,
+            } => write!(
+                f,
+                "cannot come back while {node} is away ({reason}), seen after {:.1}s",
+                after.as_secs_f64()
+            ),
             Self::NotRecovered { last_seen, .. } => write!(f, "not recovered: {last_seen}"),
         }
+    }
+}
+
+/// Mark on the timeline when a disrupted app recovered (a bystander that
+/// merely stayed Ready gets no mark), for its picture.
+fn mark_recovery(watcher: &TimelineHandle, app: &str, applied: &Applied, settled: &Settled) {
+    if let (true, Settled::Recovered { after, .. }) = (applied.affected, settled)
+        && let Some(at) = applied.at.checked_add(*after)
+    {
+        watcher.mark(at, Mark::Recovery, app);
     }
 }
 
@@ -743,6 +849,7 @@ async fn settle(
     kind: Kind,
     replicas: usize,
     a: &Applied,
+    watcher: Option<&TimelineHandle>,
 ) -> Settled {
     let what = format!("{} to recover from {}", w.name, a.disruption);
     let recovered = workload::watch_pods(client, ns, &w, &what, SETTLE_TIMEOUT, |pods| {
@@ -772,9 +879,28 @@ async fn settle(
             std::future::pending::<()>().await;
         }
     };
+    let held = async {
+        let node = match (watcher, &a.node) {
+            (Some(watcher), Some(node)) if a.affected && a.disruption.is_node_level() => {
+                let since = watcher.offset_ms(a.at);
+                let what = format!("{} held by node {node}", w.name);
+                let found = watcher.wait_until(&what, SETTLE_TIMEOUT, |t| {
+                    held_by_node(&t.only(w.name), since, &a.old_pod, node, kind)
+                });
+                found.await.ok().map(|reason| (reason, node.clone()))
+            }
+            _ => None,
+        };
+        match node {
+            Some(found) => found,
+            // Not a node-level cell, or never seen: the other branches decide.
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
-        r = recovered => Some(r),
+        r = recovered => Some(Ok(r)),
         () = stuck => None,
+        (reason, node) = held => Some(Err((reason, node))),
     };
     let serving = || async {
         workload::pods(client, ns, &w).await.ok().and_then(|ps| {
@@ -784,7 +910,12 @@ async fn settle(
         })
     };
     match outcome {
-        Some(Ok((pod, ready))) => Settled::Recovered {
+        Some(Err((reason, node))) => Settled::HeldByNode {
+            reason,
+            node,
+            after: a.at.elapsed(),
+        },
+        Some(Ok(Ok((pod, ready)))) => Settled::Recovered {
             pod,
             after: a.at.elapsed(),
             seen_after_ready: ready.and_then(|t| {
@@ -792,7 +923,7 @@ async fn settle(
                 u64::try_from(ms).ok().map(Duration::from_millis)
             }),
         },
-        Some(Err(e)) => Settled::NotRecovered {
+        Some(Ok(Err(e))) => Settled::NotRecovered {
             serving: serving().await,
             last_seen: e.to_string(),
         },
@@ -996,6 +1127,114 @@ mod tests {
             last_seen: "timed out".into(),
         };
         assert_eq!(n.serving_pod(), None);
+        let h = Settled::HeldByNode {
+            reason: Reason::NodeAffinityConflict,
+            node: "w1".into(),
+            after: Duration::from_millis(12_340),
+        };
+        assert_eq!(
+            h.to_string(),
+            "cannot come back while w1 is away (node-affinity-conflict), seen after 12.3s"
+        );
+        assert_eq!(h.serving_pod(), None);
+    }
+
+    fn event_at(at_ms: u64, object: &str, reason: &str, message: &str) -> timeline::Entry {
+        timeline::Entry {
+            at_ms,
+            record: timeline::Record::Event(timeline::EventRecord {
+                name: format!("{object}.{at_ms}"),
+                object_kind: "Pod".into(),
+                object_name: object.into(),
+                type_: "Warning".into(),
+                reason: reason.into(),
+                message: message.into(),
+                count: 1,
+                source: "default-scheduler".into(),
+            }),
+        }
+    }
+
+    fn pod_at(at_ms: u64, name: &str, node: &str, terminating: bool) -> timeline::Entry {
+        timeline::Entry {
+            at_ms,
+            record: timeline::Record::Pod(timeline::PodRecord {
+                name: name.into(),
+                node: Some(node.into()),
+                phase: "Running".into(),
+                ready: false,
+                terminating,
+                deleted: false,
+                unschedulable: None,
+                containers: Vec::new(),
+            }),
+        }
+    }
+
+    /// Scheduler messages as kube-scheduler 1.35 words them.
+    const LOCAL_PATH_REFUSED: &str = "0/3 nodes are available: 1 node(s) had untolerated taint(s), \
+        1 node(s) had volume node affinity conflict, 1 node(s) were unschedulable. preemption: 0/3 \
+        nodes are available: 3 Preemption is not helpful for scheduling.";
+    const SELECTOR_REFUSED: &str = "0/3 nodes are available: 1 node(s) didn't match Pod's node \
+        affinity/selector, 1 node(s) had untolerated taint(s), 1 node(s) were unschedulable.";
+    const NO_ROOM: &str = "0/3 nodes are available: 3 Insufficient memory.";
+
+    #[test]
+    fn a_replacement_bound_to_the_missing_node_is_held_once_the_scheduler_says_so() {
+        let held = |entries: Vec<timeline::Entry>, kind| {
+            let t = timeline::Timeline { entries };
+            held_by_node(&t, 1_000, "prometheus-a", "w1", kind)
+        };
+        let refused = |msg| vec![event_at(2_000, "prometheus-b", "FailedScheduling", msg)];
+        assert_eq!(
+            held(refused(LOCAL_PATH_REFUSED), Kind::Deployment),
+            Some(Reason::NodeAffinityConflict)
+        );
+        assert_eq!(
+            held(refused(SELECTOR_REFUSED), Kind::Deployment),
+            Some(Reason::Unschedulable)
+        );
+        // Not bound to the node: room may come, so the settle wait decides.
+        assert_eq!(held(refused(NO_ROOM), Kind::Deployment), None);
+        // Seen before the disruption: the first deploy's, not the replacement's.
+        let early = vec![event_at(
+            500,
+            "prometheus-b",
+            "FailedScheduling",
+            LOCAL_PATH_REFUSED,
+        )];
+        assert_eq!(held(early, Kind::Deployment), None);
+    }
+
+    #[test]
+    fn a_statefulset_pod_stranded_on_the_stopped_node_is_held() {
+        let t = |entries| timeline::Timeline { entries };
+        let not_ready = event_at(1_500, "prometheus-0", "NodeNotReady", "Node is not ready");
+        let stranded = pod_at(2_000, "prometheus-0", "w1", true);
+        let both = t(vec![not_ready.clone(), stranded.clone()]);
+        assert_eq!(
+            held_by_node(&both, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            Some(Reason::NodeNotReady)
+        );
+        // A Deployment's pod is replaced instead: only the scheduler decides.
+        assert_eq!(
+            held_by_node(&both, 1_000, "prometheus-0", "w1", Kind::Deployment),
+            None
+        );
+        // Terminating on a node that works finishes by itself.
+        let elsewhere = t(vec![
+            not_ready.clone(),
+            pod_at(2_000, "prometheus-0", "w2", true),
+        ]);
+        assert_eq!(
+            held_by_node(&elsewhere, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            None
+        );
+        let no_event = t(vec![stranded]);
+        assert_eq!(
+            held_by_node(&no_event, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            None
+        );
     }
 }
 
@@ -1061,7 +1300,7 @@ mod contract_tests {
 
         let settled = tokio::time::timeout(
             Duration::from_secs(20),
-            settle(&client, NS, PROMETHEUS, Kind::Deployment, 1, &a),
+            settle(&client, NS, PROMETHEUS, Kind::Deployment, 1, &a, None),
         )
         .await
         .expect("settle follows the watches");

@@ -35,6 +35,31 @@ impl Keep {
     }
 }
 
+/// Which cells get a picture of their timeline (`timeline.svg`) in the
+/// report: a failed cell's pod and event history is easier to read drawn
+/// than listed, and a passed cell's is worth a look when tuning timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timelines {
+    /// Failed cells only, beside their other artifacts (the default).
+    #[default]
+    Failed,
+    /// Every cell; a passed cell's goes to `passed/<cell>/`.
+    All,
+    /// No cell.
+    Off,
+}
+
+impl Timelines {
+    /// Whether a cell that `passed` (or not) gets its picture.
+    pub fn wanted(self, passed: bool) -> bool {
+        match self {
+            Self::Failed => !passed,
+            Self::All => true,
+            Self::Off => false,
+        }
+    }
+}
+
 /// The container images a run uses. All pinned; override for mirrors and
 /// air-gapped machines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +164,8 @@ pub struct Config {
     pub apps: Vec<App>,
     /// E2E_REPORT_DIR: where the report goes (default target/e2e-report).
     pub report_dir: PathBuf,
+    /// E2E_TIMELINES: which cells get `timeline.svg` (default failed ones).
+    pub timelines: Timelines,
     /// HARNESS_*_IMAGE overrides.
     pub images: Images,
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
@@ -169,6 +196,7 @@ impl Default for Config {
             storage_class: None,
             apps: App::ALL.to_vec(),
             report_dir: PathBuf::from("target/e2e-report"),
+            timelines: Timelines::Failed,
             images: Images::default(),
             container_host: None,
             manifests_dir: crate::manifest::default_dir(),
@@ -189,6 +217,7 @@ pub const VARIABLES: &[&str] = &[
     "E2E_STORAGE_CLASS",
     "E2E_APPS",
     "E2E_REPORT_DIR",
+    "E2E_TIMELINES",
     "HARNESS_PROMETHEUS_IMAGE",
     "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
     "HARNESS_GRAFANA_IMAGE",
@@ -340,6 +369,20 @@ impl Config {
         }
         if let Some(v) = get("E2E_REPORT_DIR") {
             c.report_dir = PathBuf::from(v.trim());
+        }
+        if let Some(v) = get("E2E_TIMELINES") {
+            c.timelines = match v.trim() {
+                "failed" => Timelines::Failed,
+                "all" => Timelines::All,
+                "none" => Timelines::Off,
+                _ => {
+                    return Err(Error::Config {
+                        var: "E2E_TIMELINES",
+                        value: v,
+                        allowed: "one of failed, all, none".into(),
+                    });
+                }
+            };
         }
         for (var, slot) in [
             ("HARNESS_PROMETHEUS_IMAGE", &mut c.images.prometheus),
@@ -572,6 +615,27 @@ mod tests {
         assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
         assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
         assert!(err(&[("HARNESS_CONTAINER_HOST", "http://x/")]).contains("host name or IP"));
+    }
+
+    #[test]
+    fn timelines_default_to_failed_cells_and_bad_values_are_named() {
+        assert_eq!(
+            err(&[("E2E_TIMELINES", "bogus")]),
+            "E2E_TIMELINES=\"bogus\" is not valid: expected one of failed, all, none"
+        );
+        let c = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.timelines, Timelines::Failed);
+        assert!(c.timelines.wanted(false) && !c.timelines.wanted(true));
+        for (value, want) in [
+            ("failed", Timelines::Failed),
+            (" all ", Timelines::All),
+            ("none", Timelines::Off),
+        ] {
+            let c = parse(&[("E2E_TIMELINES", value)]).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.timelines, want, "{value}");
+        }
+        assert!(Timelines::All.wanted(true) && Timelines::All.wanted(false));
+        assert!(!Timelines::Off.wanted(false));
     }
 
     #[test]

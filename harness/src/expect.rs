@@ -21,10 +21,12 @@ use crate::ids::NamedId;
 use crate::probe::{Judgement, Verdict};
 use crate::variant::Variant;
 
+mod observed;
 mod render;
 mod sources;
 mod table;
 
+pub use observed::{RECORD_PATH as OBSERVED_PATH, Record as ObservedRecord};
 pub use render::render_markdown;
 pub use sources::Source;
 pub use table::{ASSUMPTIONS, expected};

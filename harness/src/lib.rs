@@ -26,6 +26,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod seed;
+pub mod storage_class;
 #[cfg(test)]
 mod stub_api;
 pub mod suite;

@@ -32,8 +32,10 @@ use crate::timeline::Finding;
 use crate::variant::Variant;
 
 mod artifacts;
+mod timeline_svg;
 
 pub use artifacts::{Artifact, ArtifactSummary, TextArtifact, collect_artifacts};
+pub use timeline_svg::{TIMELINE_SVG, render_timeline_svg, write_timeline_svg};
 
 /// The probe's judgement of one app, as the report stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +94,25 @@ pub struct Timings {
     /// Prometheus's replacement pod Ready (the API's time, truncated to the
     /// second, so this overstates by up to 1 s) to the harness seeing it.
     pub detection: Option<f64>,
+    /// The waits the harness cannot shorten: the apps becoming Ready after
+    /// the apply (scheduling, volume binding, container and Prometheus
+    /// start) and the disruption until settled (which holds the provoked
+    /// deadlines). `total - waits` is the harness's own overhead.
+    #[serde(default)]
+    pub waits: Option<f64>,
+}
+
+impl Timings {
+    /// The harness's own share of the cell: everything but [`Self::waits`].
+    pub fn overhead(&self) -> Option<f64> {
+        Some((self.total? - self.waits?).max(0.0))
+    }
+
+    /// [`Self::overhead`] as a percentage of the total.
+    pub fn overhead_percent(&self) -> Option<f64> {
+        let total = self.total.filter(|t| *t > 0.0)?;
+        Some(self.overhead()? / total * 100.0)
+    }
 }
 
 /// Everything the report says about one cell.
@@ -126,6 +147,10 @@ pub struct CellResult {
     pub failure: Option<String>,
     /// Failure artifacts folder, relative to the report dir.
     pub artifacts: Option<String>,
+    /// The picture of the cell's timeline (`timeline.svg`, see
+    /// E2E_TIMELINES), relative to the report dir.
+    #[serde(default)]
+    pub timeline_svg: Option<String>,
     /// The progress lines of the cell.
     pub steps: Vec<String>,
     /// Where the cell's time went.
@@ -151,6 +176,7 @@ impl CellResult {
             passed: false,
             failure: Some("the cell did not finish".into()),
             artifacts: None,
+            timeline_svg: None,
             steps: Vec::new(),
             timings: Timings::default(),
         }
@@ -239,6 +265,13 @@ impl CellResult {
         self.artifacts = Some(rel.display().to_string());
         self
     }
+
+    /// Point at the cell's `timeline.svg` (relative to the report dir when inside it).
+    pub fn with_timeline_svg(mut self, report: &Report, file: &Path) -> Self {
+        let rel = file.strip_prefix(report.dir()).unwrap_or(file);
+        self.timeline_svg = Some(rel.display().to_string());
+        self
+    }
 }
 
 /// The report directory of a run.
@@ -270,6 +303,16 @@ impl Report {
     /// Where a failed cell's artifacts go: `failures/<cell>/`.
     pub fn artifacts_dir(&self, cell: Cell) -> PathBuf {
         self.dir.join("failures").join(cell.file_stem())
+    }
+
+    /// Where a cell's `timeline.svg` goes: a failed cell's artifacts
+    /// folder, or `passed/<cell>/` (E2E_TIMELINES=all).
+    pub fn timeline_dir(&self, cell: Cell, passed: bool) -> PathBuf {
+        if passed {
+            self.dir.join("passed").join(cell.file_stem())
+        } else {
+            self.artifacts_dir(cell)
+        }
     }
 
     /// Save one cell's result and re-render `report.json` and `report.md`.
@@ -518,6 +561,9 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
             if let Some(a) = &c.artifacts {
                 let _ = writeln!(w, "Artifacts: `{a}/`\n");
             }
+            if let Some(t) = &c.timeline_svg {
+                let _ = writeln!(w, "Timeline: [{t}]({t})\n");
+            }
         }
     }
 
@@ -554,14 +600,18 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            let result = if c.passed { "✅" } else { "❌" };
+            let result = match &c.timeline_svg {
+                Some(t) => format!("{result} [timeline]({t})"),
+                None => result.to_owned(),
+            };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {recovery} | {reasons} | {} |",
+                "| {} | {} | {} | {} | {recovery} | {reasons} | {result} |",
                 c.cell(),
                 c.k8s_version,
                 md_cell(&expected),
                 md_cell(&observed),
-                if c.passed { "✅" } else { "❌" }
             );
         }
     }
@@ -573,12 +623,15 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
 /// the range of each phase over the cells that reached it.
 fn render_timings(w: &mut String, cells: &[CellResult]) {
     type Phase = fn(&Timings) -> Option<f64>;
-    let phases: [(&str, Phase); 6] = [
+    let phases: [(&str, Phase); 9] = [
         ("deploy", |t| t.deploy),
         ("seed", |t| t.seed),
         ("disruption to settled", |t| t.settle),
         ("judge", |t| t.judge),
         ("total", |t| t.total),
+        ("waits", |t| t.waits),
+        ("overhead", Timings::overhead),
+        ("overhead %", Timings::overhead_percent),
         ("detection", |t| t.detection),
     ];
     if cells.iter().all(|c| c.timings == Timings::default()) {
@@ -610,8 +663,12 @@ fn render_timings(w: &mut String, cells: &[CellResult]) {
     }
     let _ = writeln!(
         w,
-        "\n\ndetection: a recovered Prometheus pod's Ready time (the API's, truncated to the \
-         second, so it overstates by up to 1 s) to the moment the harness's watch showed it.\n"
+        "\n\nwaits: what the harness cannot shorten (the apps becoming Ready after the apply, \
+         the disruption until settled, provoked deadlines included); overhead: the rest of the \
+         total (namespace, apply, seeding, the before-snapshot's wait for a first scrape, \
+         judging, cleanup). detection: a recovered Prometheus pod's Ready time (the API's, \
+         truncated to the second, so it overstates by up to 1 s) to the moment the harness's \
+         watch showed it.\n"
     );
 }
 
@@ -800,6 +857,7 @@ mod tests {
             judge: Some(1.0),
             total: Some(70.0),
             detection: Some(0.4),
+            waits: Some(63.0),
         };
         let mut b = failing();
         b.timings = Timings {
@@ -810,10 +868,15 @@ mod tests {
         let md = render_markdown(&[a, b], &[]);
         assert!(md.contains("## Where the time went (seconds)"), "{md}");
         assert!(
-            md.contains("| nfs-static/pod-delete on kind | 4.0 | 60.5 | 2.0 | 1.0 | 70.0 | 0.4 |"),
+            md.contains(
+                "| nfs-static/pod-delete on kind | 4.0 | 60.5 | 2.0 | 1.0 | 70.0 | 63.0 | 7.0 | 10.0 | 0.4 |"
+            ),
             "{md}"
         );
-        assert!(md.contains("| 6.0 | - | - | - | 9.0 | - |"), "{md}");
+        assert!(
+            md.contains("| 6.0 | - | - | - | 9.0 | - | - | - | - |"),
+            "{md}"
+        );
         assert!(
             md.contains("| **median (min to max)** | 6.0 (4.0 to 6.0) | 60.5 (60.5 to 60.5) |"),
             "{md}"
@@ -883,6 +946,42 @@ mod tests {
             .to_string();
         assert!(err.starts_with("could not parse cell result"), "{err}");
         assert!(err.contains("bogus.json"), "{err}");
+    }
+
+    #[test]
+    fn a_cells_timeline_picture_is_linked_from_the_report() {
+        let r = Report::new("/tmp/r");
+        let failed = failing();
+        let dir = r.timeline_dir(failed.cell(), false);
+        assert_eq!(dir, r.artifacts_dir(failed.cell()));
+        let failed = failed
+            .with_artifacts(&r, &dir)
+            .with_timeline_svg(&r, &dir.join(TIMELINE_SVG));
+        let passed = passing();
+        let file = r.timeline_dir(passed.cell(), true).join(TIMELINE_SVG);
+        let passed = passed.with_timeline_svg(&r, &file);
+        assert_eq!(
+            passed.timeline_svg.as_deref(),
+            Some("passed/nfs-static__pod-delete__kind/timeline.svg")
+        );
+        let md = render_markdown(&[passed.clone(), failed], &[]);
+        let svg = "failures/empty-dir__pod-delete__kind/timeline.svg";
+        assert!(
+            md.contains(&format!(
+                "Artifacts: `failures/empty-dir__pod-delete__kind/`\n\nTimeline: [{svg}]({svg})\n"
+            )),
+            "{md}"
+        );
+        assert!(md.contains(&format!("| ❌ [timeline]({svg}) |")), "{md}");
+        assert!(
+            md.contains("| ✅ [timeline](passed/nfs-static__pod-delete__kind/timeline.svg) |"),
+            "{md}"
+        );
+        // A cell file written before the field existed still loads.
+        let mut v = serde_json::to_value(&passed).unwrap();
+        v.as_object_mut().unwrap().remove("timeline_svg");
+        let old: CellResult = serde_json::from_value(v).unwrap();
+        assert_eq!(old.timeline_svg, None);
     }
 
     #[test]

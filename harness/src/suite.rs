@@ -343,6 +343,13 @@ impl Suite {
                     let refs: Vec<&str> = load.iter().map(String::as_str).collect();
                     let clock = std::time::Instant::now();
                     guard.load_images(&refs).await?;
+                    if let (Some(class), true) = (
+                        &self.config.storage_class,
+                        self.config.variants.contains(&Variant::CustomClass),
+                    ) {
+                        crate::storage_class::verify(guard.client(), class, self.config.provider)
+                            .await?;
+                    }
                     let timing = if self.config.provider == Provider::Existing {
                         format!(
                             "timing: connected to the existing cluster in {:.1}s (its nodes pull the images)",

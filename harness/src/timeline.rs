@@ -54,6 +54,34 @@ pub enum Record {
         /// What happened.
         text: String,
     },
+    /// A moment the harness itself knows (the disruption, a recovery), so
+    /// what the cluster did can be read against it (`timeline.svg` draws
+    /// these as vertical lines).
+    Mark {
+        /// Which moment.
+        mark: Mark,
+        /// What it was about, e.g. `rollout-restart` or `prometheus`.
+        text: String,
+    },
+}
+
+/// The moments a cell marks on its timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mark {
+    /// The disruption was applied.
+    Disruption,
+    /// A disrupted app was back to full strength (the settle wait saw it).
+    Recovery,
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Disruption => "disruption",
+            Self::Recovery => "recovery",
+        })
+    }
 }
 
 /// The parts of an Event the classifiers and a person need.
@@ -280,7 +308,7 @@ impl Record {
             Self::Event(e) => format!("{}/{}", e.object_kind, e.object_name),
             Self::Pod(p) => format!("Pod/{}", p.name),
             Self::Deployment(d) => format!("Deployment/{}", d.name),
-            Self::Note { .. } => String::new(),
+            Self::Note { .. } | Self::Mark { .. } => String::new(),
         }
     }
 
@@ -289,7 +317,7 @@ impl Record {
             Self::Event(e) => Some(&e.object_name),
             Self::Pod(p) => Some(&p.name),
             Self::Deployment(d) => Some(&d.name),
-            Self::Note { .. } => None,
+            Self::Note { .. } | Self::Mark { .. } => None,
         }
     }
 
@@ -356,6 +384,7 @@ impl Record {
                 s
             }
             Self::Note { text } => format!("note: {text}"),
+            Self::Mark { mark, text } => format!("{mark}: {text}"),
         }
     }
 }

@@ -83,11 +83,25 @@ pub fn render_markdown() -> String {
             }
         }
     };
+    let observed = super::observed::Record::checked_in();
     let _ = writeln!(w, "## Cell by cell\n");
+    let _ = writeln!(
+        w,
+        "The last column is what real runs recorded in `{}` saw for Prometheus (`make observed` \
+         adds a run's report): the outcome, the Kubernetes minors and dates, and CONTRADICTED \
+         where the table does not accept it. \"predicted only\" means no run here has checked the \
+         cell yet: NFS cells (no NFS client in the recording machine's kernel), k3d and existing \
+         clusters. Grafana's column is predicted only everywhere: no Grafana image could be \
+         obtained where these runs were recorded.\n",
+        super::observed::RECORD_PATH
+    );
     for &p in Provider::ALL {
         let _ = writeln!(w, "### {p}\n");
-        let _ = writeln!(w, "| cell | Prometheus | Grafana | sources | note |");
-        let _ = writeln!(w, "|---|---|---|---|---|");
+        let _ = writeln!(
+            w,
+            "| cell | Prometheus | Grafana | sources | note | observed (Prometheus) |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|");
         for cell in Cell::all().filter(|c| c.provider == p) {
             let e = expected(cell.variant, cell.disruption, cell.provider);
             let mut nums: Vec<usize> = e.sources.iter().map(&mut number).collect();
@@ -97,14 +111,20 @@ pub fn render_markdown() -> String {
                 Some(why) => (format!("not applicable: {why}"), "″".to_owned()),
                 None => (label(&e.prometheus), label(&e.grafana)),
             };
+            let seen = if e.is_applicable() {
+                observed.summary(cell)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 cell.short(),
                 cell_text(&pl),
                 cell_text(&gl),
                 refs.join(" "),
-                cell_text(e.note.as_deref().unwrap_or(""))
+                cell_text(e.note.as_deref().unwrap_or("")),
+                cell_text(&seen)
             );
         }
         let _ = writeln!(w);

@@ -34,8 +34,11 @@ pub const ASSUMPTIONS: &[&str] = &[
     "Survives means a pod of the workload is Ready again and every seeded datum reads back; reasons \
      seen on the way (a lock held for a moment, a Multi-Attach until detach) are reported, not \
      failures.",
-    "custom-class, and on an existing cluster the default class, is judged against the claim that it \
-     is network-attached ReadWriteOnce storage (see the claim source).",
+    "On an existing cluster, custom-class and the default class are judged against the claim that \
+     they are network-attached ReadWriteOnce storage (see the claim source). On a kind or k3d \
+     cluster the harness creates, the only class is the provider's local-path one, so custom-class \
+     (E2E_STORAGE_CLASS=standard on kind, local-path on k3d) is judged as that node-local class; \
+     the harness refuses any other class there.",
 ];
 
 /// The storage mechanism one app gets in one (variant, provider).
@@ -78,6 +81,15 @@ fn default_class(provider: Provider) -> Backend {
     }
 }
 
+/// What custom-class is judged as: the user's claim on their own cluster;
+/// on a cluster the harness creates, the only class there is.
+fn custom_class(provider: Provider) -> Backend {
+    match provider {
+        Provider::Kind | Provider::K3d => Backend::LocalPath,
+        Provider::Existing => Backend::UserClaim,
+    }
+}
+
 /// (Prometheus, Grafana) shapes of a variant on a provider.
 fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
     let plain = |backend| Shape {
@@ -113,7 +125,9 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
             };
             (s, s)
         }
-        Variant::CustomClass => (plain(Backend::UserClaim), plain(Backend::UserClaim)),
+        // A cluster the harness creates has one class, the provider's
+        // local-path one (crate::storage_class refuses any other there).
+        Variant::CustomClass => (plain(custom_class(provider)), plain(custom_class(provider))),
     }
 }
 
@@ -694,6 +708,7 @@ mod tests {
             (Variant::DefaultClass, Some(Reason::NodeAffinityConflict)),
             (Variant::Statefulset, Some(Reason::NodeAffinityConflict)),
             (Variant::Rwop, Some(Reason::NodeAffinityConflict)),
+            (Variant::CustomClass, Some(Reason::NodeAffinityConflict)),
         ];
         for (v, reason) in cases {
             let e = exp(v, Disruption::RescheduleOtherNode, Provider::Kind);
@@ -702,11 +717,7 @@ mod tests {
                 Some(r) => assert_eq!(e.prometheus, Outcome::Pending { reason: r }, "{}", e.cell),
             }
         }
-        for v in [
-            Variant::NfsStatic,
-            Variant::NfsDynamic,
-            Variant::CustomClass,
-        ] {
+        for v in [Variant::NfsStatic, Variant::NfsDynamic] {
             let e = exp(v, Disruption::RescheduleOtherNode, Provider::Kind);
             assert_eq!(e.prometheus, Outcome::Survives, "{}", e.cell);
         }
@@ -748,11 +759,17 @@ mod tests {
     }
 
     #[test]
-    fn custom_class_is_judged_against_the_users_claim() {
+    fn custom_class_is_the_users_claim_on_their_cluster_and_local_path_on_ours() {
         for d in Disruption::ALL.iter().copied() {
-            let e = exp(Variant::CustomClass, d, Provider::Kind);
-            if e.is_applicable() {
-                assert!(e.sources.contains(&CLAIM_NETWORK_RWO), "{}", e.cell);
+            let mine = exp(Variant::CustomClass, d, Provider::Existing);
+            if mine.is_applicable() {
+                assert!(mine.sources.contains(&CLAIM_NETWORK_RWO), "{}", mine.cell);
+            }
+            for p in [Provider::Kind, Provider::K3d] {
+                let ours = exp(Variant::CustomClass, d, p);
+                let default = exp(Variant::DefaultClass, d, p);
+                assert_eq!(ours.prometheus, default.prometheus, "{}", ours.cell);
+                assert!(!ours.sources.contains(&CLAIM_NETWORK_RWO), "{}", ours.cell);
             }
         }
     }

@@ -49,8 +49,20 @@ pub struct Finding {
     pub object: String,
     /// The message or state it was read from.
     pub evidence: String,
-    /// Milliseconds since the watch started.
+    /// Milliseconds since the watch started (0 for log findings: a log
+    /// line has no place on the timeline).
     pub at_ms: u64,
+}
+
+/// How the evidence of a finding read from a log starts.
+const LOG_EVIDENCE: &str = "log: ";
+
+impl Finding {
+    /// Whether it was read from a pod's log rather than from the timeline
+    /// (its `at_ms` then says nothing).
+    pub fn from_log(&self) -> bool {
+        self.evidence.starts_with(LOG_EVIDENCE)
+    }
 }
 
 /// Classify one Kubernetes event by its reason and message. Normal events
@@ -161,7 +173,7 @@ pub fn findings(
                     });
                 }
             }
-            Record::Note { .. } => {}
+            Record::Note { .. } | Record::Mark { .. } => {}
         }
     }
     for (pod, text) in logs {
@@ -169,7 +181,7 @@ pub fn findings(
             out.push(Finding {
                 reason,
                 object: format!("Pod/{pod}"),
-                evidence: format!("log: {}", first_line_with_error(text)),
+                evidence: format!("{LOG_EVIDENCE}{}", first_line_with_error(text)),
                 at_ms: 0,
             });
         }
@@ -199,7 +211,7 @@ fn suppress_explained(all: Vec<Finding>) -> Vec<Finding> {
     let schedule_explained = has(&[Reason::NodeAffinityConflict, Reason::RwopRejected]);
     let log_explained: Vec<String> = all
         .iter()
-        .filter(|f| f.evidence.starts_with("log: "))
+        .filter(|f| f.from_log())
         .map(|f| f.object.clone())
         .collect();
     all.iter()

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
 
-use super::{DeploymentRecord, Entry, EventRecord, PodRecord, Record, Timeline};
+use super::{DeploymentRecord, Entry, EventRecord, Mark, PodRecord, Record, Timeline};
 
 /// Shared, append-only recording with de-duplication per object: an entry
 /// is only added when the object's recorded state changed.
@@ -25,6 +25,9 @@ use super::{DeploymentRecord, Entry, EventRecord, PodRecord, Record, Timeline};
 struct Recorder {
     started: Instant,
     inner: Arc<Mutex<Recorded>>,
+    /// Bumped on every new entry, so [`TimelineHandle::wait_until`] wakes
+    /// on changes instead of polling.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 #[derive(Default)]
@@ -42,6 +45,12 @@ impl Recorder {
         }
         r.last.insert(key, record.clone());
         r.entries.push(Entry { at_ms, record });
+        drop(r);
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn note(&self, text: String) {
@@ -51,6 +60,20 @@ impl Recorder {
             at_ms,
             record: Record::Note { text },
         });
+        drop(r);
+        self.changed();
+    }
+
+    /// Insert an entry stamped with `at` (which may lie before entries
+    /// already recorded), keeping the entries in time order.
+    fn insert_at(&self, at: Instant, record: Record) {
+        let at_ms = u64::try_from(at.saturating_duration_since(self.started).as_millis())
+            .unwrap_or(u64::MAX);
+        let mut r = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = r.entries.partition_point(|e| e.at_ms <= at_ms);
+        r.entries.insert(i, Entry { at_ms, record });
+        drop(r);
+        self.changed();
     }
 
     fn snapshot(&self) -> Timeline {
@@ -96,6 +119,7 @@ impl TimelineWatcher {
         let recorder = Recorder {
             started: Instant::now(),
             inner: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         recorder.note(format!("watching namespace {}", self.namespace));
         let (stop, stopped) = signal::channel(false);
@@ -217,6 +241,65 @@ impl TimelineHandle {
                 "the watches had not all listed the namespace after {SYNC_TIMEOUT:?}; early entries may be missing"
             )),
         }
+    }
+
+    /// Mark a moment the harness knows (the disruption, a recovery) at the
+    /// instant it happened, which may be before the call: the watches only
+    /// show its effects, and the picture of the timeline draws it as a line.
+    pub fn mark(&self, at: Instant, mark: Mark, text: impl Into<String>) {
+        self.recorder.insert_at(
+            at,
+            Record::Mark {
+                mark,
+                text: text.into(),
+            },
+        );
+    }
+
+    /// Where `at` falls on this timeline (its entries' `at_ms`).
+    pub fn offset_ms(&self, at: Instant) -> u64 {
+        u64::try_from(
+            at.saturating_duration_since(self.recorder.started)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
+    /// Wait until `found` answers `Some` for what has been recorded,
+    /// checking at every new entry (no polling), for at most `timeout`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Timeout`] naming `what`, with the number of entries
+    /// seen by then.
+    pub async fn wait_until<T>(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        found: impl Fn(&Timeline) -> Option<T>,
+    ) -> crate::Result<T> {
+        let mut changes = self.recorder.changes.subscribe();
+        let seen = async {
+            loop {
+                changes.borrow_and_update();
+                if let Some(t) = found(&self.recorder.snapshot()) {
+                    return t;
+                }
+                if changes.changed().await.is_err() {
+                    // The recorder outlives its handle; unreachable in practice.
+                    return std::future::pending().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, seen)
+            .await
+            .map_err(|_| crate::Error::Timeout {
+                what: what.to_owned(),
+                waited: timeout,
+                last_seen: format!(
+                    "{} timeline entries, none matching",
+                    self.recorder.snapshot().entries.len()
+                ),
+            })
     }
 
     /// Stop watching and return everything recorded.
@@ -360,6 +443,52 @@ mod contract_tests {
                 .contains("Multi-Attach error for volume"),
             "{}",
             timeline.render_text()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_mark_at_an_earlier_instant_keeps_the_entries_in_time_order() {
+        let started = Instant::now()
+            .checked_sub(Duration::from_secs(10))
+            .unwrap_or_else(Instant::now);
+        let recorder = Recorder {
+            started,
+            inner: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        };
+        recorder.note("seen now".into());
+        recorder.insert_at(
+            started + Duration::from_secs(2),
+            Record::Mark {
+                mark: Mark::Disruption,
+                text: "pod-delete".into(),
+            },
+        );
+        // Before the watch started: clamped to 0, still first.
+        recorder.insert_at(
+            started
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or(started),
+            Record::Note {
+                text: "early".into(),
+            },
+        );
+        let t = recorder.snapshot();
+        let at: Vec<u64> = t.entries.iter().map(|e| e.at_ms).collect();
+        assert_eq!(at[..2], [0, 2_000], "{at:?}");
+        assert!(at[2] >= 10_000, "{at:?}");
+        assert!(
+            t.render_text()
+                .contains("[    2.0s] disruption: pod-delete\n"),
+            "{}",
+            t.render_text()
         );
     }
 }

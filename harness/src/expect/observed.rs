@@ -1,0 +1,253 @@
+//! What cells were seen to do on real clusters, kept beside the predictions
+//! so docs/expectations.md can say, cell by cell, whether an outcome was
+//! observed or is still only predicted.
+//!
+//! The record (`docs/observed.json`) is made from the reports of real runs
+//! by `cargo run -q -- observed <report.json>...` (`make observed`), never
+//! by hand: each run adds its date, Kubernetes minor, provider and, per
+//! cell, the Prometheus outcome and reasons it saw and the first finding of
+//! the cell's timeline (the line that shows why). Whether an observation
+//! agrees is decided when the table is rendered, against the table as it is
+//! then, so a changed prediction is checked against every run on record.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Cell, Outcome, Reason, expected};
+use crate::error::{Error, Result};
+
+/// The checked-in record, embedded so the rendered table is a pure function.
+const RECORD: &str = include_str!("../../../docs/observed.json");
+/// Its path from the repository root, for the command that updates it.
+pub const RECORD_PATH: &str = "docs/observed.json";
+
+/// Every run recorded, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The runs.
+    pub runs: Vec<Run>,
+}
+
+/// One run's cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// When (UTC date).
+    pub date: String,
+    /// Where, in a few words (e.g. `2-core Linux, offline kind`).
+    pub host: String,
+    /// Cells by `variant/disruption on provider`.
+    pub cells: BTreeMap<String, Seen>,
+}
+
+/// What one cell showed in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The cluster's Kubernetes minor.
+    pub k8s: String,
+    /// Prometheus's observed outcome.
+    pub prometheus: Outcome,
+    /// The reasons the timeline showed for Prometheus.
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+    /// The first finding of the cell's timeline, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<String>,
+}
+
+impl Record {
+    /// The checked-in record.
+    ///
+    /// # Panics
+    /// Never in a build whose tests pass: a tier-0 test parses it.
+    pub fn checked_in() -> Self {
+        serde_json::from_str(RECORD).unwrap_or_default()
+    }
+
+    /// Parse a record (the contents of [`RECORD_PATH`]).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] naming the file.
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::Parse {
+            what: RECORD_PATH.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The record as the checked-in file holds it (pretty JSON, newline at the end).
+    pub fn to_json(&self) -> String {
+        let mut out = serde_json::to_string_pretty(self).unwrap_or_default();
+        out.push('\n');
+        out
+    }
+
+    /// Today's date (UTC), as runs are dated.
+    pub fn today() -> String {
+        k8s_openapi::jiff::Timestamp::now()
+            .strftime("%Y-%m-%d")
+            .to_string()
+    }
+
+    /// Add a run from a harness report (`target/e2e-report/report.json`):
+    /// its cells that ran (not the ignored, not those that errored before
+    /// judging).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when `report` is not a harness report.
+    pub fn add_report(&mut self, report: &str, date: &str, host: &str) -> Result<usize> {
+        let parse = |message: String| Error::Parse {
+            what: "a harness report.json".into(),
+            message,
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(report).map_err(|e| parse(e.to_string()))?;
+        let cells = v["cells"]
+            .as_array()
+            .ok_or_else(|| parse("no `cells` array".into()))?;
+        let mut run = Run {
+            date: date.into(),
+            host: host.into(),
+            cells: BTreeMap::new(),
+        };
+        for c in cells {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            let Some(outcome) = c["observed"]["prometheus"].get("outcome") else {
+                continue;
+            };
+            let what = |e: serde_json::Error| {
+                parse(format!("cell {}/{}: {e}", s("variant"), s("disruption")))
+            };
+            let outcome: Outcome = serde_json::from_value(outcome.clone()).map_err(what)?;
+            let reasons: Vec<Reason> =
+                serde_json::from_value(c["observed"]["prometheus"]["reasons"].clone())
+                    .unwrap_or_default();
+            let key = format!("{}/{} on {}", s("variant"), s("disruption"), s("provider"));
+            run.cells.insert(
+                key,
+                Seen {
+                    k8s: s("k8s_version"),
+                    prometheus: outcome,
+                    reasons,
+                    seen: c["findings"][0].as_str().map(str::to_owned),
+                },
+            );
+        }
+        let n = run.cells.len();
+        self.runs.push(run);
+        Ok(n)
+    }
+
+    /// One line for `cell`'s row in docs/expectations.md: the outcomes
+    /// seen, on which minors, when, and how often, with any that the table
+    /// does not accept marked CONTRADICTED; or "predicted only".
+    pub fn summary(&self, cell: Cell) -> String {
+        let key = cell.to_string();
+        let want = expected(cell.variant, cell.disruption, cell.provider).prometheus;
+        let seen: Vec<(&Run, &Seen)> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.cells.get(&key).map(|s| (r, s)))
+            .collect();
+        if seen.is_empty() {
+            return "predicted only".into();
+        }
+        // Group by outcome and whether it matched, in first-seen order.
+        let mut groups: Vec<(String, bool, Vec<&str>, Vec<&str>)> = Vec::new();
+        for (run, s) in &seen {
+            let label = format!("{} {}", s.prometheus.symbol(), s.prometheus.label());
+            let matched = want.accepts(&s.prometheus, &s.reasons);
+            match groups.iter_mut().find(|g| g.0 == label && g.1 == matched) {
+                Some(g) => {
+                    if !g.2.contains(&s.k8s.as_str()) {
+                        g.2.push(&s.k8s);
+                    }
+                    if !g.3.contains(&run.date.as_str()) {
+                        g.3.push(&run.date);
+                    }
+                }
+                None => groups.push((label, matched, vec![&s.k8s], vec![&run.date])),
+            }
+        }
+        let mut out = format!("{} run(s): ", seen.len());
+        for (i, (label, matched, minors, dates)) in groups.iter().enumerate() {
+            if i > 0 {
+                out.push_str("; ");
+            }
+            let _ = write!(
+                out,
+                "{}{label} on {} ({})",
+                if *matched { "" } else { "CONTRADICTED: " },
+                minors.join(", "),
+                dates.join(", ")
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Provider;
+    use crate::disrupt::Disruption;
+    use crate::variant::Variant;
+
+    const REPORT: &str = r#"{"summary": {}, "cells": [
+      {"variant": "empty-dir", "disruption": "pod-delete", "provider": "kind", "k8s_version": "1.35",
+       "observed": {"prometheus": {"outcome": {"outcome": "lost", "what": "blocks, head/wal", "parts": ["blocks", "head/wal"]}, "reasons": []}},
+       "passed": true, "findings": []},
+      {"variant": "host-path", "disruption": "node-stop", "provider": "kind", "k8s_version": "1.35",
+       "observed": {"prometheus": {"outcome": {"outcome": "pending", "reason": "node-not-ready"}, "reasons": ["node-not-ready"]}},
+       "passed": false, "findings": ["unschedulable Pod/prometheus-x: FailedScheduling: 0/3 nodes"]},
+      {"variant": "rwop", "disruption": "pod-delete", "provider": "kind", "k8s_version": "1.35",
+       "observed": null, "passed": false, "findings": []}
+    ]}"#;
+
+    #[test]
+    fn the_checked_in_record_parses() {
+        let parsed: std::result::Result<Record, _> = serde_json::from_str(RECORD);
+        assert!(parsed.is_ok(), "{RECORD_PATH}: {parsed:?}");
+    }
+
+    #[test]
+    fn a_report_adds_the_cells_that_were_judged() {
+        let mut r = Record::default();
+        let n = r.add_report(REPORT, "2026-12-01", "here").unwrap();
+        assert_eq!(n, 2, "the cell that errored before judging is left out");
+        let seen = &r.runs[0].cells["host-path/node-stop on kind"];
+        assert_eq!(seen.prometheus.label(), "pending (node-not-ready)");
+        assert_eq!(seen.reasons, [Reason::NodeNotReady]);
+        assert_eq!(
+            seen.seen.as_deref(),
+            Some("unschedulable Pod/prometheus-x: FailedScheduling: 0/3 nodes")
+        );
+        let err = r.add_report("{}", "d", "h").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "could not parse a harness report.json: no `cells` array"
+        );
+    }
+
+    #[test]
+    fn summaries_group_outcomes_by_minor_and_flag_contradictions() {
+        let mut r = Record::default();
+        r.add_report(REPORT, "2026-12-01", "here").unwrap();
+        r.add_report(&REPORT.replace("1.35", "1.36"), "2026-12-02", "here")
+            .unwrap();
+        let cell = |v, d| Cell::new(v, d, Provider::Kind);
+        assert_eq!(
+            r.summary(cell(Variant::EmptyDir, Disruption::PodDelete)),
+            "2 run(s): ✘ lost (blocks, head/wal) on 1.35, 1.36 (2026-12-01, 2026-12-02)"
+        );
+        assert_eq!(
+            r.summary(cell(Variant::HostPath, Disruption::NodeStop)),
+            "2 run(s): CONTRADICTED: ⌛ pending (node-not-ready) on 1.35, 1.36 (2026-12-01, 2026-12-02)"
+        );
+        assert_eq!(
+            r.summary(cell(Variant::NfsStatic, Disruption::PodDelete)),
+            "predicted only"
+        );
+    }
+}
