@@ -324,9 +324,10 @@ pub(super) const RWOP_E2E: Source = code(
 pub(super) const RWOP_SCHEDULER: Source = code(
     "kubernetes/kubernetes",
     "pkg/scheduler/framework/plugins/volumerestrictions/volume_restrictions.go",
-    "ErrReasonReadWriteOncePodConflict = \"node has pod using PersistentVolumeClaim with the same \
-     name and ReadWriteOncePod access mode\"; a pod is counted while it exists in the API, \
-     including while Terminating.",
+    "ErrReasonReadWriteOncePodConflict = \"node(s) unavailable due to PersistentVolumeClaim with \
+     ReadWriteOncePod access mode already in-use by another pod\" (1.22: \"node has pod using \
+     PersistentVolumeClaim with the same name and ReadWriteOncePod access mode\"); a pod is \
+     counted while it exists in the API, including while Terminating.",
 );
 
 pub(super) const VOLUME_BINDING: Source = code(

@@ -17,9 +17,13 @@ pub mod phrases {
     pub const NODE_AFFINITY_OLD: &str = "volume node affinity conflict";
     /// Scheduler VolumeBinding ErrReasonNodeConflict in current releases.
     pub const NODE_AFFINITY_NEW: &str = "didn't match PersistentVolume's node affinity";
-    /// Scheduler VolumeRestrictions ErrReasonReadWriteOncePodConflict
+    /// Scheduler VolumeRestrictions ErrReasonReadWriteOncePodConflict as
+    /// first released (kubernetes PR #102028, 1.22)
     /// (pkg/scheduler/framework/plugins/volumerestrictions/volume_restrictions.go).
-    pub const RWOP_SCHEDULER: &str = "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
+    pub const RWOP_SCHEDULER_OLD: &str = "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
+    /// The same reason as current releases word it (volume_restrictions.go
+    /// line 60 at v1.35.8); seen on kind 1.35 by rwop/rollout-restart.
+    pub const RWOP_SCHEDULER_NEW: &str = "unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode already in-use by another pod";
     /// kubelet FailedMount for a second pod on the node
     /// (test/e2e/storage/testsuites/readwriteoncepod.go, kubernetes PR #102028).
     pub const RWOP_KUBELET: &str =
@@ -82,15 +86,19 @@ pub fn classify_event(reason: &str, message: &str) -> Option<Reason> {
                 Reason::FailedMount
             },
         ),
-        "FailedScheduling" => Some(if message.contains(phrases::RWOP_SCHEDULER) {
-            Reason::RwopRejected
-        } else if message.contains(phrases::NODE_AFFINITY_OLD)
-            || message.contains(phrases::NODE_AFFINITY_NEW)
-        {
-            Reason::NodeAffinityConflict
-        } else {
-            Reason::Unschedulable
-        }),
+        "FailedScheduling" => Some(
+            if message.contains(phrases::RWOP_SCHEDULER_OLD)
+                || message.contains(phrases::RWOP_SCHEDULER_NEW)
+            {
+                Reason::RwopRejected
+            } else if message.contains(phrases::NODE_AFFINITY_OLD)
+                || message.contains(phrases::NODE_AFFINITY_NEW)
+            {
+                Reason::NodeAffinityConflict
+            } else {
+                Reason::Unschedulable
+            },
+        ),
         "FailedMount" | "FailedMapVolume" => Some(if message.contains(phrases::RWOP_KUBELET) {
             Reason::RwopRejected
         } else if refused() {
@@ -344,7 +352,7 @@ mod tests {
         let got = each(RWOP);
         assert_eq!(
             got.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
-            vec![Some(Reason::RwopRejected), Some(Reason::RwopRejected)],
+            vec![Some(Reason::RwopRejected); 3],
             "{got:?}"
         );
     }
