@@ -175,6 +175,11 @@ const N_NFS_LEASE: &str = "If the stopped node could not release Prometheus's lo
 const N_GRAFANA_USER_ROLLOUT: &str = "Grafana on an attachable backend: a new pod placed on another node \
      waits for the volume until the deadline (rollout stuck, multi-attach); on the same node it \
      shares the volume and the rollout completes.";
+const N_CUSTOM_CREATED: &str = "Changed on 2026-12-01 from survives (the network-storage claim): on a \
+     cluster the harness creates the class is its local-path one, whose PVs are bound to one node. \
+     Observed on kind 1.35 with E2E_STORAGE_CLASS=standard: FailedScheduling '0/3 nodes are \
+     available: 1 node(s) didn't match PersistentVolume's node affinity, 1 node(s) had untolerated \
+     taint(s), 1 node(s) were unschedulable.'";
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
 /// Total loss, as a pod starting on an empty directory shows it: every
@@ -568,8 +573,14 @@ pub fn expected(variant: Variant, disruption: Disruption, provider: Provider) ->
         };
     }
     let (ps, gs) = shapes(variant, provider);
-    let p = rule(App::Prometheus, ps, disruption, provider);
+    let mut p = rule(App::Prometheus, ps, disruption, provider);
     let g = rule(App::Grafana, gs, disruption, provider);
+    if variant == Variant::CustomClass
+        && provider != Provider::Existing
+        && disruption.is_node_level()
+    {
+        p = p.note(N_CUSTOM_CREATED);
+    }
     let mut sources: Vec<Source> = Vec::new();
     for s in p.sources.into_iter().chain(g.sources) {
         if !sources.contains(&s) {
