@@ -319,7 +319,26 @@ fn remove_dir(dir: tempfile::TempDir) -> Result<()> {
 }
 
 fn as_root_cmd(dir: &Path, script: &str) -> Result<Cmd> {
-    Ok(Cmd::new("docker").args([
+    one_shot(
+        "promfix",
+        "0",
+        &[format!("{}:{DEFAULT_DATA_DIR}", dir.display())],
+        script,
+        &[],
+    )
+}
+
+/// `docker run --rm` of the Prometheus image running `sh -c <script>
+/// <args>...` as `user`, with the `-v` `mounts`, labelled and named like
+/// every container the tests make (`e2e-<what>-xxxxxx`).
+pub fn one_shot(
+    what: &str,
+    user: &str,
+    mounts: &[String],
+    script: &str,
+    args: &[&str],
+) -> Result<Cmd> {
+    let mut argv = vec![
         "run".to_owned(),
         "--rm".into(),
         "--label".into(),
@@ -327,17 +346,18 @@ fn as_root_cmd(dir: &Path, script: &str) -> Result<Cmd> {
         "--label".into(),
         format!("{RUN_ID}={}", run_id()),
         "--name".into(),
-        unique_name("promfix"),
+        unique_name(what),
         "--user".into(),
-        "0".into(),
+        user.into(),
         "--entrypoint".into(),
         "sh".into(),
-        "-v".into(),
-        format!("{}:{DEFAULT_DATA_DIR}", dir.display()),
-        image()?,
-        "-c".into(),
-        script.into(),
-    ]))
+    ];
+    for m in mounts {
+        argv.extend(["-v".to_owned(), m.clone()]);
+    }
+    argv.extend([image()?, "-c".into(), script.into()]);
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    Ok(Cmd::new("docker").args(argv))
 }
 
 /// A named Docker volume, removed at the end.

@@ -8,44 +8,30 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
-use harness::cmd::Cmd;
-use harness::labels::{RUN_ID, run_id, selector, unique_name};
+use harness::labels::unique_name;
 use harness::probe::prometheus::DEFAULT_DATA_DIR;
 use harness::seed::prestart::{self, KEY, MOUNT, NOTHING, WROTE};
 use harness::seed::prometheus::{History, is_ulid};
 
-use crate::prom_support::{BindDir, PROMETHEUS_UID, Prom, image};
+use crate::prom_support::{BindDir, PROMETHEUS_UID, Prom, one_shot};
 
 /// Run the init container's script on `data`, with `seed` (a dir holding
 /// [`KEY`]) at [`MOUNT`] when given, as Prometheus's user. Returns its output.
 async fn run_prestart(data: &BindDir, seed: Option<&Path>) -> Result<String> {
-    let mut args = vec![
-        "run".to_owned(),
-        "--rm".into(),
-        "--label".into(),
-        selector(),
-        "--label".into(),
-        format!("{RUN_ID}={}", run_id()),
-        "--name".into(),
-        unique_name("promseed"),
-        "--user".into(),
-        PROMETHEUS_UID.to_string(),
-        "--entrypoint".into(),
-        "sh".into(),
-        "-v".into(),
-        format!("{}:{DEFAULT_DATA_DIR}", data.path().display()),
-    ];
+    let mut mounts = vec![format!("{}:{DEFAULT_DATA_DIR}", data.path().display())];
     if let Some(seed) = seed {
-        args.extend(["-v".into(), format!("{}:{MOUNT}:ro", seed.display())]);
+        mounts.push(format!("{}:{MOUNT}:ro", seed.display()));
     }
-    args.extend([
-        image()?,
-        "-c".into(),
-        prestart::script(),
-        "sh".into(),
-        DEFAULT_DATA_DIR.into(),
-    ]);
-    let out = Cmd::new("docker").args(args).run_async().await?;
+    let user = PROMETHEUS_UID.to_string();
+    let script = prestart::script();
+    let cmd = one_shot(
+        "promseed",
+        &user,
+        &mounts,
+        &script,
+        &["sh", DEFAULT_DATA_DIR],
+    )?;
+    let out = cmd.run_async().await?;
     Ok(format!("{}{}", out.stdout, out.stderr))
 }
 

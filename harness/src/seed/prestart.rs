@@ -36,7 +36,7 @@ use kube::api::{Api, DeleteParams, LogParams, PostParams};
 use crate::error::{Error, Result};
 use crate::labels::{MANAGED_BY, OWNER};
 use crate::probe::prometheus::PrometheusProbe;
-use crate::seed::prometheus::{History, Seeded, await_queryable, is_ulid};
+use crate::seed::prometheus::{History, Seeded, await_queryable, list_blocks};
 
 /// The ConfigMap holding the history while it is to be written.
 pub const CONFIGMAP: &str = "prometheus-seed";
@@ -260,17 +260,7 @@ pub async fn confirm(
         });
     }
     let queryable_in = started.elapsed();
-    let listing = probe
-        .exec()
-        .exec_ok(&["ls", "-1", probe.data_dir()], None)
-        .await?;
-    let blocks = listing
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| is_ulid(l))
-        .map(str::to_owned)
-        .collect();
+    let blocks = list_blocks(probe.exec(), probe.data_dir()).await?;
     let written = Api::<Pod>::namespaced(client.clone(), ns)
         .get(pod)
         .await

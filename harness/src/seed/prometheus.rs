@@ -291,14 +291,7 @@ pub async fn write_blocks(exec: &dyn Exec, history: &History, data_dir: &str) ->
         None,
     )
     .await?;
-    let listing = exec.exec_ok(&["ls", "-1", &out], None).await?;
-    let blocks: Vec<String> = listing
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| is_ulid(l))
-        .map(str::to_owned)
-        .collect();
+    let blocks = list_blocks(exec, &out).await?;
     exec.exec_ok(
         &[
             "sh",
@@ -377,6 +370,21 @@ pub async fn seed_blocks(probe: &PrometheusProbe<'_>, history: &History) -> Resu
     };
     eprintln!("{seeded} (next TSDB block reload)");
     Ok(seeded)
+}
+
+/// The block ULIDs in `dir` inside the container.
+///
+/// # Errors
+/// [`crate::Error::Command`] when `ls` fails there.
+pub async fn list_blocks(exec: &dyn Exec, dir: &str) -> Result<Vec<String>> {
+    let listing = exec.exec_ok(&["ls", "-1", dir], None).await?;
+    Ok(listing
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| is_ulid(l))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Whether `s` looks like a block ULID (26 Crockford base32 characters), so
