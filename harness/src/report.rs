@@ -96,7 +96,8 @@ pub struct Timings {
     pub detection: Option<f64>,
     /// The waits the harness cannot shorten: the apps becoming Ready after
     /// the apply (scheduling, volume binding, container and Prometheus
-    /// start) and the disruption until settled (which holds the provoked
+    /// start), Prometheus's first self-scrape before the before-snapshot,
+    /// and the disruption until settled (which holds the provoked
     /// deadlines). `total - waits` is the harness's own overhead.
     #[serde(default)]
     pub waits: Option<f64>,
@@ -664,9 +665,9 @@ fn render_timings(w: &mut String, cells: &[CellResult]) {
     let _ = writeln!(
         w,
         "\n\nwaits: what the harness cannot shorten (the apps becoming Ready after the apply, \
-         the disruption until settled, provoked deadlines included); overhead: the rest of the \
-         total (namespace, apply, seeding, the before-snapshot's wait for a first scrape, \
-         judging, cleanup). detection: a recovered Prometheus pod's Ready time (the API's, \
+         Prometheus's first self-scrape, the disruption until settled, provoked deadlines \
+         included); overhead: the rest of the total (namespace, apply, seed check, snapshots, \
+         watch sync, judging, logs, cleanup). detection: a recovered Prometheus pod's Ready time (the API's, \
          truncated to the second, so it overstates by up to 1 s) to the moment the harness's \
          watch showed it.\n"
     );

@@ -52,8 +52,10 @@ pub const HEAD_SAMPLE_TIMEOUT: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often readiness is polled: fine enough for recovery times in tenths.
 const READY_POLL: Duration = Duration::from_millis(250);
-/// How often the first snapshot asks for a head sample.
-const HEAD_SAMPLE_POLL: Duration = Duration::from_secs(1);
+/// How often the first snapshot asks for a head sample: Prometheus has no
+/// way to announce a scrape, so this is a poll; a fifth of a second keeps
+/// the harness's share of the wait small (one local instant query each).
+const HEAD_SAMPLE_POLL: Duration = Duration::from_millis(200);
 /// How far back the newest head sample is looked for.
 const HEAD_LOOKBACK: &str = "2m";
 /// How far back the first snapshot looks for the first sample of the head
@@ -397,17 +399,15 @@ impl<'a> PrometheusProbe<'a> {
         Ok(since.elapsed())
     }
 
-    /// A first snapshot of `history` and the head: waits up to
-    /// [`HEAD_SAMPLE_TIMEOUT`] for a head sample (a fresh server has none
-    /// before its first self-scrape), records the newest one, and counts its
-    /// series' samples from the series' first one up to it ([`HeadCount`]).
+    /// Wait up to [`HEAD_SAMPLE_TIMEOUT`] for the checked series' newest
+    /// head sample (a fresh server has none before its first self-scrape):
+    /// the part of a first snapshot that waits on Prometheus, so a caller
+    /// can time it apart from the reads.
     ///
     /// # Errors
-    /// [`Error::Timeout`] when no head sample appears; HTTP, parse and exec
-    /// errors from the individual reads (not storage errors: those are
-    /// recorded in [`Snapshot::read_errors`]).
-    pub async fn snapshot(&self, history: &History) -> Result<Snapshot> {
-        let sample = wait::poll(
+    /// [`Error::Timeout`] with what the last query answered.
+    pub async fn await_head_sample(&self) -> Result<HeadSample> {
+        wait::poll(
             &format!(
                 "a head sample of {} (the first self-scrape)",
                 self.head_series
@@ -422,7 +422,20 @@ impl<'a> PrometheusProbe<'a> {
                 }
             },
         )
-        .await?;
+        .await
+    }
+
+    /// A first snapshot of `history` and the head: waits up to
+    /// [`HEAD_SAMPLE_TIMEOUT`] for a head sample (a fresh server has none
+    /// before its first self-scrape), records the newest one, and counts its
+    /// series' samples from the series' first one up to it ([`HeadCount`]).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when no head sample appears; HTTP, parse and exec
+    /// errors from the individual reads (not storage errors: those are
+    /// recorded in [`Snapshot::read_errors`]).
+    pub async fn snapshot(&self, history: &History) -> Result<Snapshot> {
+        let sample = self.await_head_sample().await?;
         let mut snapshot = self.read_history(history).await?;
         let count = self.first_count(&sample, &mut snapshot.read_errors).await?;
         snapshot.head.count = Some(count);
