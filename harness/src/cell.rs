@@ -706,10 +706,14 @@ async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
 ///
 /// - The scheduler refused a replacement because its volume or its
 ///   nodeSelector binds it to that node (NodeAffinityConflict, or
-///   Unschedulable "didn't match Pod's node affinity/selector"), or because
-///   the old pod on that node still holds its ReadWriteOncePod claim.
-///   Nothing changes that while the node is cordoned or stopped, and the
-///   cell keeps it so until it ends.
+///   Unschedulable "didn't match Pod's node affinity/selector"). Nothing
+///   changes that while the node is cordoned or stopped, and the cell keeps
+///   it so until it ends.
+/// - After node-stop only: the scheduler refused it because the old pod,
+///   stranded on the stopped node, still holds its ReadWriteOncePod claim.
+///   After reschedule-other-node the same refusal is transient: the old pod
+///   finishes terminating on its working node, and the scheduler's next
+///   answer is the node affinity (seen on kind 1.35, rwop/reschedule-other-node).
 /// - A StatefulSet's pod on the stopped node is marked for deletion after
 ///   NodeNotReady but can never finish terminating, and the controller
 ///   creates no replacement until it has (kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/).
@@ -719,12 +723,15 @@ pub(crate) fn held_by_node(
     old_pod: &str,
     node: &str,
     kind: Kind,
+    disruption: Disruption,
 ) -> Option<Reason> {
     let after = || t.entries.iter().filter(|e| e.at_ms >= since_ms);
+    let stranded_claim = disruption == Disruption::NodeStop;
     let refused = after().find_map(|e| match &e.record {
         timeline::Record::Event(ev) if ev.reason == "FailedScheduling" => {
             match timeline::classify_event(&ev.reason, &ev.message)? {
-                r @ (Reason::NodeAffinityConflict | Reason::RwopRejected) => Some(r),
+                Reason::NodeAffinityConflict => Some(Reason::NodeAffinityConflict),
+                Reason::RwopRejected if stranded_claim => Some(Reason::RwopRejected),
                 Reason::Unschedulable if ev.message.contains(NODE_SELECTOR_MISMATCH) => {
                     Some(Reason::Unschedulable)
                 }
@@ -891,7 +898,7 @@ async fn settle(
                 let since = watcher.offset_ms(a.at);
                 let what = format!("{} held by node {node}", w.name);
                 let found = watcher.wait_until(&what, SETTLE_TIMEOUT, |t| {
-                    held_by_node(&t.only(w.name), since, &a.old_pod, node, kind)
+                    held_by_node(&t.only(w.name), since, &a.old_pod, node, kind, a.disruption)
                 });
                 found.await.ok().map(|reason| (reason, node.clone()))
             }
@@ -1189,7 +1196,14 @@ mod tests {
     fn a_replacement_bound_to_the_missing_node_is_held_once_the_scheduler_says_so() {
         let held = |entries: Vec<timeline::Entry>, kind| {
             let t = timeline::Timeline { entries };
-            held_by_node(&t, 1_000, "prometheus-a", "w1", kind)
+            held_by_node(
+                &t,
+                1_000,
+                "prometheus-a",
+                "w1",
+                kind,
+                Disruption::RescheduleOtherNode,
+            )
         };
         let refused = |msg| vec![event_at(2_000, "prometheus-b", "FailedScheduling", msg)];
         assert_eq!(
@@ -1212,6 +1226,40 @@ mod tests {
         assert_eq!(held(early, Kind::Deployment), None);
     }
 
+    /// kube-scheduler 1.35's refusal while the old pod still holds the claim
+    /// (recorded by rwop/reschedule-other-node on kind 1.35).
+    const RWOP_REFUSED: &str = "0/3 nodes are available: 1 node(s) had untolerated taint(s), 1 \
+        node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode already \
+        in-use by another pod, 1 node(s) were unschedulable.";
+
+    #[test]
+    fn a_readwriteoncepod_refusal_is_final_only_while_the_old_pod_is_stranded() {
+        let t = |entries| timeline::Timeline { entries };
+        let rwop = event_at(2_000, "prometheus-b", "FailedScheduling", RWOP_REFUSED);
+        let affinity = event_at(
+            3_000,
+            "prometheus-b",
+            "FailedScheduling",
+            LOCAL_PATH_REFUSED,
+        );
+        let held = |t: &timeline::Timeline, d| {
+            held_by_node(t, 1_000, "prometheus-a", "w1", Kind::Deployment, d)
+        };
+        // Cordoned: the old pod leaves its working node, then the PV decides.
+        let early = t(vec![rwop.clone()]);
+        assert_eq!(held(&early, Disruption::RescheduleOtherNode), None);
+        let later = t(vec![rwop.clone(), affinity]);
+        assert_eq!(
+            held(&later, Disruption::RescheduleOtherNode),
+            Some(Reason::NodeAffinityConflict)
+        );
+        // Stopped: the old pod never leaves the API, so the claim stays taken.
+        assert_eq!(
+            held(&early, Disruption::NodeStop),
+            Some(Reason::RwopRejected)
+        );
+    }
+
     #[test]
     fn a_statefulset_pod_stranded_on_the_stopped_node_is_held() {
         let t = |entries| timeline::Timeline { entries };
@@ -1219,12 +1267,26 @@ mod tests {
         let stranded = pod_at(2_000, "prometheus-0", "w1", true);
         let both = t(vec![not_ready.clone(), stranded.clone()]);
         assert_eq!(
-            held_by_node(&both, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            held_by_node(
+                &both,
+                1_000,
+                "prometheus-0",
+                "w1",
+                Kind::StatefulSet,
+                Disruption::NodeStop
+            ),
             Some(Reason::NodeNotReady)
         );
         // A Deployment's pod is replaced instead: only the scheduler decides.
         assert_eq!(
-            held_by_node(&both, 1_000, "prometheus-0", "w1", Kind::Deployment),
+            held_by_node(
+                &both,
+                1_000,
+                "prometheus-0",
+                "w1",
+                Kind::Deployment,
+                Disruption::NodeStop
+            ),
             None
         );
         // Terminating on a node that works finishes by itself.
@@ -1233,12 +1295,26 @@ mod tests {
             pod_at(2_000, "prometheus-0", "w2", true),
         ]);
         assert_eq!(
-            held_by_node(&elsewhere, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            held_by_node(
+                &elsewhere,
+                1_000,
+                "prometheus-0",
+                "w1",
+                Kind::StatefulSet,
+                Disruption::NodeStop
+            ),
             None
         );
         let no_event = t(vec![stranded]);
         assert_eq!(
-            held_by_node(&no_event, 1_000, "prometheus-0", "w1", Kind::StatefulSet),
+            held_by_node(
+                &no_event,
+                1_000,
+                "prometheus-0",
+                "w1",
+                Kind::StatefulSet,
+                Disruption::NodeStop
+            ),
             None
         );
     }
