@@ -22,7 +22,7 @@ use harness::cluster::Provider;
 use harness::config::Config;
 use harness::expect::Cell;
 use harness::host::Host;
-use harness::suite::{CellRun, Suite, test_name};
+use harness::suite::{CellRun, Suite, run_order, test_name};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() -> ExitCode {
@@ -60,8 +60,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let suite = Arc::new(Suite::new(config, host));
-    let trials: Vec<Trial> = Cell::all()
-        .filter(|c| c.provider == provider)
+    // Pod-level cells first (long ones leading), node-level ones last:
+    // see harness::suite::run_order.
+    let mut cells: Vec<Cell> = Cell::all().filter(|c| c.provider == provider).collect();
+    cells.sort_by_key(|c| run_order(*c));
+    let trials: Vec<Trial> = cells
+        .into_iter()
         .map(|cell| {
             let (suite, rt) = (Arc::clone(&suite), Arc::clone(&runtime));
             Trial::ignorable_test(test_name(cell), move || {
