@@ -292,6 +292,35 @@ impl Report {
         Self { dir: dir.into() }
     }
 
+    /// Remove what an earlier run wrote here (cell files, failure and
+    /// timeline folders, the rendered report, run notes), and nothing else:
+    /// the report is rendered from every cell file in the directory, so a
+    /// narrower run would otherwise show the earlier run's cells as its own.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming what could not be removed.
+    pub fn reset(&self) -> Result<()> {
+        for dir in ["cells", "failures", "passed"] {
+            let path = self.dir.join(dir);
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("clearing the previous report", path, e));
+                }
+                _ => {}
+            }
+        }
+        for file in ["report.md", "report.json", NOTES_FILE] {
+            let path = self.dir.join(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("clearing the previous report", path, e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The report directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -934,6 +963,29 @@ mod tests {
             let name = e.unwrap().file_name().into_string().unwrap();
             assert!(name.ends_with(".json"), "{name}");
         }
+    }
+
+    #[test]
+    fn a_new_run_does_not_report_the_previous_runs_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Report::new(dir.path());
+        r.record(&failing()).unwrap();
+        std::fs::create_dir_all(dir.path().join("failures/old")).unwrap();
+        std::fs::write(dir.path().join("mine.txt"), "a user's file").unwrap();
+        r.reset().unwrap();
+        r.record(&passing()).unwrap();
+        let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["summary"]["cells"], 1, "{json}");
+        assert_eq!(v["summary"]["failed"], 0, "{json}");
+        assert!(!dir.path().join("failures").exists());
+        assert!(
+            dir.path().join("mine.txt").exists(),
+            "only the report's own files go"
+        );
+        Report::new(dir.path().join("never-written"))
+            .reset()
+            .unwrap();
     }
 
     #[test]

@@ -60,6 +60,14 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let suite = Arc::new(Suite::new(config, host));
+    // The report is rendered from every cell file in its directory: start
+    // from an empty one, so no earlier run's cells show as this run's.
+    if !args.list
+        && let Err(e) = suite.report.reset()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     // Pod-level cells first (long ones leading), node-level ones last:
     // see harness::suite::run_order.
     let mut cells: Vec<Cell> = Cell::all().filter(|c| c.provider == provider).collect();
