@@ -1262,61 +1262,23 @@ mod tests {
 
     #[test]
     fn a_statefulset_pod_stranded_on_the_stopped_node_is_held() {
-        let t = |entries| timeline::Timeline { entries };
+        let held = |entries, kind| {
+            let t = timeline::Timeline { entries };
+            held_by_node(&t, 1_000, "prometheus-0", "w1", kind, Disruption::NodeStop)
+        };
         let not_ready = event_at(1_500, "prometheus-0", "NodeNotReady", "Node is not ready");
         let stranded = pod_at(2_000, "prometheus-0", "w1", true);
-        let both = t(vec![not_ready.clone(), stranded.clone()]);
+        let both = vec![not_ready.clone(), stranded.clone()];
         assert_eq!(
-            held_by_node(
-                &both,
-                1_000,
-                "prometheus-0",
-                "w1",
-                Kind::StatefulSet,
-                Disruption::NodeStop
-            ),
+            held(both.clone(), Kind::StatefulSet),
             Some(Reason::NodeNotReady)
         );
         // A Deployment's pod is replaced instead: only the scheduler decides.
-        assert_eq!(
-            held_by_node(
-                &both,
-                1_000,
-                "prometheus-0",
-                "w1",
-                Kind::Deployment,
-                Disruption::NodeStop
-            ),
-            None
-        );
+        assert_eq!(held(both, Kind::Deployment), None);
         // Terminating on a node that works finishes by itself.
-        let elsewhere = t(vec![
-            not_ready.clone(),
-            pod_at(2_000, "prometheus-0", "w2", true),
-        ]);
-        assert_eq!(
-            held_by_node(
-                &elsewhere,
-                1_000,
-                "prometheus-0",
-                "w1",
-                Kind::StatefulSet,
-                Disruption::NodeStop
-            ),
-            None
-        );
-        let no_event = t(vec![stranded]);
-        assert_eq!(
-            held_by_node(
-                &no_event,
-                1_000,
-                "prometheus-0",
-                "w1",
-                Kind::StatefulSet,
-                Disruption::NodeStop
-            ),
-            None
-        );
+        let elsewhere = vec![not_ready, pod_at(2_000, "prometheus-0", "w2", true)];
+        assert_eq!(held(elsewhere, Kind::StatefulSet), None);
+        assert_eq!(held(vec![stranded], Kind::StatefulSet), None);
     }
 }
 
