@@ -74,6 +74,26 @@ impl Disruption {
 
 use std::time::{Duration, Instant};
 
+/// An upgrade to the image the pod already runs changes nothing: no pod is
+/// replaced, and the cell would judge an undisturbed pod (an emptyDir would
+/// read as surviving). Refuse it, naming the image and the fix.
+///
+/// # Errors
+/// [`Error::Preflight`] when `to` is what `pod` runs.
+fn check_upgrade(pod: &str, running: Option<&str>, to: &str) -> Result<()> {
+    if running == Some(to) {
+        return Err(Error::Preflight {
+            what: format!(
+                "image-upgrade would set {to}, which pod {pod} already runs, so nothing would be replaced"
+            ),
+            fix: "give the upgrade two different images (HARNESS_PROMETHEUS_PREVIOUS_IMAGE -> \
+                  HARNESS_PROMETHEUS_IMAGE, and the Grafana pair)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -387,6 +407,12 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
                 what: d.to_string(),
                 reason: "no upgrade image given".into(),
             })?;
+            let running = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == t.workload.container))
+                .and_then(|c| c.image.as_deref());
+            check_upgrade(&a.old_pod, running, image)?;
             a.at = Instant::now();
             // Upgrade as the docs advise for a single-writer volume: a
             // Deployment switches to Recreate in the same patch, so the old
@@ -542,6 +568,24 @@ pub(crate) mod tests_support {
             cordoned: None,
             stopped: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+
+    #[test]
+    fn an_upgrade_to_the_running_image_is_refused_with_the_fix() {
+        assert!(check_upgrade("p", Some("prom:2.42"), "prom:2.53").is_ok());
+        assert!(check_upgrade("p", None, "prom:2.53").is_ok());
+        let err = check_upgrade("prometheus-x", Some("prom:2.42"), "prom:2.42").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "image-upgrade would set prom:2.42, which pod prometheus-x already runs, so nothing \
+             would be replaced; fix: give the upgrade two different images \
+             (HARNESS_PROMETHEUS_PREVIOUS_IMAGE -> HARNESS_PROMETHEUS_IMAGE, and the Grafana pair)"
+        );
     }
 }
 
