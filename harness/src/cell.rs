@@ -471,10 +471,10 @@ impl Ctx<'_> {
         // Prometheus's first self-scrape is a wait on Prometheus, not on
         // the harness: timed apart for the overhead figure.
         let scrape = std::time::Instant::now();
-        probe.await_head_sample().await?;
+        let sample = probe.await_head_sample().await?;
         let waited = scrape.elapsed().as_secs_f64();
         self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + waited);
-        let prometheus = probe.snapshot(&history).await?;
+        let prometheus = probe.snapshot_from(&history, sample).await?;
         if prom_replicas > 1 {
             self.progress.step(format!(
                 "{prom_replicas} Prometheus replicas: the first one is seeded and judged"

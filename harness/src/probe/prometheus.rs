@@ -436,6 +436,15 @@ impl<'a> PrometheusProbe<'a> {
     /// recorded in [`Snapshot::read_errors`]).
     pub async fn snapshot(&self, history: &History) -> Result<Snapshot> {
         let sample = self.await_head_sample().await?;
+        self.snapshot_from(history, sample).await
+    }
+
+    /// [`Self::snapshot`] with the head sample [`Self::await_head_sample`]
+    /// already returned, for a caller that timed that wait apart.
+    ///
+    /// # Errors
+    /// As [`Self::snapshot`], less the wait.
+    pub async fn snapshot_from(&self, history: &History, sample: HeadSample) -> Result<Snapshot> {
         let mut snapshot = self.read_history(history).await?;
         let count = self.first_count(&sample, &mut snapshot.read_errors).await?;
         snapshot.head.count = Some(count);
