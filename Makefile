@@ -1,7 +1,8 @@
 # storage-e2e: the commands people type. See README.md.
 #
 #   make e2e      the main job: cluster, whole matrix, report (tier 2)
-#   make test     tiers 0 + 1: no cluster, needs Docker for tier 1
+#   make test     tiers 0 + 1: no cluster, needs Docker for tier 1; first
+#                 scripts/test-tools.sh (offline, about a second)
 #   make render VARIANT=<id>   print what would be applied for a variant
 #   make node-image K8S=<minor>  build the kind node image offline (no registry)
 #   make lint     actionlint + schema check of rendered manifests per minor
@@ -16,9 +17,11 @@ export PATH := $(CURDIR)/bin:$(PATH)
 .PHONY: test e2e observed render node-image lint clean tools cluster-tools lint-tools fmt
 
 test:
+	scripts/test-tools.sh
 	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
-# The tools the provider needs (E2E_PROVIDER, default kind), then for kind
+# The tools the provider needs (E2E_PROVIDER, default kind; none for
+# existing, which the harness reaches through the API), then for kind
 # a node image for E2E_K8S_VERSION (the pinned one, pulled if need be, else
 # built offline), then the matrix. Cells run E2E_PARALLEL at a time
 # (node-level ones alone); the run prints where the report is, pass or fail.

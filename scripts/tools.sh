@@ -7,9 +7,18 @@
 # Prints what it does. Linux amd64 and arm64.
 #
 #   scripts/tools.sh [all | kind | k3d | existing]
-# installs what that provider needs (`make e2e` passes E2E_PROVIDER): kind
-# or k3d, plus kubectl; `existing` (your own cluster) needs only kubectl;
-# `all` (the default, `make tools`) installs everything.
+# installs what that provider needs (`make e2e` passes E2E_PROVIDER), and
+# says what and why in its first line:
+#   kind      kind (creates the cluster) and kubectl
+#   k3d       k3d (creates the cluster) and kubectl
+#   existing  nothing: the harness reaches your cluster through the
+#             Kubernetes API (the kube crate) with E2E_KUBECONFIG and runs
+#             no kind or k3d; it loads no images into nodes and never
+#             enters them, so it needs no Docker either
+#   all       (the default, `make tools`) kind, k3d and kubectl
+# kubectl: no step of a run calls it; it is installed for the commands
+# printed for a kept cluster (preflight only warns when it is missing).
+# scripts/test-tools.sh checks this offline (`make test` runs it).
 #
 # Where a download cannot be had (no route to the release sites), kind and
 # kubectl are built instead from their pinned Go modules through the Go
@@ -86,6 +95,26 @@ sha256_of() { sha256sum "$1" | awk '{print $1}'; }
 
 fail() { echo "tools: $*" >&2; exit 1; }
 
+# What the provider needs, and why, in one line. An `existing` run stops
+# here: nothing to install, so nothing to download or build, whatever the
+# machine (no network, no Go, not Linux).
+provider="${1:-all}"
+case "$provider" in
+  all)
+    tools=(kind k3d kubectl)
+    why="installing every provider's tools (make tools): kind ${KIND_VERSION}, k3d ${K3D_VERSION} and kubectl ${KUBECTL_VERSION}" ;;
+  kind | k3d)
+    tools=("$provider" kubectl)
+    pin=$KIND_VERSION
+    [ "$provider" = k3d ] && pin=$K3D_VERSION
+    why="E2E_PROVIDER=$provider needs $provider $pin (creates and deletes the cluster) and kubectl ${KUBECTL_VERSION} (for the commands printed for a kept cluster)" ;;
+  existing)
+    echo "tools: E2E_PROVIDER=existing: installing nothing: the harness reaches your cluster through the Kubernetes API with E2E_KUBECONFIG and needs no kind, k3d or kubectl"
+    exit 0 ;;
+  *) fail "unknown provider '${provider}': expected kind, k3d, existing or all (E2E_PROVIDER)" ;;
+esac
+echo "tools: $why"
+
 case "$(uname -s)/$(uname -m)" in
   Linux/x86_64) ARCH=amd64 ;;
   Linux/aarch64 | Linux/arm64) ARCH=arm64 ;;
@@ -155,13 +184,6 @@ install_tool() { # tool
   echo "tools: installed $tool v$want into $dest (sha256 $sum)"
 }
 
-case "${1:-all}" in
-  all) tools=(kind k3d kubectl) ;;
-  kind) tools=(kind kubectl) ;;
-  k3d) tools=(k3d kubectl) ;;
-  existing) tools=(kubectl) ;;
-  *) fail "unknown provider '${1}': expected kind, k3d, existing or all (E2E_PROVIDER)" ;;
-esac
 for tool in "${tools[@]}"; do
   install_tool "$tool"
 done

@@ -4,9 +4,9 @@
 use std::io::Write as _;
 
 use harness::config::Config;
-use harness::ids::NamedId;
 use harness::manifest::{self, Params};
-use harness::variant::Variant;
+use harness::vocab::NamedId;
+use harness::vocab::Variant;
 
 fn main() {
     if let Err(e) = run() {

@@ -1,77 +1,9 @@
-//! The disruptions a cell applies to a running Prometheus + Grafana
-//! (DESIGN.md "Disruptions").
+//! Applying the disruptions of [`crate::vocab::Disruption`] to running pods and nodes.
+//!
+//! Over 600 lines because its tier-0 and stub-API contract tests sit
+//! beside the code; the code itself is under 500.
 
-use crate::ids::{NamedId, named_id_traits};
-
-/// Something the cluster (or an operator) does to the pods and their storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Disruption {
-    /// SIGKILL the main process from the node; the pod stays.
-    ContainerKill,
-    /// Graceful pod delete.
-    PodDelete,
-    /// Pod delete with grace period 0.
-    PodForceDelete,
-    /// `kubectl rollout restart` with strategy RollingUpdate.
-    RolloutRestart,
-    /// A rollout with strategy Recreate.
-    RolloutRecreate,
-    /// Delete the old pod while a rollout is stuck (the seed article's workaround).
-    StuckRolloutUnblock,
-    /// Cordon the node and delete the pod so it lands on another node.
-    RescheduleOtherNode,
-    /// Stop the worker container the pod runs on.
-    NodeStop,
-    /// Restart the NFS server container.
-    NfsRestart,
-    /// Upgrade the image N-1 -> N on the same volume.
-    ImageUpgrade,
-}
-
-impl NamedId for Disruption {
-    const WHAT: &'static str = "disruption";
-    const ALL: &'static [Self] = &[
-        Self::ContainerKill,
-        Self::PodDelete,
-        Self::PodForceDelete,
-        Self::RolloutRestart,
-        Self::RolloutRecreate,
-        Self::StuckRolloutUnblock,
-        Self::RescheduleOtherNode,
-        Self::NodeStop,
-        Self::NfsRestart,
-        Self::ImageUpgrade,
-    ];
-
-    fn id(self) -> &'static str {
-        match self {
-            Self::ContainerKill => "container-kill",
-            Self::PodDelete => "pod-delete",
-            Self::PodForceDelete => "pod-force-delete",
-            Self::RolloutRestart => "rollout-restart",
-            Self::RolloutRecreate => "rollout-recreate",
-            Self::StuckRolloutUnblock => "stuck-rollout-unblock",
-            Self::RescheduleOtherNode => "reschedule-other-node",
-            Self::NodeStop => "node-stop",
-            Self::NfsRestart => "nfs-restart",
-            Self::ImageUpgrade => "image-upgrade",
-        }
-    }
-}
-
-named_id_traits!(Disruption);
-
-impl Disruption {
-    /// Node-level disruptions touch state other tests share (a node, the NFS
-    /// server), so their cells run one at a time.
-    pub fn is_node_level(self) -> bool {
-        matches!(
-            self,
-            Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart
-        )
-    }
-}
-
+use crate::vocab::Disruption;
 use std::time::{Duration, Instant};
 
 /// An upgrade to the image the pod already runs changes nothing: no pod is
@@ -217,9 +149,9 @@ pub async fn bystander(
     at: Instant,
 ) -> Result<Applied> {
     let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
-    let pod = pods.first().ok_or_else(|| Error::WaitFailed {
-        what: format!("{d} near {}", t.workload.name),
-        reason: format!("no {} pod in {}", t.workload.name, t.namespace),
+    let pod = pods.first().ok_or_else(|| Error::Cannot {
+        action: format!("apply {d} near {}", t.workload.name),
+        why: format!("no {} pod in {}", t.workload.name, t.namespace),
     })?;
     let on = workload::node_of(pod);
     Ok(Applied {
@@ -241,17 +173,18 @@ pub async fn bystander(
 /// Apply `d` to the target's (first, oldest) running pod.
 ///
 /// # Errors
-/// [`Error::WaitFailed`] when the disruption cannot apply here (no pod,
-/// node operations unavailable), else the Kubernetes or command error.
+/// [`Error::Cannot`] when there is no pod to apply it to,
+/// [`Error::NotSupported`] when node operations or an NFS server are not
+/// available here, else the Kubernetes or command error.
 pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
     let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
     let pod = pods
         .iter()
         .find(|p| workload::is_ready(p))
         .or(pods.first())
-        .ok_or_else(|| Error::WaitFailed {
-            what: format!("{d} on {}", t.workload.name),
-            reason: format!("no {} pod in {}", t.workload.name, t.namespace),
+        .ok_or_else(|| Error::Cannot {
+            action: format!("apply {d} to {}", t.workload.name),
+            why: format!("no {} pod in {}", t.workload.name, t.namespace),
         })?;
     let mut a = Applied {
         disruption: d,
@@ -271,12 +204,11 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
         Disruption::ContainerKill => {
             let nodes = need_nodes(d, t)?;
             let node = a.node.clone().unwrap_or_default();
-            let id = workload::container_id(pod, t.workload.container).ok_or_else(|| {
-                Error::WaitFailed {
-                    what: format!("{d} on {}", a.old_pod),
-                    reason: "the container has no id yet".into(),
-                }
-            })?;
+            let id =
+                workload::container_id(pod, t.workload.container).ok_or_else(|| Error::Cannot {
+                    action: format!("apply {d} to pod {}", a.old_pod),
+                    why: "the container has no id yet".into(),
+                })?;
             // SIGKILL the container's main process from the node: the pod
             // stays, the kubelet restarts the container, and Prometheus sees
             // its own lock file left behind (clean_start 0).
@@ -394,18 +326,18 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
             a.steps.push(format!("stopped node {node}"));
         }
         Disruption::NfsRestart => {
-            let nfs = t.nfs.ok_or_else(|| Error::WaitFailed {
+            let nfs = t.nfs.ok_or_else(|| Error::NotSupported {
                 what: d.to_string(),
-                reason: "this variant has no NFS server".into(),
+                why: "this variant has no NFS server".into(),
             })?;
             a.at = Instant::now();
             nfs.restart().await?;
             a.steps.push("restarted the NFS server container".into());
         }
         Disruption::ImageUpgrade => {
-            let image = t.upgrade_image.ok_or_else(|| Error::WaitFailed {
-                what: d.to_string(),
-                reason: "no upgrade image given".into(),
+            let image = t.upgrade_image.ok_or_else(|| Error::Cannot {
+                action: format!("apply {d}"),
+                why: "no upgrade image given".into(),
             })?;
             let running = pod
                 .spec
@@ -454,16 +386,16 @@ pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
 }
 
 fn need_nodes<'a>(d: Disruption, t: &Target<'a>) -> Result<&'a dyn NodeOps> {
-    t.nodes.ok_or_else(|| Error::WaitFailed {
+    t.nodes.ok_or_else(|| Error::NotSupported {
         what: d.to_string(),
-        reason: "node operations need a cluster the harness owns (kind or k3d)".into(),
+        why: "node operations need a cluster the harness owns (kind or k3d)".into(),
     })
 }
 
 fn unscheduled(d: Disruption, pod: &str) -> Error {
-    Error::WaitFailed {
-        what: d.to_string(),
-        reason: format!("pod {pod} is not scheduled on a node"),
+    Error::Cannot {
+        action: format!("apply {d}"),
+        why: format!("pod {pod} is not scheduled on a node"),
     }
 }
 
@@ -475,7 +407,8 @@ async fn delete_pod(api: &Api<Pod>, name: &str, dp: &DeleteParams) -> Result<()>
 }
 
 /// `kubectl rollout restart`: stamp the pod template with
-/// `kubectl.kubernetes.io/restartedAt` (FACTS.md), optionally changing the
+/// `kubectl.kubernetes.io/restartedAt` (as kubernetes/kubectl
+/// pkg/polymorphichelpers/objectrestarter.go does), optionally changing the
 /// Deployment strategy in the same patch.
 async fn restart_rollout(t: &Target<'_>, strategy: Option<serde_json::Value>) -> Result<()> {
     let now = k8s_openapi::jiff::Timestamp::now()
@@ -647,19 +580,6 @@ mod tests {
             Some("finished")
         );
     }
-
-    #[test]
-    fn node_level_disruptions_are_the_serialised_ones() {
-        let node_level: Vec<&str> = Disruption::ALL
-            .iter()
-            .filter(|d| d.is_node_level())
-            .map(|d| d.id())
-            .collect();
-        assert_eq!(
-            node_level,
-            ["reschedule-other-node", "node-stop", "nfs-restart"]
-        );
-    }
 }
 
 #[cfg(test)]
@@ -667,7 +587,8 @@ mod contract_tests {
     //! Contract tests: the API requests each pod-level disruption sends,
     //! checked against a stub API server (wiremock) answering in the shapes
     //! of the Kubernetes API reference. They prove verbs, paths, patch types
-    //! and bodies (FACTS.md: restartedAt, grace period 0, Recreate), not a
+    //! and bodies (restartedAt as kubectl's pkg/polymorphichelpers/objectrestarter.go
+    //! sets it; grace period 0 and Recreate as the API reference defines them), not a
     //! cluster's behaviour.
     use super::*;
     use crate::workload::PROMETHEUS;

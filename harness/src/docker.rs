@@ -16,7 +16,8 @@ pub const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
 /// The address to reach ports Docker publishes: `HARNESS_CONTAINER_HOST`
 /// when set, else [`DEFAULT_CONTAINER_HOST`]. Not testcontainers'
 /// `get_host()`: it answers with the bridge gateway whenever `/.dockerenv`
-/// exists (FACTS.md), which would send test traffic off loopback. Where the
+/// exists (testcontainers-rs 0.28.0, testcontainers/src/core/client.rs,
+/// `is_in_container`), which would send test traffic off loopback. Where the
 /// tests run in a container next to the Docker daemon, set the override to
 /// the address that reaches the daemon's published ports.
 ///
@@ -189,5 +190,82 @@ impl ImageStore for LocalDocker {
             };
             Err(tail(text.trim().lines().last().unwrap_or("no output"), 300))
         }
+    }
+}
+
+/// The halves of [`split_image`], with `None` for the tag of a reference
+/// that has neither a tag nor a digest.
+fn split_reference(image: &str) -> (String, Option<String>) {
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (
+            image[..slash + i].to_owned(),
+            Some(image[slash + i + 1..].to_owned()),
+        ),
+        None => (image.to_owned(), None),
+    }
+}
+
+/// An image reference split into what testcontainers' `GenericImage::new`
+/// takes and puts back together as given: `repo:tag` into repo and tag,
+/// `repo@sha256:digest` into `repo@sha256` and the digest. A `:` before the
+/// last `/` is a registry's port, not a tag. A reference without a tag gets
+/// Docker's own default, `latest`.
+pub fn split_image(image: &str) -> (String, String) {
+    let (repo, tag) = split_reference(image);
+    (repo, tag.unwrap_or_else(|| "latest".to_owned()))
+}
+
+/// [`split_image`] for a reference that must name its tag or digest (a
+/// pinned image), so an untagged one never silently runs `latest`.
+///
+/// # Errors
+/// [`Error::Parse`] when `image` has no tag or digest.
+pub fn split_tagged_image(image: &str) -> Result<(String, String)> {
+    match split_reference(image) {
+        (repo, Some(tag)) => Ok((repo, tag)),
+        (_, None) => Err(Error::parse(
+            format!("image {image:?}"),
+            "it has no tag or digest",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_back_to_themselves() {
+        for image in [
+            "local/storage-e2e-nfs:0.1.0",
+            "registry.example:5000/mirror/nfs:1.2",
+            "nfs@sha256:abcd",
+        ] {
+            let (repo, tag) = split_image(image);
+            assert_eq!(format!("{repo}:{tag}"), image);
+        }
+        assert_eq!(split_image("registry:5000/nfs").1, "latest");
+    }
+
+    #[test]
+    fn image_references_split_the_way_generic_image_rejoins_them() {
+        let cases = [
+            ("grafana/grafana:12.2.1", ("grafana/grafana", "12.2.1")),
+            (
+                "mirror:5000/grafana/grafana:12.2.1",
+                ("mirror:5000/grafana/grafana", "12.2.1"),
+            ),
+            (
+                "grafana/grafana@sha256:abc",
+                ("grafana/grafana@sha256", "abc"),
+            ),
+        ];
+        for (image, (name, tag)) in cases {
+            let (n, t) = split_tagged_image(image).expect(image);
+            assert_eq!((n.as_str(), t.as_str()), (name, tag));
+            assert_eq!(format!("{n}:{t}"), image);
+        }
+        assert!(split_tagged_image("mirror:5000/grafana").is_err());
     }
 }

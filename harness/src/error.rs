@@ -26,16 +26,9 @@ pub enum Error {
         allowed: String,
     },
 
-    /// An id (variant, disruption, provider, Kubernetes minor...) that is not known.
-    #[error("unknown {what} {given:?}: valid ones are {valid}")]
-    Unknown {
-        /// What kind of id, e.g. `storage variant`.
-        what: &'static str,
-        /// The id that was given.
-        given: String,
-        /// The valid ids, comma separated.
-        valid: String,
-    },
+    /// An id (variant, disruption, provider...) that is not known.
+    #[error(transparent)]
+    Unknown(#[from] crate::vocab::UnknownId),
 
     /// A manifest file could not be used: names the file, document and object.
     #[error("{file}: document {doc} ({object}): {message}")]
@@ -81,6 +74,49 @@ pub enum Error {
         status: String,
         /// The end of what it printed on stderr (and stdout when stderr was empty).
         stderr: String,
+    },
+
+    /// The run could not get what every cell needs (its cluster); reported
+    /// once for the run, and each cell that needed it is marked not run.
+    #[error("the run's cluster did not start")]
+    RunFailed {
+        /// Why; shared by every cell that asked.
+        #[source]
+        source: std::sync::Arc<Error>,
+    },
+
+    /// Something this harness, cluster or machine cannot do (e.g. an NFS
+    /// server on a cluster with no Docker network); names what and why.
+    #[error("{what} is not supported here: {why}")]
+    NotSupported {
+        /// What was asked for.
+        what: String,
+        /// Why it cannot be done here, and where it can.
+        why: String,
+    },
+
+    /// The harness cannot take its next step because what it found does
+    /// not allow it (no pod to disrupt, a server already cleaned up). Not
+    /// a wait: nothing was waited for.
+    #[error("cannot {action}: {why}")]
+    Cannot {
+        /// What the harness was about to do.
+        action: String,
+        /// What it found instead.
+        why: String,
+    },
+
+    /// A server (container or pod) failed; carries the end of its log,
+    /// which usually says why, alongside the error that showed it.
+    #[error("{server} failed")]
+    ServerLog {
+        /// The server, e.g. `NFS server container e2e-nfs-ab12`.
+        server: String,
+        /// The end of its log.
+        log: String,
+        /// What showed the failure.
+        #[source]
+        source: Box<Error>,
     },
 
     /// A wait ran out of time; says what it waited for and what it saw last.
@@ -196,6 +232,36 @@ impl Error {
     }
 }
 
+/// An error and every cause under it, as one line: `a: b: c`. What
+/// people see (progress lines, cell failures, the run's one error line)
+/// goes through this, so no cause is dropped on the way. Each message
+/// gives its first line (kube appends a YAML snippet under its own); a
+/// server log attached on the way ([`Error::ServerLog`]) follows the line.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut logs = String::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        let first = text.lines().next().unwrap_or_default().trim();
+        // Some errors repeat their source's text in their own message.
+        if !line.ends_with(first) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(first);
+        }
+        if let Some(Error::ServerLog { server, log, .. }) = err.downcast_ref::<Error>() {
+            logs.push_str(&format!(
+                "\n--- the end of {server}'s log ---\n{}",
+                log.trim_end()
+            ));
+        }
+        next = err.source();
+    }
+    line + &logs
+}
+
 /// Keep at most the last `max` characters of `text`, on a char boundary, so
 /// errors carry the end of a long stderr (where the cause usually is).
 pub fn tail(text: &str, max: usize) -> String {
@@ -213,6 +279,20 @@ pub fn tail(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = Error::io("reading", "/x", io);
+        assert_eq!(chain(&e), "reading /x: connection refused");
+        let run = Error::RunFailed {
+            source: std::sync::Arc::new(e),
+        };
+        assert_eq!(
+            chain(&run),
+            "the run's cluster did not start: reading /x: connection refused"
+        );
+    }
 
     #[test]
     fn tail_keeps_the_end_on_a_char_boundary() {

@@ -37,7 +37,7 @@ pub struct Sources<'a> {
     pub filesystems: &'a str,
     /// `uname -r`, to name the module directory in the reason.
     pub kernel_release: &'a str,
-    /// Whether an `nfs` module exists under /lib/modules/<release>/ (the
+    /// Whether an `nfs` module exists under `/lib/modules/<release>/` (the
     /// kernel loads it on the first NFS mount).
     pub nfs_module: bool,
     /// `docker info --format {{.CgroupVersion}}` (`1` or `2`), when Docker answered.

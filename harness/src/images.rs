@@ -17,10 +17,10 @@
 //! `E2E_APPS=prometheus` and Grafana is reported as not run.
 
 use crate::config::{Config, Images, default_images};
-use crate::disrupt::Disruption;
 use crate::docker::{ImageStore, LocalImage};
 use crate::error::{Error, Result};
-use crate::expect::App;
+use crate::vocab::App;
+use crate::vocab::Disruption;
 
 /// The init containers' shell image, built from images/busybox/ when
 /// [`default_images::INIT`] cannot be pulled.

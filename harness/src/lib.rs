@@ -16,22 +16,25 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod forward;
+pub mod grafana;
 pub mod host;
-pub mod ids;
 pub mod images;
 pub mod labels;
+#[cfg(test)]
+mod layout_tests;
 pub mod manifest;
 pub mod nfs;
-pub mod probe;
 pub mod progress;
+pub mod prometheus;
 pub mod report;
-pub mod seed;
+pub mod resources;
 pub mod storage_class;
 #[cfg(test)]
 mod stub_api;
 pub mod suite;
 pub mod timeline;
-pub mod variant;
+pub mod versions;
+pub mod vocab;
 pub mod wait;
 pub mod workload;
 

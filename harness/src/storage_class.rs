@@ -15,8 +15,8 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use crate::cluster::Provider;
 use crate::error::{Error, Result};
+use crate::vocab::Provider;
 
 /// Provisioners whose volumes are bound to one node (the PV carries node
 /// affinity), as the table's local-path prediction assumes.

@@ -14,8 +14,8 @@ pub(crate) fn client(server: &MockServer) -> Client {
     Client::try_from(kube::Config::new(url)).expect("client for the stub API server")
 }
 
-/// Serve `items` as the list at `url_path` (a `kind` list at resourceVersion
-/// 1) and `events` (`{"type": .., "object": ..}`) as its watch stream, one
+/// Serve `items` as the list at `url_path` (a `kind` list at
+/// resourceVersion 1) and `events` (`{"type": .., "object": ..}`) as its watch stream, one
 /// JSON document per line, as the API server streams them.
 pub(crate) async fn list_and_watch(
     server: &MockServer,

@@ -12,6 +12,8 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 
 use crate::error::{Error, Result};
+use crate::grafana;
+use crate::prometheus;
 
 /// How the workload is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +44,8 @@ pub const PROMETHEUS: Workload = Workload {
     name: "prometheus",
     app: "prometheus",
     container: "prometheus",
-    port: 9090,
-    data_dir: "/prometheus",
+    port: prometheus::PORT,
+    data_dir: prometheus::DATA_DIR,
 };
 
 /// Grafana as manifests/base deploys it.
@@ -51,8 +53,8 @@ pub const GRAFANA: Workload = Workload {
     name: "grafana",
     app: "grafana",
     container: "grafana",
-    port: 3000,
-    data_dir: "/var/lib/grafana",
+    port: grafana::PORT,
+    data_dir: grafana::DATA_DIR,
 };
 
 impl Workload {
@@ -62,8 +64,9 @@ impl Workload {
     }
 }
 
-/// Whether a pod is Ready (the condition, not the phase: FACTS.md notes
-/// `is_pod_running` checks only the phase) and not being deleted.
+/// Whether a pod is Ready (the condition, not the phase: kube-runtime's
+/// `conditions::is_pod_running` checks only `status.phase`, kube-rs/kube
+/// kube-runtime/src/wait.rs) and not being deleted.
 pub fn is_ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
@@ -290,39 +293,6 @@ pub fn ready_since(pod: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
         .last_transition_time
         .as_ref()
         .map(|t| t.0)
-}
-
-/// Whether a node reports Ready=True.
-pub fn node_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// Names of the nodes new pods can go to: Ready and not cordoned.
-///
-/// # Errors
-/// [`Error::Kube`] when the nodes cannot be listed.
-pub async fn schedulable_nodes(client: &Client) -> Result<Vec<String>> {
-    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
-    let list = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| Error::kube("list nodes", e))?;
-    Ok(list
-        .items
-        .iter()
-        .filter(|n| {
-            node_ready(n)
-                && !n
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.unschedulable)
-                    .unwrap_or(false)
-        })
-        .map(|n| n.name_any())
-        .collect())
 }
 
 /// The node a pod runs on.

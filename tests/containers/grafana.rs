@@ -1,5 +1,5 @@
 //! Tier 1, Grafana: a real grafana/grafana container (HARNESS_GRAFANA_IMAGE)
-//! seeded through its HTTP API with the same `harness::probe::grafana` code
+//! seeded through its HTTP API with the same `harness::grafana` code
 //! the e2e tier uses, then disrupted.
 //!
 //! - a bind-mounted data dir keeps the API-created dashboard, datasource and
@@ -19,9 +19,9 @@
 use std::time::Instant;
 
 use anyhow::{Result, ensure};
-use harness::expect::Reason;
-use harness::probe::Verdict;
-use harness::probe::grafana::{self, DbFile, SeedSpec, classify_log};
+use harness::grafana::{self, DbFile, SeedSpec, classify_log};
+use harness::vocab::Reason;
+use harness::vocab::Verdict;
 
 use crate::grafana_support::{DataDir, EXIT_TIMEOUT, Grafana, image, within_test_timeout};
 

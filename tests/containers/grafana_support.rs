@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use harness::cmd::Cmd;
 use harness::config::{Config, default_images};
+use harness::docker::split_tagged_image;
 use harness::exec::DockerExec;
+use harness::grafana::{self, GrafanaClient};
 use harness::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, unique_name};
-use harness::probe::grafana::{self, GrafanaClient};
 use harness::wait::{Check, poll};
 use testcontainers::core::{IntoContainerPort as _, Mount};
 use testcontainers::runners::AsyncRunner as _;
@@ -88,7 +89,7 @@ impl DataDir {
     /// When the dir cannot be created or its owner/mode set.
     pub fn writable_by_grafana(image: &str) -> Result<Self> {
         let dir = Self::create(image)?;
-        match std::os::unix::fs::chown(&dir.path, Some(grafana::UID), Some(0)) {
+        match std::os::unix::fs::chown(&dir.path, Some(grafana::UID), Some(grafana::GID)) {
             Ok(()) => set_mode(&dir.path, 0o750)?,
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 set_mode(&dir.path, 0o777)?
@@ -175,18 +176,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("chmod {mode:o} {}", path.display()))
 }
 
-/// `name:tag` (or `name@sha256:digest`) split the way GenericImage rejoins it.
-fn split_image(image: &str) -> Result<(String, String)> {
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[slash..].rfind(':') {
-        Some(i) => Ok((
-            image[..slash + i].to_owned(),
-            image[slash + i + 1..].to_owned(),
-        )),
-        None => bail!("image {image:?} has no tag or digest"),
-    }
-}
-
 /// One grafana/grafana container. Dropping it removes the container
 /// (testcontainers' Drop), so a failing test leaves nothing behind; call
 /// [`Grafana::remove`] to remove it explicitly and see errors.
@@ -203,14 +192,14 @@ impl Grafana {
     /// # Errors
     /// When Docker cannot create or start the container.
     pub async fn start(image: &str, password: &str, data: Option<&DataDir>) -> Result<Self> {
-        let (name, tag) = split_image(image)?;
+        let (name, tag) = split_tagged_image(image)?;
         let container_name = unique_name("grafana");
         let mut request = GenericImage::new(name, tag)
             .with_exposed_port(grafana::PORT.tcp())
             .with_container_name(&container_name)
             .with_label(MANAGED_BY, OWNER)
             .with_label(RUN_ID, run_id())
-            .with_env_var("GF_SECURITY_ADMIN_PASSWORD", password)
+            .with_env_var(grafana::ADMIN_PASSWORD_ENV, password)
             // No phoning home: tests only talk to loopback.
             .with_env_var("GF_ANALYTICS_REPORTING_ENABLED", "false")
             .with_env_var("GF_ANALYTICS_CHECK_FOR_UPDATES", "false")
@@ -380,31 +369,5 @@ impl Grafana {
                 source,
             })?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_references_split_the_way_generic_image_rejoins_them() {
-        let cases = [
-            ("grafana/grafana:12.2.1", ("grafana/grafana", "12.2.1")),
-            (
-                "mirror:5000/grafana/grafana:12.2.1",
-                ("mirror:5000/grafana/grafana", "12.2.1"),
-            ),
-            (
-                "grafana/grafana@sha256:abc",
-                ("grafana/grafana@sha256", "abc"),
-            ),
-        ];
-        for (image, (name, tag)) in cases {
-            let (n, t) = split_image(image).expect(image);
-            assert_eq!((n.as_str(), t.as_str()), (name, tag));
-            assert_eq!(format!("{n}:{t}"), image);
-        }
-        assert!(split_image("mirror:5000/grafana").is_err());
     }
 }

@@ -317,13 +317,10 @@ async fn readiness_fails_with_the_server_log_when_misconfigured(
         .await;
     let err = match started {
         Ok(server) => bail!("{key}={value}: {} reported serving", server.name()),
-        Err(e) => e.to_string(),
+        Err(e) => harness::error::chain(&e),
     };
     println!("{key}={value} -> {err}");
-    ensure!(
-        err.contains("last server log lines"),
-        "no server log in: {err}"
-    );
+    ensure!(err.contains("'s log ---\n"), "no server log in: {err}");
     for needle in expected {
         ensure!(err.contains(needle), "{needle:?} missing from: {err}");
     }
@@ -364,7 +361,7 @@ async fn dropped_guards_leave_no_container_network_or_volume() -> anyhow::Result
 #[tokio::test]
 async fn the_nfs_restart_disruption_restarts_the_shared_server_in_place() -> anyhow::Result<()> {
     use harness::disrupt::Restartable as _;
-    use harness::suite::SharedNfs;
+    use harness::nfs::SharedNfs;
 
     let run = common::run_id();
     let net = TestNetwork::create(&run).await?;

@@ -14,16 +14,13 @@ use harness::cmd::Cmd;
 use harness::config::{Config, default_images};
 use harness::exec::DockerExec;
 use harness::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, selector, unique_name};
-use harness::probe::prometheus::{DEFAULT_DATA_DIR, HEAD_SAMPLE_TIMEOUT, PrometheusProbe};
+use harness::prometheus::{CONFIG_FILE, DATA_DIR, HEAD_SAMPLE_TIMEOUT, PrometheusProbe};
 use harness::wait::{self, Check};
 use testcontainers::core::{IntoContainerPort as _, Mount};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
-/// Prometheus's HTTP port inside the container.
-pub const PORT: u16 = 9090;
-/// The uid (and gid) both images run Prometheus as (`nobody`).
-pub const PROMETHEUS_UID: u32 = 65534;
+pub use harness::prometheus::{PORT, UID as PROMETHEUS_UID};
 /// How long a Prometheus that cannot open its storage may take to exit.
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Grace period for a SIGTERM stop (Kubernetes' default pod grace period is 30 s).
@@ -36,12 +33,12 @@ const SCRAPE_POLL: Duration = Duration::from_millis(500);
 /// The weakened judges of the mutant checks: the same file the tier-0
 /// tests include (test-only: no library build compiles it).
 pub mod weakened {
-    use harness::probe::Judgement;
-    use harness::probe::prometheus::{Read, Snapshot, compare};
+    use harness::prometheus::{Read, Snapshot, compare};
+    use harness::vocab::Judgement;
 
     include!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/harness/src/probe/prometheus/weakened.rs"
+        "/harness/src/prometheus/weakened.rs"
     ));
 }
 
@@ -87,8 +84,8 @@ impl Prom {
             .context("image reference without a tag")?;
         let container_name = unique_name("prom");
         let mut args = vec![
-            "--config.file=/etc/prometheus/prometheus.yml".to_owned(),
-            format!("--storage.tsdb.path={DEFAULT_DATA_DIR}"),
+            format!("--config.file={CONFIG_FILE}"),
+            format!("--storage.tsdb.path={DATA_DIR}"),
         ];
         args.extend(extra_args.iter().map(|a| (*a).to_owned()));
         let mut request = GenericImage::new(name, tag)
@@ -100,11 +97,9 @@ impl Prom {
         request = match storage {
             Storage::Bind(dir) => request.with_mount(Mount::bind_mount(
                 dir.to_string_lossy().into_owned(),
-                DEFAULT_DATA_DIR,
+                DATA_DIR,
             )),
-            Storage::Volume(volume) => {
-                request.with_mount(Mount::volume_mount(volume, DEFAULT_DATA_DIR))
-            }
+            Storage::Volume(volume) => request.with_mount(Mount::volume_mount(volume, DATA_DIR)),
             Storage::ContainerFs => request,
         };
         let container = request
@@ -245,7 +240,7 @@ pub struct BindDir {
 
 impl BindDir {
     /// A directory uid 65534 can write: chowned to it when the test runs as
-    /// root (the usual hostPath fix, FACTS.md), else opened up with 0777.
+    /// root (the hostPath fix in prometheus/prometheus#4805), else opened up with 0777.
     pub fn writable() -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("e2e-promdata-").tempdir()?;
         if std::os::unix::fs::chown(dir.path(), Some(PROMETHEUS_UID), Some(PROMETHEUS_UID)).is_err()
@@ -322,7 +317,7 @@ fn as_root_cmd(dir: &Path, script: &str) -> Result<Cmd> {
     one_shot(
         "promfix",
         "0",
-        &[format!("{}:{DEFAULT_DATA_DIR}", dir.display())],
+        &[format!("{}:{DATA_DIR}", dir.display())],
         script,
         &[],
     )

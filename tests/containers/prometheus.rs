@@ -16,12 +16,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
-use harness::expect::Reason;
-use harness::probe::prometheus::{
-    DEFAULT_DATA_DIR, Read, Snapshot, classify_log, compare, part, unclean_stop_logged,
+use harness::prometheus::{
+    DATA_DIR, Read, Snapshot, classify_log, compare, part, unclean_stop_logged,
 };
-use harness::probe::{Judgement, Verdict};
-use harness::seed::prometheus::{History, Seeded, await_queryable, seed_blocks, write_blocks};
+use harness::prometheus::{History, Seeded, await_queryable, seed_blocks, write_blocks};
+use harness::vocab::Reason;
+use harness::vocab::{Judgement, Verdict};
 use rstest::rstest;
 
 use crate::prom_support::{
@@ -68,7 +68,7 @@ async fn seeded(storage: &Storage, how: Seeding) -> Result<(Prom, Snapshot)> {
         }
         Seeding::Restart => {
             let started = Instant::now();
-            let written = write_blocks(prom.exec(), &history, DEFAULT_DATA_DIR).await?;
+            let written = write_blocks(prom.exec(), &history, DATA_DIR).await?;
             prom.stop().await?;
             prom.start_again().await?;
             let probe = prom.probe().await?;

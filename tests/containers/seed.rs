@@ -1,4 +1,4 @@
-//! Tier 1: the seed written before Prometheus starts (seed::prestart), the
+//! Tier 1: the seed written before Prometheus starts (prometheus::prestart), the
 //! way tier 2's init container writes it: the same script, in a one-shot
 //! container of the same image, as the same user, with the history mounted
 //! read-only at the same place.
@@ -9,28 +9,22 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 use harness::labels::unique_name;
-use harness::probe::prometheus::DEFAULT_DATA_DIR;
-use harness::seed::prestart::{self, KEY, MOUNT, NOTHING, WROTE};
-use harness::seed::prometheus::{History, is_ulid};
+use harness::prometheus::DATA_DIR;
+use harness::prometheus::prestart::{self, KEY, MOUNT, NOTHING, WROTE};
+use harness::prometheus::{History, is_ulid};
 
 use crate::prom_support::{BindDir, PROMETHEUS_UID, Prom, one_shot};
 
 /// Run the init container's script on `data`, with `seed` (a dir holding
 /// [`KEY`]) at [`MOUNT`] when given, as Prometheus's user. Returns its output.
 async fn run_prestart(data: &BindDir, seed: Option<&Path>) -> Result<String> {
-    let mut mounts = vec![format!("{}:{DEFAULT_DATA_DIR}", data.path().display())];
+    let mut mounts = vec![format!("{}:{DATA_DIR}", data.path().display())];
     if let Some(seed) = seed {
         mounts.push(format!("{}:{MOUNT}:ro", seed.display()));
     }
     let user = PROMETHEUS_UID.to_string();
     let script = prestart::script();
-    let cmd = one_shot(
-        "promseed",
-        &user,
-        &mounts,
-        &script,
-        &["sh", DEFAULT_DATA_DIR],
-    )?;
+    let cmd = one_shot("promseed", &user, &mounts, &script, &["sh", DATA_DIR])?;
     let out = cmd.run_async().await?;
     Ok(format!("{}{}", out.stdout, out.stderr))
 }

@@ -8,9 +8,11 @@
 //!
 //! This is a libtest-compatible harness (libtest-mimic) rather than
 //! `#[test]` functions because a run needs one cluster shared by every cell
-//! and torn down after the last one, which libtest cannot express (FACTS.md:
-//! no global teardown, and a kube client dies with the per-test runtime that
-//! made it). Cells that are not selected (E2E_VARIANTS, E2E_DISRUPTIONS,
+//! and torn down after the last one, which libtest cannot express (no global
+//! teardown: rust-lang/rust#117668; and a kube client dies with the per-test
+//! runtime that made it, which runs its tower `Buffer` worker: kube-rs/kube
+//! kube-client/src/client/mod.rs, `Client::new`). Cells that are not selected
+//! (E2E_VARIANTS, E2E_DISRUPTIONS,
 //! E2E_STORAGE_CLASS) or not applicable are reported as *ignored* with the
 //! reason, never as passed. All the work is in `harness::suite` and
 //! `harness::cell`; this file only wires them to the test runner.
@@ -18,11 +20,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use harness::cluster::Provider;
 use harness::config::Config;
-use harness::expect::Cell;
 use harness::host::Host;
 use harness::suite::{CellRun, Suite, run_order, test_name};
+use harness::vocab::Cell;
+use harness::vocab::Provider;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() -> ExitCode {
@@ -63,7 +65,7 @@ fn main() -> ExitCode {
     // The report is rendered from every cell file in its directory: start
     // from an empty one, so no earlier run's cells show as this run's.
     if !args.list
-        && let Err(e) = suite.report.reset()
+        && let Err(e) = suite.resources.report.reset()
     {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -81,6 +83,9 @@ fn main() -> ExitCode {
                     CellRun::Skipped(why) => Ok(Completion::ignored_with(why)),
                     CellRun::Passed => Ok(Completion::Completed),
                     CellRun::Failed(message) => Err(Failed::from(message)),
+                    // The run's own error was printed once; the exit code
+                    // below makes the run fail whatever libtest counts.
+                    CellRun::NotRun(why) => Ok(Completion::ignored_with(why)),
                 }
             })
             .with_kind(provider.to_string())
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&args, trials);
 
     // Every trial (and its Arc) is gone once `run` returns.
+    let run_failure = suite.run_failure();
     match Arc::try_unwrap(suite) {
         Ok(suite) => {
             if let Err(e) = runtime.block_on(suite.finish(conclusion.has_failed())) {
@@ -99,6 +105,13 @@ fn main() -> ExitCode {
         Err(_) => eprintln!(
             "storage-e2e: cells still hold the suite; the cluster reaper cleans up at exit"
         ),
+    }
+    if let Some(e) = run_failure {
+        eprintln!(
+            "error: the run failed before its cells could run (they are marked not run): {}",
+            harness::error::chain(&*e)
+        );
+        return ExitCode::FAILURE;
     }
     conclusion.exit_code()
 }

@@ -292,7 +292,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         ClusterGuard {
             info: ClusterInfo {
-                provider: crate::cluster::Provider::Kind,
+                provider: crate::vocab::Provider::Kind,
                 name: Some("e2e-guardtest-x".into()),
                 version: None,
                 kubeconfig: dir.kubeconfig(),

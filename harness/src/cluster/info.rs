@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{Node, NodeRole, Provider, k3d, kind, node};
+use crate::cluster::{Node, NodeRole, k3d, kind, node};
 use crate::cmd::{Cmd, Output};
-use crate::config::Minor;
 use crate::error::{Error, Result};
 use crate::exec::{DockerExec, Exec as _};
+use crate::vocab::Minor;
+use crate::vocab::Provider;
 
 /// What every handle on a started cluster knows: where it is and what it is
 /// made of, plus the node operations that need no Kubernetes client.
@@ -53,7 +54,7 @@ impl ClusterInfo {
     /// The Docker network the nodes are on (kind: `kind` or
     /// KIND_EXPERIMENTAL_DOCKER_NETWORK; k3d: `k3d-<name>`), read from the
     /// node container. An NFS server container joins it so kubelets can
-    /// mount by its IP (FACTS.md: cluster DNS does not work for mounts).
+    /// mount by its IP (cluster DNS does not work for mounts: k3d-io/k3d#1348).
     /// `None` for an existing cluster.
     pub fn docker_network(&self) -> Option<&str> {
         self.network.as_deref()
@@ -73,11 +74,8 @@ impl ClusterInfo {
     }
 
     fn container_of(&self, node: &str, op: &str) -> Result<String> {
-        let n = self
-            .nodes
-            .iter()
-            .find(|n| n.name == node)
-            .ok_or_else(|| Error::Unknown {
+        let n = self.nodes.iter().find(|n| n.name == node).ok_or_else(|| {
+            Error::from(crate::vocab::UnknownId {
                 what: "node",
                 given: node.to_owned(),
                 valid: self
@@ -86,7 +84,8 @@ impl ClusterInfo {
                     .map(|n| n.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?;
+            })
+        })?;
         n.container.clone().ok_or_else(|| Error::Config {
             var: "E2E_PROVIDER",
             value: self.provider.to_string(),
@@ -128,15 +127,17 @@ impl ClusterInfo {
             .workers()
             .into_iter()
             .find(|n| n.name == node)
-            .ok_or_else(|| Error::Unknown {
-                what: "worker node",
-                given: node.to_owned(),
-                valid: self
-                    .workers()
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+            .ok_or_else(|| {
+                Error::from(crate::vocab::UnknownId {
+                    what: "worker node",
+                    given: node.to_owned(),
+                    valid: self
+                        .workers()
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
             })?;
         let c = self.container_of(&worker.name, "stopping a node")?;
         node::stop(&c).run_async().await.map(|_| ())
@@ -281,7 +282,7 @@ impl ClusterInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Minor;
+    use crate::vocab::Minor;
 
     pub(crate) fn info(provider: Provider) -> ClusterInfo {
         ClusterInfo {

@@ -3,15 +3,16 @@
 //!
 //! Every command gets `--kubeconfig <temp file>` where kind accepts it and
 //! `KUBECONFIG=<temp file>` in its environment: without them kind writes the
-//! new cluster into (and `kind delete` edits) `~/.kube/config` (FACTS.md).
+//! new cluster into (and `kind delete` edits) `~/.kube/config` (kubernetes-sigs/kind
+//! pkg/cluster/internal/kubeconfig/internal/kubeconfig/paths.go).
 
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::cmd::Cmd;
-use crate::config::Minor;
 use crate::host::Host;
+use crate::vocab::Minor;
 
 /// Docker label kind puts on every node container: value = cluster name.
 pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";

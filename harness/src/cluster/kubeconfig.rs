@@ -111,11 +111,28 @@ pub fn loopback_server(text: &str) -> String {
 /// # Errors
 /// [`Error::Kube`] when the file cannot be read or gives no usable config.
 pub async fn client(path: &Path) -> Result<kube::Client> {
+    client_for(config(path).await?, path)
+}
+
+/// The client configuration in the kubeconfig at `path` (its current
+/// context), e.g. to name the server URL in errors.
+///
+/// # Errors
+/// [`Error::Kube`] naming the file, with kube's reason (which YAML error
+/// at which line, which field is missing) as its cause.
+pub async fn config(path: &Path) -> Result<kube::Config> {
     let action = || format!("load kubeconfig {}", path.display());
     let kc = Kubeconfig::read_from(path).map_err(|e| Error::kube(action(), e.into()))?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+    kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .map_err(|e| Error::kube(action(), e.into()))?;
+        .map_err(|e| Error::kube(action(), e.into()))
+}
+
+/// A client for `cfg`, read from the kubeconfig at `path`.
+///
+/// # Errors
+/// [`Error::Kube`] when kube cannot build one (e.g. unusable TLS settings).
+pub fn client_for(cfg: kube::Config, path: &Path) -> Result<kube::Client> {
     kube::Client::try_from(cfg)
         .map_err(|e| Error::kube(format!("build a client from {}", path.display()), e))
 }
@@ -190,5 +207,22 @@ users:
             Ok(_) => panic!("no file, no client"),
             Err(e) => assert!(e.to_string().contains("load kubeconfig"), "{e}"),
         }
+    }
+
+    /// A kubeconfig that is not YAML: the one line names the file and
+    /// which YAML error at which line, not just "load kubeconfig".
+    #[tokio::test]
+    async fn a_kubeconfig_that_is_not_yaml_says_where_it_breaks() {
+        let d = KubeconfigDir::new().unwrap_or_else(|e| panic!("{e}"));
+        let path = d
+            .write("apiVersion: v1\nclusters: [unclosed\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = config(&path).await.expect_err("not YAML");
+        let line = crate::error::chain(&e).replace(&path.display().to_string(), "<path>");
+        assert_eq!(
+            line,
+            "kubernetes API: load kubeconfig <path>: Failed to infer provided configuration: \
+             failed to parse kubeconfig YAML: error: line 2 column 11: unclosed bracket '['"
+        );
     }
 }

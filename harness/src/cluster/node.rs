@@ -6,10 +6,10 @@
 use k8s_openapi::api::core::v1::Node as KubeNode;
 use kube::api::{Api, Patch, PatchParams};
 
-use crate::cluster::Provider;
 use crate::cluster::{k3d, kind};
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
+use crate::vocab::Provider;
 
 /// What a node does in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,9 +9,9 @@
 //! pinned image when Docker has it or can pull it, else that build; the
 //! choice is printed and recorded, never silent.
 
-use crate::config::Minor;
 use crate::docker::ImageStore;
 use crate::error::{Error, Result};
+use crate::vocab::Minor;
 
 /// Where scripts/node-image.sh tags what it builds.
 pub const OFFLINE_REPO: &str = "local/storage-e2e-kind-node";

@@ -8,13 +8,19 @@
 //!   network `k3d-<name>`, volume `k3d-<name>-images`);
 //! - Docker containers, networks and volumes labelled
 //!   `app.kubernetes.io/managed-by=storage-e2e`;
-//! - with [`Selector::All`] also stale `$TMPDIR/e2e-kube-*` kubeconfig dirs.
+//! - with [`Selector::All`] also the stale `$TMPDIR` dirs of
+//!   [`TEMP_DIR_PREFIXES`] (kubeconfigs, tier-1 data dirs, build contexts);
+//!   a data dir holding files a container user wrote that the invoking user
+//!   may not delete is emptied as root in a throw-away container first.
 //!
 //! [`Selector::Run`] narrows all of it to one run (`storage-e2e/run=<id>`
 //! label, cluster names `e2e-<id>-*`), so a test can sweep its own
 //! leftovers while other runs go on in parallel. kind and k3d are used when
 //! on PATH (they also tidy their own state); Docker alone finishes the job
 //! either way, so the sweep works on a machine without them.
+//!
+//! Over 600 lines because its tier-0 tests sit beside the code; the code
+//! itself is under 450.
 
 use std::fmt;
 use std::path::Path;
@@ -22,7 +28,7 @@ use std::path::Path;
 use crate::cluster::{k3d, kind, kubeconfig};
 use crate::cmd::{Cmd, on_path};
 use crate::error::{Error, Result, tail};
-use crate::labels::{MANAGED_BY, NAME_PREFIX, OWNER, RUN_ID};
+use crate::labels::{MANAGED_BY, NAME_PREFIX, OWNER, RUN_ID, unique_name};
 
 /// Which leftovers to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +71,7 @@ pub struct SweepReport {
     pub networks: Vec<String>,
     /// Labelled volumes removed (names).
     pub volumes: Vec<String>,
-    /// Stale kubeconfig dirs removed.
+    /// Stale `$TMPDIR` dirs removed ([`TEMP_DIR_PREFIXES`]).
     pub temp_dirs: Vec<String>,
     /// Removals that failed, one line each.
     pub errors: Vec<String>,
@@ -278,7 +284,13 @@ pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
     }
 
     if *selector == Selector::All {
-        r.temp_dirs = remove_stale_temp_dirs(&std::env::temp_dir(), scratch.dir(), &mut r.errors);
+        r.temp_dirs = remove_stale_temp_dirs(
+            &std::env::temp_dir(),
+            scratch.dir(),
+            &mut r.errors,
+            &|dir: &Path| std::fs::remove_dir_all(dir),
+            &empty_as_root,
+        );
     }
     Ok(r)
 }
@@ -296,8 +308,16 @@ pub const TEMP_DIR_PREFIXES: &[&str] = &[
 ];
 
 /// Remove `<tmp>/<prefix>*` dirs of [`TEMP_DIR_PREFIXES`] (of clusters the
-/// sweep just deleted, or of runs that were killed), except `keep`.
-fn remove_stale_temp_dirs(tmp: &Path, keep: &Path, errors: &mut Vec<String>) -> Vec<String> {
+/// sweep just deleted, or of runs that were killed), except `keep`, with
+/// `remove` (`remove_dir_all`); where it is denied, `empty_as_root` (see
+/// [`empty_as_root`]) empties the dir and `remove` runs again.
+fn remove_stale_temp_dirs(
+    tmp: &Path,
+    keep: &Path,
+    errors: &mut Vec<String>,
+    remove: &dyn Fn(&Path) -> std::io::Result<()>,
+    empty_as_root: &dyn Fn(&Path) -> std::result::Result<(), String>,
+) -> Vec<String> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return removed;
@@ -309,12 +329,119 @@ fn remove_stale_temp_dirs(tmp: &Path, keep: &Path, errors: &mut Vec<String>) -> 
         if !ours || path == keep || !path.is_dir() {
             continue;
         }
-        match std::fs::remove_dir_all(&path) {
+        let result = match remove(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && path.exists() => {
+                empty_as_root(&path)
+                    .and_then(|()| remove(&path).map_err(|e| e.to_string()))
+                    .map_err(|why| {
+                        format!(
+                            "remove {}: {e}; it holds files a container user wrote, and emptying it \
+                             as root through Docker did not work either: {why}; remove it as root \
+                             (sudo rm -rf {})",
+                            path.display(),
+                            path.display()
+                        )
+                    })
+            }
+            Err(e) => Err(format!("remove {}: {e}", path.display())),
+            Ok(()) => Ok(()),
+        };
+        match result {
             Ok(()) => removed.push(path.display().to_string()),
-            Err(e) => errors.push(format!("remove {}: {e}", path.display())),
+            Err(e) => errors.push(e),
         }
     }
     removed
+}
+
+/// The images `empty_as_root` may use, first choice first: those tier 1
+/// runs as the users that write into its bind-mounted data dirs
+/// (HARNESS_*_IMAGE, else the defaults, and the Debian-built Prometheus
+/// stand-ins), then the harness's own busybox build. Each has `sh` and `rm`.
+pub fn shell_images() -> Vec<String> {
+    let defaults = crate::config::Images::default();
+    let mut images: Vec<String> = [
+        "HARNESS_PROMETHEUS_IMAGE",
+        "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
+        "HARNESS_GRAFANA_IMAGE",
+        "HARNESS_GRAFANA_PREVIOUS_IMAGE",
+        "HARNESS_INIT_IMAGE",
+    ]
+    .iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .filter(|image| !image.trim().is_empty())
+    .collect();
+    images.extend([
+        defaults.prometheus,
+        defaults.prometheus_previous,
+        defaults.grafana,
+        defaults.grafana_previous,
+        defaults.init,
+    ]);
+    images.extend(
+        crate::images::PROMETHEUS_STAND_INS
+            .iter()
+            .map(|(_, stand_in)| (*stand_in).to_owned()),
+    );
+    images.push(crate::images::BUSYBOX.default_tag.to_owned());
+    let mut seen = std::collections::HashSet::new();
+    images.retain(|image| seen.insert(image.clone()));
+    images
+}
+
+/// `docker run --rm` of `image` as root with `dir` at `/data`, deleting
+/// everything in it; labelled and named like every container the harness
+/// makes, so a sweep finds it if it is ever left behind.
+pub fn empty_as_root_cmd(dir: &Path, image: &str, name: &str) -> Cmd {
+    Cmd::new("docker").args([
+        "run".to_owned(),
+        "--rm".into(),
+        "--label".into(),
+        format!("{MANAGED_BY}={OWNER}"),
+        "--name".into(),
+        name.into(),
+        "--user".into(),
+        "0".into(),
+        "--entrypoint".into(),
+        "sh".into(),
+        "-v".into(),
+        format!("{}:/data", dir.display()),
+        image.into(),
+        "-c".into(),
+        "rm -rf /data/* /data/.[!.]* /data/..?*".into(),
+    ])
+}
+
+/// Empty `dir` as root in a throw-away container, the way the tier-1 tests
+/// remove their own data dirs (tests/containers: `prom_support::remove_dir`,
+/// `grafana_support::DataDir`): tier-1 Prometheus runs as uid 65534 (Grafana
+/// as 472) and writes into bind-mounted `$TMPDIR/e2e-promdata-*` (and
+/// `e2e-grafana-data-*`) dirs, making 0755 or 0700 folders of its own, in
+/// which a sweep not run as root may not delete. Uses the first of
+/// [`shell_images`] that Docker has; never pulls.
+fn empty_as_root(dir: &Path) -> std::result::Result<(), String> {
+    let candidates = shell_images();
+    let image = candidates
+        .iter()
+        .find(|image| {
+            Cmd::new("docker")
+                .args(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
+                .quiet()
+                .run_unchecked()
+                .is_ok_and(|o| o.success())
+        })
+        .ok_or_else(|| {
+            format!(
+                "Docker has none of the images to do it with ({})",
+                candidates.join(", ")
+            )
+        })?;
+    let cmd = empty_as_root_cmd(dir, image, &unique_name("sweep-rm"));
+    match cmd.run_unchecked() {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!("`{cmd}`: {}", tail(&o.stderr, 400))),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -373,12 +500,136 @@ mod tests {
             std::fs::create_dir(tmp.path().join(d)).unwrap_or_else(|e| panic!("{e}"));
         }
         let mut errors = Vec::new();
-        let removed =
-            remove_stale_temp_dirs(tmp.path(), &tmp.path().join("e2e-kube-keep"), &mut errors);
+        let removed = remove_stale_temp_dirs(
+            tmp.path(),
+            &tmp.path().join("e2e-kube-keep"),
+            &mut errors,
+            &|dir: &Path| std::fs::remove_dir_all(dir),
+            &|_: &Path| panic!("nothing was denied"),
+        );
         assert_eq!(removed.len(), 1, "{removed:?}");
         assert!(removed[0].ends_with("e2e-kube-aaa"));
         assert!(tmp.path().join("e2e-kube-keep").exists() && tmp.path().join("other-dir").exists());
         assert!(errors.is_empty());
+    }
+
+    /// A sweep not run as root may not delete what a tier-1 container user
+    /// (Prometheus: 65534) made in a data dir; the dir is then emptied as
+    /// root in a container and removed. (As root, which tier 0 may be, no
+    /// removal is denied: `remove` stands in for the denial.)
+    #[test]
+    fn a_denied_data_dir_is_emptied_as_root_then_removed() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let data = tmp.path().join("e2e-promdata-abc123");
+        std::fs::create_dir_all(data.join("wal")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(data.join("wal/00000000"), "x").unwrap_or_else(|e| panic!("{e}"));
+        let kube = tmp.path().join("e2e-kube-old");
+        std::fs::create_dir(&kube).unwrap_or_else(|e| panic!("{e}"));
+        let denied = std::cell::Cell::new(true);
+        let remove = |dir: &Path| {
+            if dir == data && denied.replace(false) {
+                return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+            }
+            std::fs::remove_dir_all(dir)
+        };
+        let emptied = std::cell::RefCell::new(Vec::new());
+        let as_root = |dir: &Path| {
+            emptied.borrow_mut().push(dir.to_path_buf());
+            Ok(())
+        };
+        let mut errors = Vec::new();
+        let mut removed = remove_stale_temp_dirs(
+            tmp.path(),
+            &tmp.path().join("e2e-kube-keep"),
+            &mut errors,
+            &remove,
+            &as_root,
+        );
+        removed.sort();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            removed,
+            [kube.display().to_string(), data.display().to_string()]
+        );
+        assert_eq!(
+            emptied.borrow().as_slice(),
+            std::slice::from_ref(&data),
+            "only the denied dir"
+        );
+        assert!(!data.exists() && !kube.exists());
+    }
+
+    #[test]
+    fn a_denied_dir_the_fallback_cannot_empty_is_reported_with_the_manual_fix() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let data = tmp.path().join("e2e-grafana-data-x");
+        let other = tmp.path().join("e2e-image-y");
+        for d in [&data, &other] {
+            std::fs::create_dir(d).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let remove = |dir: &Path| {
+            Err(std::io::Error::from(if dir == data {
+                std::io::ErrorKind::PermissionDenied
+            } else {
+                std::io::ErrorKind::Other
+            }))
+        };
+        let calls = std::cell::Cell::new(0);
+        let as_root = |_: &Path| {
+            calls.set(calls.get() + 1);
+            Err("Docker has none of the images to do it with (a, b)".to_owned())
+        };
+        let mut errors = Vec::new();
+        let removed =
+            remove_stale_temp_dirs(tmp.path(), tmp.path(), &mut errors, &remove, &as_root);
+        assert!(removed.is_empty(), "{removed:?}");
+        assert_eq!(calls.get(), 1, "the fallback is for denials only");
+        errors.sort();
+        let (d, o) = (data.display(), other.display());
+        assert_eq!(
+            errors,
+            [
+                format!(
+                    "remove {d}: permission denied; it holds files a container user wrote, and \
+                     emptying it as root through Docker did not work either: Docker has none of \
+                     the images to do it with (a, b); remove it as root (sudo rm -rf {d})"
+                ),
+                format!("remove {o}: other error"),
+            ]
+        );
+    }
+
+    #[test]
+    fn emptying_as_root_is_a_labelled_throwaway_container() {
+        assert_eq!(
+            empty_as_root_cmd(
+                Path::new("/tmp/e2e-promdata-abc123"),
+                "local/prometheus-debian:2.42",
+                "e2e-sweep-rm-x1y2z3"
+            )
+            .to_string(),
+            "docker run --rm --label app.kubernetes.io/managed-by=storage-e2e --name e2e-sweep-rm-x1y2z3 \
+             --user 0 --entrypoint sh -v /tmp/e2e-promdata-abc123:/data local/prometheus-debian:2.42 \
+             -c 'rm -rf /data/* /data/.[!.]* /data/..?*'"
+        );
+        let images = shell_images();
+        let defaults = crate::config::Images::default();
+        for want in [
+            defaults.prometheus.as_str(),
+            defaults.grafana.as_str(),
+            defaults.init.as_str(),
+            "local/prometheus-debian:2.42",
+            crate::images::BUSYBOX.default_tag,
+        ] {
+            assert!(images.iter().any(|i| i == want), "{want} not in {images:?}");
+        }
+        let mut unique = images.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), images.len(), "{images:?}");
+        if let Ok(chosen) = std::env::var("HARNESS_PROMETHEUS_IMAGE") {
+            assert_eq!(images.first(), Some(&chosen), "the image tier 1 ran first");
+        }
     }
 
     #[test]

@@ -15,8 +15,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cell, Outcome, Reason, expected};
+use super::{Outcome, expected};
 use crate::error::{Error, Result};
+use crate::vocab::{Cell, Reason};
 
 /// The checked-in record, embedded so the rendered table is a pure function.
 const RECORD: &str = include_str!("../../../docs/observed.json");
@@ -190,9 +191,9 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::Provider;
-    use crate::disrupt::Disruption;
-    use crate::variant::Variant;
+    use crate::vocab::Disruption;
+    use crate::vocab::Provider;
+    use crate::vocab::Variant;
 
     const REPORT: &str = r#"{"summary": {}, "cells": [
       {"variant": "empty-dir", "disruption": "pod-delete", "provider": "kind", "k8s_version": "1.35",

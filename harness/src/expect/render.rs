@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 
 use super::table::ASSUMPTIONS;
-use super::{Cell, Outcome, Source, expected};
-use crate::cluster::Provider;
-use crate::disrupt::Disruption;
-use crate::ids::NamedId;
-use crate::variant::Variant;
+use super::{Outcome, Source, expected};
+use crate::vocab::Cell;
+use crate::vocab::Disruption;
+use crate::vocab::NamedId;
+use crate::vocab::Provider;
+use crate::vocab::Variant;
 
 /// The command that regenerates the checked-in file.
 pub const REGENERATE: &str = "cargo run -q -- expectations > docs/expectations.md";

@@ -1,7 +1,7 @@
 //! Where the table's expectations come from. Each source says in a sentence
 //! what it documents, so a mismatch message can quote the claim it
-//! contradicts. Primary sources (docs, code, issues) come first; the
-//! project's FACTS.md lines, which summarise them, are cited alongside.
+//! contradicts. Primary sources (docs, code, issues, the seed articles) come
+//! first; this project's own code, where a cell rests on it, comes after.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -41,18 +41,12 @@ pub enum Source {
         /// What it shows.
         says: Text,
     },
-    /// One of the articles the project was created from.
+    /// One of the articles the project was created from (README.md, "The
+    /// seed articles").
     Seed {
-        /// File name in the seeds folder.
+        /// The name README.md gives the article.
         file: Text,
         /// What it reports.
-        says: Text,
-    },
-    /// Lines of the project's FACTS.md, which names its own sources.
-    Facts {
-        /// Line range, e.g. `89-94`.
-        lines: Text,
-        /// What they say.
         says: Text,
     },
     /// This project's own code or tests.
@@ -80,9 +74,7 @@ impl Source {
             Self::Issue { repo, number, .. } => {
                 Some(format!("https://github.com/{repo}/issues/{number}"))
             }
-            Self::Seed { .. } | Self::Facts { .. } | Self::Project { .. } | Self::Claim { .. } => {
-                None
-            }
+            Self::Seed { .. } | Self::Project { .. } | Self::Claim { .. } => None,
         }
     }
 
@@ -92,8 +84,9 @@ impl Source {
             Self::Doc { title, .. } => title.to_string(),
             Self::Code { repo, path, .. } => format!("{repo}: {path}"),
             Self::Issue { repo, number, .. } => format!("{repo}#{number}"),
-            Self::Seed { file, .. } => format!("seed article {file}"),
-            Self::Facts { lines, .. } => format!("FACTS.md lines {lines}"),
+            Self::Seed { file, .. } => {
+                format!("seed article {file} (README.md, \"The seed articles\")")
+            }
             Self::Project { path, .. } => format!("storage-e2e {path}"),
             Self::Claim { .. } => "the user's claim".to_owned(),
         }
@@ -106,15 +99,14 @@ impl Source {
             | Self::Code { says, .. }
             | Self::Issue { says, .. }
             | Self::Seed { says, .. }
-            | Self::Facts { says, .. }
             | Self::Project { says, .. }
             | Self::Claim { says } => says,
         }
     }
 
-    /// Whether this is a primary source (not this project's summary of one).
+    /// Whether this is a primary source (not this project's own code).
     pub fn is_primary(&self) -> bool {
-        !matches!(self, Self::Facts { .. } | Self::Project { .. })
+        !matches!(self, Self::Project { .. })
     }
 }
 
@@ -152,13 +144,6 @@ const fn issue(repo: &'static str, number: u32, says: &'static str) -> Source {
     }
 }
 
-const fn facts(lines: &'static str, says: &'static str) -> Source {
-    Source::Facts {
-        lines: Cow::Borrowed(lines),
-        says: Cow::Borrowed(says),
-    }
-}
-
 // ---- Kubernetes documentation -------------------------------------------
 
 pub(super) const EMPTYDIR: Source = doc(
@@ -188,7 +173,16 @@ pub(super) const ACCESS_MODES: Source = doc(
     "kubernetes.io: Persistent Volumes, access modes",
     "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes",
     "ReadWriteOnce: mounted read-write by a single node; it can still allow multiple pods to access \
-     the volume when they run on the same node. ReadWriteOncePod: mounted read-write by a single Pod.",
+     the volume when they run on the same node. ReadWriteOncePod: mounted read-write by a single Pod. \
+     Volume access modes do not enforce write protection once the storage has been mounted.",
+);
+
+pub(super) const STORAGE_CLASS_LOCAL: Source = doc(
+    "kubernetes.io: Storage Classes, local",
+    "https://kubernetes.io/docs/concepts/storage/storage-classes/#local",
+    "A local StorageClass has provisioner kubernetes.io/no-provisioner (local volumes are not \
+     dynamically provisioned) and volumeBindingMode WaitForFirstConsumer, which delays binding until \
+     a Pod is scheduled to the appropriate node.",
 );
 
 pub(super) const NODE_SELECTOR: Source = doc(
@@ -228,7 +222,9 @@ pub(super) const DEPLOY_ROLLING: Source = doc(
 pub(super) const DEPLOY_RECREATE: Source = doc(
     "kubernetes.io: Deployments, Recreate",
     "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#recreate-deployment",
-    "All existing Pods are killed before new ones are created when .spec.strategy.type==Recreate.",
+    "All existing Pods are killed before new ones are created when .spec.strategy.type==Recreate. \
+     This only holds for upgrades: a manually deleted Pod is replaced by the ReplicaSet immediately, \
+     even if the old Pod is still in a Terminating state.",
 );
 
 pub(super) const DEPLOY_FAILED: Source = doc(
@@ -311,6 +307,44 @@ pub(super) const GRAFANA_SQLITE_NFS: Source = issue(
     "grafana.db on NFS: 'database is locked' errors.",
 );
 
+pub(super) const GRAFANA_NFS_DISK_IO: Source = issue(
+    "grafana/grafana",
+    47225,
+    "Grafana 8.4 on Kubernetes with its data on NFS fails the SQLite migration at start with 'disk \
+     I/O error'; the reporter concludes that SQLite does not work on NFS.",
+);
+
+pub(super) const PROM_LOCK_REPLACED: Source = code(
+    "prometheus/prometheus",
+    "tsdb/tsdbutil/dir_locker.go",
+    "A lock file left in the data dir is taken over with the warning 'A lockfile from a previous \
+     execution already existed. It was replaced' and prometheus_tsdb_clean_start 0 (1: created \
+     cleanly, -1: lock file disabled); a lock another process holds fails 'lock DB directory'.",
+);
+
+pub(super) const PROM_WAL: Source = code(
+    "prometheus/prometheus",
+    "tsdb/wlog/wlog.go",
+    "Each batch of records is written to the current WAL segment file before Log returns; a segment \
+     is fsynced only when it is completed or the WAL is closed, and a torn last page is zero-filled \
+     when the segment is reopened.",
+);
+
+pub(super) const PROM_NFS_CORRUPTION: Source = issue(
+    "prometheus/prometheus",
+    2805,
+    "Data corruption using the Prometheus 2.0 image on NFS: blocks whose meta.json is missing or \
+     unreadable after restarts, confirmed by several users up to 2.1.0.",
+);
+
+pub(super) const PROM_RECREATE_MYBINDER: Source = issue(
+    "jupyterhub/mybinder.org-deploy",
+    1734,
+    "prometheus-server must be alone on its PVC to start: a rolling update fails with 'opening \
+     storage failed: lock DB directory: resource temporarily unavailable', so the deployment \
+     switched to strategy Recreate.",
+);
+
 // ---- Kubernetes source and issues ---------------------------------------
 
 pub(super) const RWOP_E2E: Source = code(
@@ -336,6 +370,21 @@ pub(super) const VOLUME_BINDING: Source = code(
     "ErrReasonNodeConflict: a bound PV whose nodeAffinity does not match the node makes the node \
      unusable (\"had volume node affinity conflict\", later \"didn't match PersistentVolume's node \
      affinity\").",
+);
+
+pub(super) const ATTACH_RECONCILER: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/controller/volume/attachdetach/reconciler/reconciler.go",
+    "A volume already exclusively attached to another node is not attached again: the new pod gets \
+     a FailedAttachVolume event, 'Multi-Attach error for volume ... Volume is already used by \
+     pod(s) ...' (v1.35.8) or 'Waiting for detach for volume ...' (v1.36.4).",
+);
+
+pub(super) const RWO_NOT_ENFORCED: Source = issue(
+    "kubernetes/kubernetes",
+    60903,
+    "Multiple pods able to write to a PV with accessMode ReadWriteOnce: an NFS PV bound as \
+     ReadWriteOnce is mounted by pods on different nodes.",
 );
 
 pub(super) const MULTI_ATTACH_PR: Source = issue(
@@ -371,6 +420,27 @@ pub(super) const KIND_RESTART: Source = issue(
     "kubernetes-sigs/kind",
     148,
     "Restarting kind nodes (docker stop/start) is not reliably supported.",
+);
+
+pub(super) const KIND_STORAGE: Source = code(
+    "kubernetes-sigs/kind",
+    "pkg/build/nodeimage/const_storage.go",
+    "kind's default StorageClass `standard` has provisioner rancher.io/local-path, volumeBindingMode \
+     WaitForFirstConsumer and reclaimPolicy Delete; volumes are directories under \
+     /var/local-path-provisioner on the node.",
+);
+
+pub(super) const KIND_NODE_TMPFS: Source = code(
+    "kubernetes-sigs/kind",
+    "pkg/cluster/internal/providers/docker/provision.go",
+    "Node containers run with --tmpfs /tmp and --tmpfs /run, and an anonymous volume for /var.",
+);
+
+pub(super) const K3S_LOCAL_PATH: Source = doc(
+    "docs.k3s.io: Volumes and Storage",
+    "https://docs.k3s.io/add-ons/storage",
+    "K3s comes with Rancher's Local Path Provisioner (class local-path), which permanently binds the \
+     pod to the node hosting the volume; volumes live under /var/lib/rancher/k3s/storage.",
 );
 
 pub(super) const K3D_NFS_FLAKY: Source =
@@ -417,83 +487,10 @@ pub(super) const SEED_HOSTPATH: Source = Source::Seed {
     ),
 };
 
-// ---- FACTS.md -------------------------------------------------------------
-
-pub(super) const F_PROM_KILL: Source = facts(
-    "15-20, 36-37",
-    "A killed Prometheus leaves its lock, which the next start replaces (clean_start 0); kill -9 \
-     loses nothing committed to the WAL.",
-);
-pub(super) const F_PROM_LOCK: Source = facts(
-    "21-25",
-    "A second Prometheus on the same dir fails: 'opening storage failed: lock DB directory: resource \
-     temporarily unavailable'.",
-);
-pub(super) const F_PROM_NFS: Source = facts(
-    "44-46",
-    "Prometheus does not support NFS; corruption and lock issues reported on it.",
-);
-pub(super) const F_GRAFANA_NFS: Source = facts(
-    "66-70",
-    "SQLite on NFS: 'database is locked' / disk I/O errors; ownership trouble with squashed exports.",
-);
-pub(super) const F_RWO_NODE: Source = facts(
-    "73-75",
-    "ReadWriteOnce = one NODE; several pods on the same node may mount it.",
-);
-pub(super) const F_RWO_ENFORCED: Source = facts(
-    "76-79",
-    "RWO is enforced only for attachable volumes; NFS and hostPath RWO is a label; local-path PVs \
-     are pinned by nodeAffinity instead.",
-);
-pub(super) const F_MULTI_ATTACH: Source = facts(
-    "80-83",
-    "Multi-Attach: FailedAttachVolume 'Multi-Attach error for volume' or 'Waiting for detach for \
-     volume'.",
-);
-pub(super) const F_NODE_AFFINITY: Source = facts(
-    "84-85",
-    "Local PV on the wrong node: FailedScheduling 'volume node affinity conflict' or 'didn't match \
-     PersistentVolume's node affinity'.",
-);
-pub(super) const F_RWOP: Source = facts(
-    "86-88",
-    "ReadWriteOncePod: a second pod gets FailedScheduling / FailedMount.",
-);
-pub(super) const F_ROLLING: Source = facts(
-    "89-94",
-    "RollingUpdate starts the new pod first; with one replica and an RWO volume holding \
-     Prometheus's lock the new pod crash-loops and the rollout ends in ProgressDeadlineExceeded.",
-);
-pub(super) const F_RECREATE: Source = facts(
-    "97-99",
-    "Recreate kills old pods first on an update, but a manually deleted pod is replaced \
-     immediately, even while the old one is still Terminating.",
-);
-pub(super) const F_STS_ROLLING: Source = facts(
-    "100-101",
-    "StatefulSet RollingUpdate deletes then recreates pods one at a time: no overlap on a volume.",
-);
-pub(super) const F_LOCAL_PV: Source = facts(
-    "102-104",
-    "Local PV: no-provisioner class, WaitForFirstConsumer, PV with explicit nodeAffinity.",
-);
-pub(super) const F_LOCAL_PATH: Source = facts(
-    "114-117, 138-139",
-    "kind's `standard` and k3d's `local-path` classes are rancher.io/local-path: WaitForFirstConsumer, \
-     PVs pinned to one node.",
-);
-pub(super) const F_KIND_NODES: Source = facts(
-    "118-121",
-    "kind nodes: /tmp is tmpfs, /var an anonymous volume; restarting nodes is unreliable.",
-);
-pub(super) const F_K3D_NFS: Source =
-    facts("138-140", "NFS mounts on k3d are flaky (k3d#1109, #1383).");
-
 // ---- this project and the user's claim -----------------------------------
 
 pub(super) const PROJECT_EXISTING: Source = Source::Project {
-    path: Cow::Borrowed("harness/src/cluster/mod.rs"),
+    path: Cow::Borrowed("harness/src/cluster/start.rs"),
     says: Cow::Borrowed(
         "Provider::Existing is a cluster the user owns, reached through E2E_KUBECONFIG: the harness \
          never creates, stops, cordons, enters or deletes its nodes, and only namespaced objects of \
@@ -502,7 +499,7 @@ pub(super) const PROJECT_EXISTING: Source = Source::Project {
 };
 
 pub(super) const PROJECT_NFS_SERVER: Source = Source::Project {
-    path: Cow::Borrowed("harness/src/nfs.rs"),
+    path: Cow::Borrowed("harness/src/nfs/server.rs"),
     says: Cow::Borrowed(
         "The harness's NFS server keeps its export on a Docker volume, so restarting the container \
          (the nfs-restart disruption) keeps the files; its tier-1 test proves it with a real client.",

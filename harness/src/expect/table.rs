@@ -1,14 +1,19 @@
 //! The rules behind the table. Each (variant, provider) is reduced to the
 //! storage mechanism each app actually gets (a [`Shape`]); each disruption
 //! then has one rule per mechanism, citing the sources that document it.
+//!
+//! Over 600 lines because it is the table: one rule per mechanism with its
+//! sources, and its tier-0 tests. Split, the predictions for one cell
+//! would no longer read in one place.
 
 use std::borrow::Cow;
 
 use super::sources::*;
-use super::{App, Cell, Expectation, Outcome, Reason, Source, Text};
-use crate::cluster::Provider;
-use crate::disrupt::Disruption;
-use crate::variant::Variant;
+use super::{Expectation, Outcome, Source, Text};
+use crate::vocab::Disruption;
+use crate::vocab::Provider;
+use crate::vocab::Variant;
+use crate::vocab::{App, Cell, Reason};
 
 /// What the table assumes about how the harness deploys and disrupts. The
 /// manifests and disruptions must keep to this, or the cells they break
@@ -183,15 +188,15 @@ const N_CUSTOM_CREATED: &str = "Changed on 2026-12-01 from survives (the network
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
 /// Total loss, as a pod starting on an empty directory shows it: every
-/// seeded part must be reported lost (probe::prometheus::part, and the
+/// seeded part must be reported lost (prometheus::part, and the
 /// Grafana objects the harness created through the API).
 fn lost(app: App) -> Outcome {
     let (what, parts): (&str, &[&'static str]) = match app {
         App::Prometheus => (
             "blocks and WAL: the new pod starts on an empty directory",
             &[
-                crate::probe::prometheus::part::BLOCKS,
-                crate::probe::prometheus::part::HEAD,
+                crate::prometheus::part::BLOCKS,
+                crate::prometheus::part::HEAD,
             ],
         ),
         App::Grafana => (
@@ -210,16 +215,16 @@ fn placement(s: Shape) -> Vec<Source> {
     let mut out = match s.backend {
         Backend::EmptyDir => vec![EMPTYDIR],
         Backend::HostPathPinned => vec![HOSTPATH, NODE_SELECTOR],
-        Backend::LocalPv => vec![LOCAL_VOLUME, F_LOCAL_PV],
-        Backend::LocalPath => vec![LOCAL_VOLUME, F_LOCAL_PATH],
-        Backend::Nfs => vec![NFS_RWO_NOT_ENFORCED, F_RWO_ENFORCED],
-        Backend::UserClaim => vec![CLAIM_NETWORK_RWO, F_MULTI_ATTACH],
+        Backend::LocalPv => vec![LOCAL_VOLUME, STORAGE_CLASS_LOCAL],
+        Backend::LocalPath => vec![LOCAL_VOLUME, KIND_STORAGE, K3S_LOCAL_PATH],
+        Backend::Nfs => vec![NFS_RWO_NOT_ENFORCED, RWO_NOT_ENFORCED],
+        Backend::UserClaim => vec![CLAIM_NETWORK_RWO, ATTACH_RECONCILER],
     };
     if s.statefulset {
         out.push(STS_STABLE_STORAGE);
     }
     if s.rwop {
-        out.extend([RWOP_SCHEDULER, F_RWOP]);
+        out.extend([RWOP_SCHEDULER, RWOP_E2E]);
     }
     out
 }
@@ -244,7 +249,7 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             let mut src = vec![RESTART_POLICY];
             src.extend(placement(s));
             if app == App::Prometheus {
-                src.push(F_PROM_KILL);
+                src.extend([PROM_LOCK_REPLACED, PROM_WAL]);
             }
             Part::new(Outcome::Survives, src)
         }
@@ -255,7 +260,7 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             }
             let part = Part::new(Outcome::Survives, placement(s))
                 .with(force.clone())
-                .with([F_RECREATE]);
+                .with([DEPLOY_RECREATE]);
             if s.statefulset && force.is_none() {
                 // The StatefulSet controller waits until the old pod is gone
                 // before it creates the new one: no overlap.
@@ -268,8 +273,7 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             if s.backend == EmptyDir {
                 return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
             }
-            let part =
-                Part::new(Outcome::Survives, [DEPLOY_RECREATE, F_RECREATE]).with(placement(s));
+            let part = Part::new(Outcome::Survives, [DEPLOY_RECREATE]).with(placement(s));
             if s.backend == UserClaim {
                 part.note(N_ATTACH_TRANSIENT)
             } else {
@@ -278,7 +282,7 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
         }
         Disruption::StuckRolloutUnblock => {
             let mut part =
-                Part::new(Outcome::Survives, [SEED_DEADLOCK, F_RECREATE]).with(placement(s));
+                Part::new(Outcome::Survives, [SEED_DEADLOCK, DEPLOY_RECREATE]).with(placement(s));
             if s.rwop || app == App::Prometheus {
                 part = part.note(N_UNBLOCK);
             }
@@ -295,11 +299,11 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
                 [NFS_HARD, NFS4_LEASES, PROJECT_NFS_SERVER],
             )
             .with(match app {
-                App::Prometheus => [PROM_STORAGE, F_PROM_NFS],
-                App::Grafana => [GRAFANA_SQLITE_NFS, F_GRAFANA_NFS],
+                App::Prometheus => [PROM_STORAGE, PROM_NFS_CORRUPTION],
+                App::Grafana => [GRAFANA_SQLITE_NFS, GRAFANA_NFS_DISK_IO],
             });
             if provider == Provider::K3d {
-                part = part.with([K3D_NFS_FLAKY, F_K3D_NFS]).note(N_K3D_NFS);
+                part = part.with([K3D_NFS_FLAKY]).note(N_K3D_NFS);
             }
             part
         }
@@ -312,9 +316,9 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
                 return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
             }
             let strategy = if s.statefulset {
-                vec![STS_UPDATE_STRATEGIES, F_STS_ROLLING]
+                vec![STS_UPDATE_STRATEGIES]
             } else {
-                vec![DEPLOY_RECREATE, F_RECREATE]
+                vec![DEPLOY_RECREATE]
             };
             Part::new(Outcome::Survives, [upgrade])
                 .with(strategy)
@@ -326,11 +330,10 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
 fn rollout_restart(app: App, s: Shape) -> Part {
     use Backend::*;
     if s.backend == EmptyDir {
-        return Part::new(lost(app), [EMPTYDIR, DEPLOY_ROLLING, F_ROLLING]);
+        return Part::new(lost(app), [EMPTYDIR, DEPLOY_ROLLING]);
     }
     if s.statefulset {
-        return Part::new(Outcome::Survives, [STS_UPDATE_STRATEGIES, F_STS_ROLLING])
-            .with(placement(s));
+        return Part::new(Outcome::Survives, [STS_UPDATE_STRATEGIES]).with(placement(s));
     }
     if s.rwop {
         return Part::new(
@@ -341,7 +344,6 @@ fn rollout_restart(app: App, s: Shape) -> Part {
                 ACCESS_MODES,
                 RWOP_SCHEDULER,
                 RWOP_E2E,
-                F_RWOP,
                 DEPLOY_ROLLING,
                 DEPLOY_FAILED,
             ],
@@ -352,20 +354,19 @@ fn rollout_restart(app: App, s: Shape) -> Part {
             let mut src = vec![
                 SEED_DEADLOCK,
                 DEPLOY_ROLLING,
-                F_ROLLING,
                 PROM_LOCK_ISSUE,
-                F_PROM_LOCK,
+                PROM_RECREATE_MYBINDER,
             ];
             if b == Nfs {
                 src.extend([
                     NFS_RWO_NOT_ENFORCED,
-                    F_RWO_ENFORCED,
+                    RWO_NOT_ENFORCED,
                     FLOCK_NFS,
                     PROM_STORAGE,
-                    F_PROM_NFS,
+                    PROM_NFS_CORRUPTION,
                 ]);
             } else {
-                src.extend([ACCESS_MODES, F_RWO_NODE]);
+                src.push(ACCESS_MODES);
                 src.extend(placement(s));
             }
             src.push(DEPLOY_FAILED);
@@ -384,10 +385,9 @@ fn rollout_restart(app: App, s: Shape) -> Part {
                 CLAIM_NETWORK_RWO,
                 SEED_DEADLOCK,
                 DEPLOY_ROLLING,
-                F_ROLLING,
                 MULTI_ATTACH_PR,
-                F_MULTI_ATTACH,
-                F_PROM_LOCK,
+                ATTACH_RECONCILER,
+                PROM_LOCK_ISSUE,
                 DEPLOY_FAILED,
             ],
         ),
@@ -396,9 +396,9 @@ fn rollout_restart(app: App, s: Shape) -> Part {
             [
                 DEPLOY_ROLLING,
                 NFS_RWO_NOT_ENFORCED,
-                F_RWO_ENFORCED,
+                RWO_NOT_ENFORCED,
                 GRAFANA_SQLITE_NFS,
-                F_GRAFANA_NFS,
+                GRAFANA_NFS_DISK_IO,
             ],
         ),
         (App::Grafana, UserClaim) => Part::new(
@@ -415,15 +415,13 @@ fn rollout_restart(app: App, s: Shape) -> Part {
                 ACCESS_MODES,
                 DEPLOY_ROLLING,
                 MULTI_ATTACH_PR,
-                F_MULTI_ATTACH,
+                ATTACH_RECONCILER,
             ],
         )
         .note(N_GRAFANA_USER_ROLLOUT),
-        (App::Grafana, _) => Part::new(
-            Outcome::Survives,
-            [DEPLOY_ROLLING, ACCESS_MODES, F_RWO_NODE],
-        )
-        .with(placement(s)),
+        (App::Grafana, _) => {
+            Part::new(Outcome::Survives, [DEPLOY_ROLLING, ACCESS_MODES]).with(placement(s))
+        }
     }
 }
 
@@ -441,7 +439,7 @@ fn reschedule(app: App, s: Shape) -> Part {
             Outcome::Pending {
                 reason: Reason::NodeAffinityConflict,
             },
-            [CORDON, VOLUME_BINDING, F_NODE_AFFINITY],
+            [CORDON, VOLUME_BINDING],
         )
         .with(placement(s)),
         Nfs => Part::new(Outcome::Survives, [CORDON]).with(placement(s)),
@@ -462,7 +460,7 @@ fn node_stop(app: App, s: Shape) -> Part {
                 STS_FORCE_DELETE,
                 STS_NEVER_EVICTED,
                 TAINT_EVICTION,
-                F_KIND_NODES,
+                KIND_NODE_TMPFS,
                 KIND_RESTART,
             ],
         );
@@ -476,7 +474,7 @@ fn node_stop(app: App, s: Shape) -> Part {
             },
             evicted,
         )
-        .with([NODE_SELECTOR, HOSTPATH, F_KIND_NODES, KIND_RESTART]),
+        .with([NODE_SELECTOR, HOSTPATH, KIND_NODE_TMPFS, KIND_RESTART]),
         LocalPv | LocalPath if s.rwop => Part::new(
             Outcome::Pending {
                 reason: Reason::RwopRejected,
@@ -486,8 +484,8 @@ fn node_stop(app: App, s: Shape) -> Part {
         .with([
             STS_FORCE_DELETE,
             RWOP_SCHEDULER,
-            F_RWOP,
-            F_KIND_NODES,
+            RWOP_E2E,
+            KIND_NODE_TMPFS,
             KIND_RESTART,
         ]),
         LocalPv | LocalPath => Part::new(
@@ -496,9 +494,9 @@ fn node_stop(app: App, s: Shape) -> Part {
             },
             evicted,
         )
-        .with([NODE_AFFINITY_UNREACHABLE, VOLUME_BINDING, F_NODE_AFFINITY])
+        .with([NODE_AFFINITY_UNREACHABLE, VOLUME_BINDING])
         .with(placement(s))
-        .with([F_KIND_NODES, KIND_RESTART]),
+        .with([KIND_NODE_TMPFS, KIND_RESTART]),
         Nfs => {
             let part = Part::new(Outcome::Survives, evicted).with(placement(s));
             if app == App::Prometheus {
@@ -547,7 +545,7 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
         )),
         (Variant::Statefulset, Disruption::StuckRolloutUnblock, _) => Some((
             "a StatefulSet rollout deletes before it recreates, so it never gets stuck on the volume",
-            vec![STS_UPDATE_STRATEGIES, F_STS_ROLLING],
+            vec![STS_UPDATE_STRATEGIES],
         )),
         (Variant::EmptyDir, Disruption::StuckRolloutUnblock, _) => Some((
             "the rollout never gets stuck: each new pod gets its own emptyDir",
@@ -587,7 +585,7 @@ pub fn expected(variant: Variant, disruption: Disruption, provider: Provider) ->
             sources.push(s);
         }
     }
-    // Primary sources first, then this project's summaries of them.
+    // Primary sources first, then this project's own code.
     sources.sort_by_key(|s| !s.is_primary());
     let mut notes: Vec<&str> = Vec::new();
     for n in p.notes.into_iter().chain(g.notes) {
@@ -608,7 +606,7 @@ pub fn expected(variant: Variant, disruption: Disruption, provider: Provider) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::NamedId;
+    use crate::vocab::NamedId;
 
     fn exp(v: Variant, d: Disruption, p: Provider) -> Expectation {
         expected(v, d, p)

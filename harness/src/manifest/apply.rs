@@ -148,8 +148,9 @@ mod contract_tests {
     //! not any cluster's behaviour.
     use super::*;
     use crate::config::Images;
-    use crate::manifest::{Params, default_dir, render};
-    use crate::variant::Variant;
+    use crate::config::default_dir;
+    use crate::manifest::{Params, render};
+    use crate::vocab::Variant;
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::labels::{MANAGED_BY, OWNER};
 
 /// Whether `path` is /tmp or below it: a tmpfs on kind nodes, so data put
-/// there vanishes when the node restarts (FACTS.md, kind).
+/// there vanishes when the node restarts (kubernetes-sigs/kind
+/// pkg/cluster/internal/providers/docker/provision.go: `--tmpfs /tmp`).
 pub(crate) fn is_under_tmp(path: &str) -> bool {
     let p = path.trim_end_matches('/');
     p == "/tmp" || p.starts_with("/tmp/")

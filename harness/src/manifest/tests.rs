@@ -10,6 +10,11 @@ use serde::Deserialize as _;
 
 use super::*;
 use crate::config::Images;
+use crate::config::default_dir;
+use crate::grafana::{DATA_DIR as GRAFANA_DATA_DIR, PORT as GRAFANA_PORT};
+use crate::prometheus::{DATA_DIR as PROMETHEUS_DATA_DIR, PORT as PROMETHEUS_PORT};
+use crate::vocab::App;
+use crate::vocab::{NamedId, Variant};
 
 /// Declare an rstest test with one case per storage variant, named after it.
 macro_rules! per_variant {

@@ -346,9 +346,9 @@ mod tests {
             "drwxr-xr-x 65534 65534 prometheus\n"
         );
         let bad = TextArtifact::new("node-dirs.txt", || async {
-            Err(Error::WaitFailed {
-                what: "node listing".into(),
-                reason: "node container is stopped".into(),
+            Err(Error::Cannot {
+                action: "list the node directories".into(),
+                why: "node container is stopped".into(),
             })
         });
         let err = bad

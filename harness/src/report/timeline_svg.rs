@@ -19,6 +19,9 @@
 //! Drawn with plotters' SVG backend, compiled without font support: the SVG
 //! names the generic `sans-serif` family and the viewer supplies the glyphs,
 //! so no font file and no system font library is needed to make it.
+//!
+//! Over 600 lines because its tier-0 tests (which parse the SVG it draws)
+//! sit beside the drawing code; the code itself is under 600.
 
 use std::path::{Path, PathBuf};
 
@@ -28,8 +31,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
-use crate::expect::Reason;
 use crate::timeline::{Finding, Mark, PodRecord, Record, Timeline};
+use crate::vocab::Reason;
 
 /// The picture's file name in the cell's folder.
 pub const TIMELINE_SVG: &str = "timeline.svg";
@@ -618,7 +621,7 @@ mod tests {
 
     /// The findings as the cell computes them (Prometheus's log classifier).
     fn findings_of(t: &Timeline, logs: &[(String, String)]) -> Vec<Finding> {
-        crate::timeline::findings(t, logs, &crate::probe::prometheus::classify_log)
+        crate::timeline::findings(t, logs, &crate::prometheus::classify_log)
     }
 
     /// The parts of a drawn picture the tests look at.

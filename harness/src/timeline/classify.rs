@@ -3,7 +3,7 @@
 //! text Kubernetes emits; [`phrases`] names where each one comes from.
 
 use super::{Record, Timeline};
-use crate::expect::Reason;
+use crate::vocab::Reason;
 
 /// The message fragments the classifiers look for, with their origin.
 pub mod phrases {
@@ -393,7 +393,7 @@ mod tests {
 
     /// The real Prometheus log classifier, as `cell` plugs it in.
     fn prometheus_logs(text: &str) -> Vec<Reason> {
-        crate::probe::prometheus::classify_log(text)
+        crate::prometheus::classify_log(text)
     }
 
     fn crashloop_timeline() -> Timeline {

@@ -232,7 +232,7 @@ impl TimelineHandle {
 
     /// Wait until every watch has listed the namespace once, so nothing a
     /// disruption does right after is missed. Gives up after
-    /// [`SYNC_TIMEOUT`] with a note in the timeline (a slow API server
+    /// `SYNC_TIMEOUT` with a note in the timeline (a slow API server
     /// should not fail the cell; the gap is visible instead).
     pub async fn synced(&self) {
         match tokio::time::timeout(SYNC_TIMEOUT, self.synced.acquire_many(WATCHES)).await {
@@ -375,8 +375,8 @@ mod contract_tests {
     //! what the classifiers read. The event text is the Multi-Attach wording
     //! recorded in tests/data/timeline (kubernetes#96142).
     use super::*;
-    use crate::expect::Reason;
     use crate::stub_api::{client, list_and_watch};
+    use crate::vocab::Reason;
     use serde_json::json;
     use wiremock::MockServer;
 

@@ -1,0 +1,223 @@
+//! Deploying a cell's variant and seeding both apps before the disruption.
+
+use kube::api::Api;
+
+use crate::error::Result;
+use crate::exec::PodExec;
+use crate::forward::PortForward;
+use crate::grafana::{self, GrafanaClient, SeedSpec};
+use crate::manifest::{self, Params, Rendered};
+use crate::prometheus::History;
+use crate::prometheus::prestart;
+use crate::prometheus::{DATA_DIR, PrometheusProbe};
+use crate::vocab::Disruption;
+use crate::vocab::Variant;
+use crate::workload::{self, GRAFANA, PROMETHEUS, Workload};
+
+use super::judge::ready_pod;
+use super::pipeline::{Before, DEPLOY_TIMEOUT, Pipeline};
+
+impl Pipeline<'_> {
+    /// Prepare storage outside the cluster, render the variant, apply it,
+    /// and wait until both apps are Ready.
+    pub(super) async fn deploy(&mut self) -> Result<Rendered> {
+        let cfg = &self.res.config;
+        let mut images = self.res.images().clone();
+        if self.cell.disruption == Disruption::ImageUpgrade {
+            images.prometheus = images.prometheus_previous.clone();
+            images.grafana = images.grafana_previous.clone();
+        }
+        let mut params = Params::new(&self.ns, images);
+        if let Some(class) = &cfg.storage_class {
+            params = params.with_storage_class(class);
+        }
+        // Pin node-local data to a worker that can take pods now.
+        let schedulable = crate::cluster::schedulable_nodes(self.client()).await?;
+        let workers: Vec<String> = self
+            .cluster
+            .workers()
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| schedulable.contains(n))
+            .collect();
+        let node = workers
+            .get(hash(&self.ns) % workers.len().max(1))
+            .cloned()
+            .or_else(|| schedulable.first().cloned());
+        if let Some(node) = &node {
+            params = params.with_node(node);
+        }
+        self.node = node.clone();
+        if self.cell.variant.uses_nfs() {
+            let nfs = self.res.nfs(self.cluster).await?;
+            if self.cell.variant == Variant::NfsStatic {
+                // The static PVs point at NFS_PATH/<namespace>/{prometheus,grafana}.
+                for app in [PROMETHEUS.app, GRAFANA.app] {
+                    nfs.create_dir(&format!("{}/{app}", self.ns), 0, 0, 0o777)
+                        .await?;
+                }
+            }
+            params = params.with_nfs(nfs.address(), nfs.export_path());
+            self.nfs = Some(nfs);
+        }
+        self.password = params.grafana_password.clone();
+        let rendered = manifest::render(&cfg.manifests_dir, self.cell.variant, &params)?;
+        // A local PV's directory must exist on its node before the pod starts.
+        let local_dirs: Vec<String> = rendered
+            .pvs()
+            .iter()
+            .filter_map(|pv| Some(pv.spec.as_ref()?.local.as_ref()?.path.clone()))
+            .collect();
+        if let (Some(node), false) = (&self.node, local_dirs.is_empty()) {
+            let mut argv = vec!["mkdir", "-p"];
+            argv.extend(local_dirs.iter().map(String::as_str));
+            self.cluster.node_exec(node, &argv).await?;
+        }
+        for (addon, _) in rendered.addons() {
+            self.progress
+                .step(format!("installing addon {addon} (once per run)"));
+            self.res
+                .ensure_addon(self.cluster, &rendered, addon)
+                .await?;
+        }
+        let mut objects = rendered.objects_for(&cfg.apps);
+        let history = History::new(self.ns.clone());
+        self.with_seed(&mut objects, rendered.prometheus().name(), &history)
+            .await?;
+        self.history = Some(history);
+        self.progress
+            .step(format!("applying {} objects", objects.len()));
+        manifest::apply::apply_all(self.client(), &objects).await?;
+        self.applied = objects;
+        let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
+        let grafana = async {
+            if self.runs_grafana() {
+                workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT)
+                    .await
+                    .map(|_| ())
+            } else {
+                Ok(())
+            }
+        };
+        self.progress.step(if self.runs_grafana() {
+            "waiting for prometheus and grafana to be Ready"
+        } else {
+            "waiting for prometheus to be Ready (grafana not run: E2E_APPS)"
+        });
+        let waited = std::time::Instant::now();
+        let (p, g) = tokio::join!(
+            workload::wait_ready(
+                self.client(),
+                &self.ns,
+                &PROMETHEUS,
+                replicas,
+                &[],
+                DEPLOY_TIMEOUT
+            ),
+            grafana,
+        );
+        self.timings.waits = Some(waited.elapsed().as_secs_f64());
+        p?;
+        g?;
+        Ok(rendered)
+    }
+
+    /// Make Prometheus start on its seeded history: create the seed
+    /// ConfigMap and add the init container that writes it as blocks
+    /// (seed::prestart) to the Prometheus workload named `workload`.
+    pub(super) async fn with_seed(
+        &self,
+        objects: &mut [manifest::Manifest],
+        workload: &str,
+        history: &History,
+    ) -> Result<()> {
+        let spec = objects
+            .iter_mut()
+            .filter(|m| matches!(m.object.kind(), "Deployment" | "StatefulSet"))
+            .filter(|m| m.object.name() == workload)
+            .find_map(|m| m.object.pod_spec_mut())
+            .ok_or_else(|| crate::Error::Parse {
+                what: format!("the rendered {} variant", self.cell.variant),
+                message: format!("no Prometheus workload {workload:?} to seed"),
+            })?;
+        prestart::add_init_container(spec, PROMETHEUS.container, DATA_DIR)?;
+        prestart::create_configmap(self.client(), &self.ns, history).await
+    }
+
+    /// Exec into `pod`'s main container and forward its HTTP port to
+    /// 127.0.0.1: how every probe reaches a pod.
+    pub(super) async fn connect(&self, pod: &str, w: &Workload) -> Result<(PodExec, PortForward)> {
+        let exec = PodExec::new(self.client().clone(), &self.ns, pod, w.container);
+        let fwd = PortForward::start(
+            Api::namespaced(self.client().clone(), &self.ns),
+            pod,
+            w.port,
+        )
+        .await?;
+        Ok((exec, fwd))
+    }
+
+    /// Seed both apps and snapshot them before the disruption.
+    pub(super) async fn seed(&mut self, prom_replicas: usize, password: String) -> Result<Before> {
+        let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
+        let (exec, fwd) = self.connect(&prom_pod, &PROMETHEUS).await?;
+        let probe = PrometheusProbe::new(fwd.url(), &exec);
+        let history = self.history.clone().ok_or_else(|| crate::Error::Cannot {
+            action: "check the seeded Prometheus history".into(),
+            why: "deploy did not record one".into(),
+        })?;
+        let seeded =
+            prestart::confirm(self.client(), &self.ns, &prom_pod, &probe, &history).await?;
+        prestart::delete_configmap(self.client(), &self.ns).await?;
+        self.progress
+            .step(format!("{seeded} (written before start)"));
+        // Prometheus's first self-scrape is a wait on Prometheus, not on
+        // the harness: timed apart for the overhead figure.
+        let scrape = std::time::Instant::now();
+        let sample = probe.await_head_sample().await?;
+        let waited = scrape.elapsed().as_secs_f64();
+        self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + waited);
+        let prometheus = probe.snapshot_from(&history, sample).await?;
+        if prom_replicas > 1 {
+            self.progress.step(format!(
+                "{prom_replicas} Prometheus replicas: the first one is seeded and judged"
+            ));
+        }
+
+        if !self.runs_grafana() {
+            return Ok(Before {
+                prom_pod,
+                prometheus,
+                grafana: None,
+                password,
+            });
+        }
+        let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
+        let (gexec, gfwd) = self.connect(&graf_pod, &GRAFANA).await?;
+        let client = GrafanaClient::new(gfwd.url(), password.clone())?;
+        client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
+        // The datasource points at the in-cluster Service, as a user's would.
+        let spec = SeedSpec::unique(format!(
+            "http://prometheus.{}.svc:{}",
+            self.ns, PROMETHEUS.port
+        ));
+        self.progress.step(format!(
+            "seeding Grafana dashboard {}",
+            spec.uids().dashboard
+        ));
+        let seeded = client.seed(&spec).await?;
+        let grafana = client.snapshot(&seeded.uids(), Some(&gexec)).await?;
+        Ok(Before {
+            prom_pod,
+            prometheus,
+            grafana: Some(grafana),
+            password,
+        })
+    }
+}
+
+fn hash(s: &str) -> usize {
+    s.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    })
+}

@@ -1,0 +1,16 @@
+//! One cell of the matrix, start to finish: deploy the variant in its own
+//! namespace, seed Prometheus and Grafana, snapshot, disrupt, wait (watch
+//! based, bounded), snapshot again, classify what the cluster did, and judge
+//! the observation against the expectation table. Every step is a piece
+//! that tier 0 or tier 1 exercises for real; this module only composes them.
+
+mod artifacts;
+mod deploy;
+mod judge;
+mod pipeline;
+mod settle;
+#[cfg(test)]
+mod tests;
+
+pub use pipeline::{DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT, SETTLE_TIMEOUT, run};
+pub use settle::Settled;

@@ -1,0 +1,209 @@
+//! Outcomes in the table's terms, and the expectation of one cell.
+
+use super::sources::Source;
+use crate::vocab::App;
+use crate::vocab::Cell;
+use crate::vocab::Reason;
+use crate::vocab::{Judgement, Verdict};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Text that is usually a `'static` literal from the table but can be owned
+/// after a round trip through JSON (the report reads cells back).
+pub type Text = Cow<'static, str>;
+
+/// How the probes mark a part that was already missing before the
+/// disruption (harness::grafana's compare).
+pub(super) const MISSING_BEFORE: &str = "already missing before";
+
+/// What happens to one app in one cell, in the table's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A pod of the workload is Ready again and every seeded datum reads
+    /// back. Reasons seen on the way (a transient lock or Multi-Attach) are
+    /// reported, not failures.
+    Survives,
+    /// A pod is Ready again, but seeded data is gone.
+    Lost {
+        /// What is lost (expected: in words; observed: the probe's parts).
+        what: Text,
+        /// Expected: the probe parts that must all be reported lost (e.g.
+        /// `blocks`, `head/wal`; `dashboard` matches `dashboard <uid>`), so a
+        /// half-detected loss does not pass. Observed: the parts reported.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<Text>,
+    },
+    /// The rollout never finishes: Deployment condition
+    /// Progressing=False/ProgressDeadlineExceeded, with `reason` among the
+    /// reasons seen. The old pod keeps serving the data.
+    RolloutStuck {
+        /// The cause the classifiers must see (ProgressDeadlineExceeded
+        /// itself when the cause depends on the backend).
+        reason: Reason,
+    },
+    /// The replacement pod never runs, with `reason` among the reasons seen.
+    Pending {
+        /// Why it cannot run.
+        reason: Reason,
+    },
+    /// Any one of these (only where the outcome depends on a backend the
+    /// harness cannot know, e.g. the user's custom StorageClass).
+    OneOf {
+        /// The accepted outcomes.
+        outcomes: Vec<Outcome>,
+    },
+    /// The disruption does not apply to this cell; it is not run.
+    NotApplicable {
+        /// Why not.
+        why: Text,
+    },
+    /// Observed only: the data is there but differs (a dashboard's version
+    /// or panels, a series' values). Never expected.
+    Changed {
+        /// What differs.
+        what: Text,
+    },
+    /// Observed only: never Ready again and no classifier recognised why.
+    NotReady {
+        /// What the cell saw last.
+        seen: Text,
+    },
+    /// Observed only: the app was not deployed in this cell (E2E_APPS left
+    /// it out). Never expected; never counted as a pass for that app, nor
+    /// as a failure: the cell is judged on the apps it ran.
+    NotRun {
+        /// Why not, e.g. `E2E_APPS=prometheus`.
+        why: Text,
+    },
+}
+
+impl Outcome {
+    /// A short label for tables and messages, e.g. `rollout stuck (prometheus-lock-held)`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Survives => "survives".into(),
+            Self::Lost { what, .. } => format!("lost ({what})"),
+            Self::RolloutStuck { reason } => format!("rollout stuck ({reason})"),
+            Self::Pending { reason } => format!("pending ({reason})"),
+            Self::OneOf { outcomes } => {
+                let parts: Vec<String> = outcomes.iter().map(Outcome::label).collect();
+                format!("one of: {}", parts.join(" | "))
+            }
+            Self::NotApplicable { why } => format!("not applicable ({why})"),
+            Self::Changed { what } => format!("changed ({what})"),
+            Self::NotReady { seen } => format!("not ready ({seen})"),
+            Self::NotRun { why } => format!("not run ({why})"),
+        }
+    }
+
+    /// A one-character symbol for the matrix at a glance.
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Self::Survives => "✔",
+            Self::Lost { .. } | Self::Changed { .. } => "✘",
+            Self::RolloutStuck { .. } => "⏸",
+            Self::Pending { .. } | Self::NotReady { .. } => "⌛",
+            Self::OneOf { .. } => "≈",
+            Self::NotApplicable { .. } => "➖",
+            Self::NotRun { .. } => "·",
+        }
+    }
+
+    /// Whether the cell is run at all.
+    pub fn is_applicable(&self) -> bool {
+        !matches!(self, Self::NotApplicable { .. })
+    }
+
+    /// What a cell saw for one app, in the table's terms.
+    ///
+    /// `judgement` is the probe's comparison of the seeded data before and
+    /// after (None when no pod became Ready to read it from); `reasons` are
+    /// what the timeline classifiers found for this app. Data loss is the
+    /// headline whenever it happened; a stuck rollout next (its old pod
+    /// still serves, so the judgement usually says survived); a pod that
+    /// never became Ready is Pending with the most telling reason.
+    pub fn observed(judgement: Option<&Judgement>, reasons: &[Reason]) -> Outcome {
+        let stuck = reasons.contains(&Reason::ProgressDeadlineExceeded);
+        let cause = Reason::headline(reasons);
+        match judgement.map(|j| &j.verdict) {
+            Some(Verdict::Lost { parts }) => Outcome::Lost {
+                what: parts.join(", ").into(),
+                parts: parts.iter().cloned().map(Text::from).collect(),
+            },
+            Some(Verdict::Changed { parts }) => Outcome::Changed {
+                what: parts.join(", ").into(),
+            },
+            _ if stuck => Outcome::RolloutStuck {
+                reason: cause.unwrap_or(Reason::ProgressDeadlineExceeded),
+            },
+            Some(Verdict::Survived) => Outcome::Survives,
+            None => match cause {
+                Some(reason) => Outcome::Pending { reason },
+                None => Outcome::NotReady {
+                    seen: "no pod became Ready and no classifier recognised why".into(),
+                },
+            },
+        }
+    }
+
+    /// Whether `observed` (with the reasons seen) satisfies this expectation.
+    pub fn accepts(&self, observed: &Outcome, reasons: &[Reason]) -> bool {
+        match (self, observed) {
+            (Self::Survives, Self::Survives) => true,
+            // A loss passes only when every expected part was detected, and
+            // none was missing already before the disruption (a seed that
+            // never took must not read as the negative control working).
+            (Self::Lost { parts: want, .. }, Self::Lost { parts: seen, .. }) => {
+                seen.iter().all(|p| !p.contains(MISSING_BEFORE))
+                    && want.iter().all(|w| {
+                        seen.iter()
+                            .any(|p| p == w || p.starts_with(&format!("{w} ")))
+                    })
+            }
+            (Self::RolloutStuck { reason }, Self::RolloutStuck { .. }) => reasons.contains(reason),
+            (Self::Pending { reason }, Self::Pending { .. }) => reasons.contains(reason),
+            (Self::OneOf { outcomes }, _) => outcomes.iter().any(|o| o.accepts(observed, reasons)),
+            _ => false,
+        }
+    }
+}
+
+/// The expected outcome of one cell, per app, with the sources that
+/// document it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// The cell.
+    pub cell: Cell,
+    /// What happens to Prometheus.
+    pub prometheus: Outcome,
+    /// What happens to Grafana.
+    pub grafana: Outcome,
+    /// Where the behaviour is documented. Never empty.
+    pub sources: Vec<Source>,
+    /// What a person reading a result should know (transient reasons, bounds).
+    pub note: Option<Text>,
+}
+
+impl Expectation {
+    /// The expected outcome for `app`.
+    pub fn outcome(&self, app: App) -> &Outcome {
+        match app {
+            App::Prometheus => &self.prometheus,
+            App::Grafana => &self.grafana,
+        }
+    }
+
+    /// Whether the cell is run (not applicable cells are not).
+    pub fn is_applicable(&self) -> bool {
+        self.prometheus.is_applicable() || self.grafana.is_applicable()
+    }
+
+    /// Why the cell is not applicable, when it is not.
+    pub fn not_applicable_why(&self) -> Option<&str> {
+        match (&self.prometheus, &self.grafana) {
+            (Outcome::NotApplicable { why }, Outcome::NotApplicable { .. }) => Some(why),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! [`compare`]: two Grafana [`Snapshot`]s judged into a [`Judgement`]
+//! naming the object that was lost or changed, and
+//! [`GrafanaClient::judge_after`], the usual after-disruption step in one
+//! call.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::exec::Exec;
+use crate::grafana::api::GrafanaClient;
+use crate::grafana::facts::DATA_DIR;
+use crate::grafana::snapshot::{DbFile, Snapshot};
+use crate::vocab::{Judgement, Verdict};
+
+impl GrafanaClient {
+    /// The usual after-disruption step in one call: wait until healthy
+    /// (measuring recovery from `disrupted_at`), snapshot the uids of
+    /// `before`, and [`compare`]. Returns the judgement (with `recovery`
+    /// set) and the after snapshot for the report.
+    ///
+    /// # Errors
+    /// As [`GrafanaClient::wait_recovered`] and [`GrafanaClient::snapshot`].
+    pub async fn judge_after(
+        &self,
+        before: &Snapshot,
+        disrupted_at: Instant,
+        timeout: Duration,
+        exec: Option<&dyn Exec>,
+    ) -> Result<(Judgement, Snapshot)> {
+        let recovery = self.wait_recovered(disrupted_at, timeout).await?;
+        let after = self.snapshot(&before.uids, exec).await?;
+        let mut judgement = compare(before, &after);
+        judgement.recovery = Some(recovery);
+        Ok((judgement, after))
+    }
+}
+
+/// Judge `after` against `before`. Lost when a seeded object (dashboard,
+/// datasource, folder, or `grafana.db` itself) that was there before is gone
+/// after; Changed when all are there but the dashboard's title, version,
+/// folder or panels, the datasource's name/type/URL or the folder's title
+/// differ; Survived otherwise. An object already missing before is reported
+/// as lost too, so a broken seed can never pass as survival. Parts name the
+/// object (`dashboard <uid>`, `datasource <uid>`, `folder <uid>`, `version
+/// 1 -> 2`, `panels`); details carry the evidence either way. `recovery` is
+/// left `None`: see [`GrafanaClient::wait_recovered`] and
+/// [`GrafanaClient::judge_after`].
+pub fn compare(before: &Snapshot, after: &Snapshot) -> Judgement {
+    let mut lost = Vec::new();
+    let mut changed = Vec::new();
+    let mut details = vec![format!(
+        "health database {} -> {}",
+        before.health.database, after.health.database
+    )];
+
+    let uid = &before.uids.dashboard;
+    match (&before.dashboard, &after.dashboard) {
+        (None, _) => lost.push(format!(
+            "dashboard {uid} (already missing before the disruption)"
+        )),
+        (Some(_), None) => lost.push(format!("dashboard {uid}")),
+        (Some(b), Some(a)) => {
+            if b.title != a.title {
+                changed.push(format!(
+                    "dashboard {uid} title {:?} -> {:?}",
+                    b.title, a.title
+                ));
+            }
+            if b.version != a.version {
+                changed.push(format!(
+                    "dashboard {uid} version {} -> {}",
+                    b.version, a.version
+                ));
+            }
+            if b.folder_uid != a.folder_uid {
+                changed.push(format!(
+                    "dashboard {uid} folder {} -> {}",
+                    b.folder_uid.as_deref().unwrap_or("(none)"),
+                    a.folder_uid.as_deref().unwrap_or("(none)")
+                ));
+            }
+            if b.panels != a.panels {
+                changed.push(format!(
+                    "dashboard {uid} panels {} -> {}",
+                    panel_summary(&b.panels),
+                    panel_summary(&a.panels)
+                ));
+            }
+            details.push(format!(
+                "dashboard {uid}: title {:?}, version {}, {} panels after",
+                a.title,
+                a.version,
+                a.panels.len()
+            ));
+        }
+    }
+
+    let uid = &before.uids.datasource;
+    match (&before.datasource, &after.datasource) {
+        (None, _) => lost.push(format!(
+            "datasource {uid} (already missing before the disruption)"
+        )),
+        (Some(_), None) => lost.push(format!("datasource {uid}")),
+        (Some(b), Some(a)) => {
+            for (field, x, y) in [
+                ("name", &b.name, &a.name),
+                ("type", &b.kind, &a.kind),
+                ("url", &b.url, &a.url),
+            ] {
+                if x != y {
+                    changed.push(format!("datasource {uid} {field} {x:?} -> {y:?}"));
+                }
+            }
+            details.push(format!(
+                "datasource {uid}: {} ({}) at {}",
+                a.name, a.kind, a.url
+            ));
+        }
+    }
+
+    let uid = &before.uids.folder;
+    match (&before.folder, &after.folder) {
+        (None, _) => lost.push(format!(
+            "folder {uid} (already missing before the disruption)"
+        )),
+        (Some(_), None) => lost.push(format!("folder {uid}")),
+        (Some(b), Some(a)) => {
+            if b.title != a.title {
+                changed.push(format!("folder {uid} title {:?} -> {:?}", b.title, a.title));
+            }
+            details.push(format!("folder {uid}: {:?}", a.title));
+        }
+    }
+
+    match (&before.db_file, &after.db_file) {
+        (DbFile::NotChecked, DbFile::NotChecked) => {}
+        (DbFile::Present { .. }, DbFile::Missing { .. }) => {
+            lost.push(format!("grafana.db in {DATA_DIR}"));
+            details.push(format!(
+                "grafana.db {} -> {}",
+                before.db_file, after.db_file
+            ));
+        }
+        (DbFile::Missing { .. }, _) => {
+            // A seed that never took must not pass as "survived".
+            lost.push(format!(
+                "grafana.db in {DATA_DIR} (already missing before the disruption)"
+            ));
+            details.push(format!(
+                "grafana.db {} -> {}",
+                before.db_file, after.db_file
+            ));
+        }
+        (b, a) => details.push(format!("grafana.db {b} -> {a}")),
+    }
+
+    let verdict = if !lost.is_empty() {
+        details.extend(changed.into_iter().map(|c| format!("also changed: {c}")));
+        Verdict::Lost { parts: lost }
+    } else if !changed.is_empty() {
+        Verdict::Changed { parts: changed }
+    } else {
+        Verdict::Survived
+    };
+    Judgement {
+        verdict,
+        details,
+        recovery: None,
+    }
+}
+
+/// `[1 "title" type, ...]`, short enough for a verdict part.
+fn panel_summary(panels: &[Value]) -> String {
+    let items: Vec<String> = panels
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {:?} {}",
+                p.get("id").map_or_else(|| "?".to_owned(), Value::to_string),
+                p.get("title").and_then(Value::as_str).unwrap_or(""),
+                p.get("type").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
+        .collect();
+    let summary = format!("[{}]", items.join(", "));
+    if summary.len() > 200 {
+        format!("[{} panels]", panels.len())
+    } else {
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grafana::api::Health;
+    use crate::grafana::seed::Uids;
+    use crate::grafana::snapshot::{DashboardState, DatasourceState, FolderState};
+    use serde_json::json;
+
+    fn snapshot_with(dashboard: Option<DashboardState>, db_file: DbFile) -> Snapshot {
+        Snapshot {
+            uids: Uids {
+                dashboard: "e2e-gdash-a".into(),
+                datasource: "e2e-gds-a".into(),
+                folder: "e2e-gfolder-a".into(),
+            },
+            health: Health {
+                database: "ok".into(),
+                version: Some("12.2.1".into()),
+                commit: None,
+            },
+            dashboard,
+            datasource: Some(DatasourceState {
+                name: "e2e-gds-a".into(),
+                kind: "prometheus".into(),
+                url: "http://prometheus:9090".into(),
+            }),
+            folder: Some(FolderState {
+                title: "storage-e2e e2e-gfolder-a".into(),
+            }),
+            db_file,
+        }
+    }
+
+    fn dashboard(version: i64) -> DashboardState {
+        DashboardState {
+            title: "t".into(),
+            version,
+            folder_uid: Some("e2e-gfolder-a".into()),
+            panels: vec![json!({"id": 1, "title": "up", "type": "timeseries"})],
+            json: json!({}),
+        }
+    }
+
+    fn present(uid: u32) -> DbFile {
+        DbFile::Present {
+            uid,
+            gid: 0,
+            size: 4096,
+            mode: "640".into(),
+        }
+    }
+
+    #[test]
+    fn compare_identical_snapshots_survives_with_evidence() {
+        let s = snapshot_with(Some(dashboard(1)), present(472));
+        let j = compare(&s, &s);
+        assert_eq!(j.verdict, Verdict::Survived);
+        assert!(
+            j.details.iter().any(|d| d.contains("owner 472:0")),
+            "{:?}",
+            j.details
+        );
+        assert_eq!(j.recovery, None);
+    }
+
+    #[test]
+    fn compare_names_a_lost_database_file() {
+        let before = snapshot_with(Some(dashboard(1)), present(472));
+        let after = snapshot_with(
+            Some(dashboard(1)),
+            DbFile::Missing {
+                reason: "stat: can't stat '/var/lib/grafana/grafana.db': No such file or directory"
+                    .into(),
+            },
+        );
+        let j = compare(&before, &after);
+        assert_eq!(
+            j.verdict,
+            Verdict::Lost {
+                parts: vec!["grafana.db in /var/lib/grafana".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn compare_never_passes_a_seed_that_was_missing_before() {
+        let s = snapshot_with(None, DbFile::NotChecked);
+        let j = compare(&s, &s);
+        assert!(
+            matches!(&j.verdict, Verdict::Lost { parts } if parts[0].contains("already missing before")),
+            "{j:?}"
+        );
+    }
+
+    #[test]
+    fn compare_reports_changes_alongside_a_loss() {
+        let before = snapshot_with(Some(dashboard(1)), DbFile::NotChecked);
+        let mut after = snapshot_with(Some(dashboard(2)), DbFile::NotChecked);
+        after.folder = None;
+        let j = compare(&before, &after);
+        assert_eq!(
+            j.verdict,
+            Verdict::Lost {
+                parts: vec!["folder e2e-gfolder-a".into()]
+            }
+        );
+        assert!(
+            j.details
+                .iter()
+                .any(|d| d == "also changed: dashboard e2e-gdash-a version 1 -> 2"),
+            "{:?}",
+            j.details
+        );
+    }
+}

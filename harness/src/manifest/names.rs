@@ -1,0 +1,34 @@
+//! The names and paths the manifests and the harness agree on: workloads,
+//! volumes, secrets, labels, the node directory, and each variant's addons.
+
+use crate::vocab::Variant;
+
+/// Name of the Prometheus workload (Deployment or StatefulSet), its main
+/// container and its Service.
+pub const PROMETHEUS: &str = "prometheus";
+/// Name of the Grafana Deployment, its main container and its Service.
+pub const GRAFANA: &str = "grafana";
+/// The volume holding each workload's data, in every variant.
+pub const DATA_VOLUME: &str = "data";
+/// The Secret holding Grafana's admin password.
+pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+/// The key of the password in [`GRAFANA_ADMIN_SECRET`].
+pub const GRAFANA_ADMIN_PASSWORD_KEY: &str = "admin-password";
+/// Where host-path and local-pv keep data on a node: under /var, never
+/// /tmp (kind's /tmp is a tmpfs that a node restart empties: `--tmpfs /tmp` in
+/// kubernetes-sigs/kind pkg/cluster/internal/providers/docker/provision.go).
+pub const HOST_DIR: &str = "/var/local/storage-e2e";
+
+/// The addons (folders under `manifests/addons/`) a variant needs installed
+/// in the cluster before its objects work.
+pub fn addons_for(variant: Variant) -> &'static [&'static str] {
+    match variant {
+        Variant::NfsDynamic => &["csi-driver-nfs"],
+        _ => &[],
+    }
+}
+
+/// The label every app object carries with its app's name.
+pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
+/// The label static PersistentVolumes carry with the claim they are for.
+pub const VOLUME_LABEL: &str = "storage-e2e/volume";

@@ -1,0 +1,301 @@
+//! What rendering gives: typed objects with their origin, the Prometheus
+//! workload, and the whole variant ready to apply or print.
+
+use super::Object;
+use super::names::{APP_NAME_LABEL, VOLUME_LABEL};
+use crate::error::Result;
+use crate::vocab::App;
+use crate::vocab::NamedId;
+use crate::vocab::Variant;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PodSpec};
+use k8s_openapi::api::storage::v1::StorageClass;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Where a rendered object came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The manifest file that defines it (patches applied on top are listed
+    /// in [`Source::patched_by`]).
+    pub file: PathBuf,
+    /// Zero-based index of its YAML document in that file.
+    pub doc: usize,
+    /// The patch files that changed it, in the order applied.
+    pub patched_by: Vec<PathBuf>,
+}
+
+/// One rendered object with its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Where it came from, for errors and for people reading the output.
+    pub source: Source,
+    /// The typed object.
+    pub object: Object,
+}
+
+impl Manifest {
+    /// The app the object serves, when it serves only one: by its
+    /// `app.kubernetes.io/name` label, or for a PersistentVolume by the
+    /// `storage-e2e/volume` label naming the claim it is for. Namespaces
+    /// and StorageClasses serve both and answer `None`.
+    pub fn app(&self) -> Option<App> {
+        let labels = self.object.metadata().labels.as_ref()?;
+        let by_name = labels.get(APP_NAME_LABEL).map(String::as_str);
+        let by_volume = labels.get(VOLUME_LABEL).map(String::as_str);
+        App::ALL.iter().copied().find(|app| {
+            by_name == Some(app.id()) || by_volume == Some(format!("{}-data", app.id()).as_str())
+        })
+    }
+}
+
+/// The Prometheus workload: a Deployment in most variants, a StatefulSet in
+/// `statefulset`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workload<'a> {
+    /// A Deployment.
+    Deployment(&'a Deployment),
+    /// A StatefulSet.
+    StatefulSet(&'a StatefulSet),
+}
+
+impl<'a> Workload<'a> {
+    /// `Deployment` or `StatefulSet`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Deployment(_) => "Deployment",
+            Self::StatefulSet(_) => "StatefulSet",
+        }
+    }
+
+    /// The workload's name.
+    pub fn name(&self) -> &'a str {
+        let meta = match self {
+            Self::Deployment(d) => &d.metadata,
+            Self::StatefulSet(s) => &s.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
+    }
+
+    /// The replica count the manifest asks for (Kubernetes defaults to 1).
+    pub fn replicas(&self) -> i32 {
+        match self {
+            Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
+            Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
+        }
+        .unwrap_or(1)
+    }
+
+    /// The pod template's spec ([`render`](super::render()) guarantees there is one).
+    pub fn pod_spec(&self) -> &'a PodSpec {
+        let spec = match self {
+            Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+            Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+        };
+        spec.expect("render() only accepts workloads with a pod spec")
+    }
+
+    /// The claims a StatefulSet makes per replica (empty for a Deployment).
+    pub fn volume_claim_templates(&self) -> &'a [PersistentVolumeClaim] {
+        match self {
+            Self::Deployment(_) => &[],
+            Self::StatefulSet(s) => s
+                .spec
+                .as_ref()
+                .and_then(|s| s.volume_claim_templates.as_deref())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One storage variant, rendered: typed objects in apply order.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub(super) variant: Variant,
+    pub(super) namespace: String,
+    pub(super) manifests_dir: PathBuf,
+    pub(super) objects: Vec<Manifest>,
+    pub(super) addons: Vec<(String, Vec<Manifest>)>,
+    pub(super) prometheus: usize,
+    pub(super) grafana: usize,
+}
+
+impl Rendered {
+    /// The variant this is.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// The namespace everything namespaced is in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The variant's own objects (base + variant, patches applied), in
+    /// apply order: namespace, classes, volumes, claims, config, services,
+    /// workloads.
+    pub fn objects(&self) -> &[Manifest] {
+        &self.objects
+    }
+
+    /// [`Self::objects`] without those of apps not in `apps` (E2E_APPS):
+    /// what a cell applies when it runs only some apps.
+    pub fn objects_for(&self, apps: &[App]) -> Vec<Manifest> {
+        self.objects
+            .iter()
+            .filter(|m| m.app().is_none_or(|a| apps.contains(&a)))
+            .cloned()
+            .collect()
+    }
+
+    /// The cluster-wide prerequisites ([`addons_for`](super::addons_for)) by addon name, each
+    /// in apply order; install them once per cluster, before [`Self::objects`].
+    pub fn addons(&self) -> &[(String, Vec<Manifest>)] {
+        &self.addons
+    }
+
+    /// Addon objects first, then the variant's objects.
+    pub fn all(&self) -> impl Iterator<Item = &Manifest> {
+        self.addons.iter().flat_map(|(_, m)| m).chain(&self.objects)
+    }
+
+    /// The variant object of `kind` named `name`.
+    pub fn find(&self, kind: &str, name: &str) -> Option<&Object> {
+        self.objects
+            .iter()
+            .map(|m| &m.object)
+            .find(|o| o.kind() == kind && o.name() == name)
+    }
+
+    /// The Prometheus workload.
+    pub fn prometheus(&self) -> Workload<'_> {
+        match &self.objects[self.prometheus].object {
+            Object::StatefulSet(s) => Workload::StatefulSet(s),
+            Object::Deployment(d) => Workload::Deployment(d),
+            other => unreachable!("render() picked {} as the Prometheus workload", other.id()),
+        }
+    }
+
+    /// The Prometheus pod spec.
+    pub fn prometheus_pod_spec(&self) -> &PodSpec {
+        self.prometheus().pod_spec()
+    }
+
+    /// The Grafana Deployment.
+    pub fn grafana(&self) -> &Deployment {
+        match &self.objects[self.grafana].object {
+            Object::Deployment(d) => d,
+            other => unreachable!("render() picked {} as the Grafana Deployment", other.id()),
+        }
+    }
+
+    /// The Grafana pod spec.
+    pub fn grafana_pod_spec(&self) -> &PodSpec {
+        Workload::Deployment(self.grafana()).pod_spec()
+    }
+
+    /// The claims the variant creates directly (a StatefulSet's per-replica
+    /// claims are in [`Workload::volume_claim_templates`]).
+    pub fn pvcs(&self) -> Vec<&PersistentVolumeClaim> {
+        self.objects
+            .iter()
+            .filter_map(|m| match &m.object {
+                Object::PersistentVolumeClaim(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The PersistentVolumes the variant creates (static provisioning).
+    pub fn pvs(&self) -> Vec<&PersistentVolume> {
+        self.objects
+            .iter()
+            .filter_map(|m| match &m.object {
+                Object::PersistentVolume(v) => Some(v),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The StorageClasses the variant creates.
+    pub fn storage_classes(&self) -> Vec<&StorageClass> {
+        self.objects
+            .iter()
+            .filter_map(|m| match &m.object {
+                Object::StorageClass(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every workload pod spec (variant and addons) with its object.
+    pub fn pod_specs(&self) -> Vec<(&Object, &PodSpec)> {
+        self.all()
+            .filter_map(|m| Some((&m.object, m.object.pod_spec()?)))
+            .collect()
+    }
+
+    /// Every container image the rendered objects use (init containers and
+    /// addons included): what must be preloaded into an air-gapped cluster.
+    pub fn images(&self) -> BTreeSet<&str> {
+        self.pod_specs()
+            .into_iter()
+            .flat_map(|(_, spec)| {
+                spec.init_containers
+                    .iter()
+                    .flatten()
+                    .chain(&spec.containers)
+            })
+            .filter_map(|c| c.image.as_deref())
+            .collect()
+    }
+
+    /// The multi-document YAML `kubectl apply -f -` takes: the addons (if
+    /// any) first, then the variant's objects, each with a comment naming
+    /// its source file.
+    ///
+    /// # Errors
+    /// [`Error::Manifest`](crate::Error::Manifest) if an object cannot be written as YAML (not
+    /// expected for k8s-openapi types).
+    pub fn to_yaml(&self) -> Result<String> {
+        let mut out = format!(
+            "# storage-e2e: storage variant {} in namespace {}\n# Apply with: kubectl apply -f -\n",
+            self.variant.id(),
+            self.namespace
+        );
+        for (name, set) in &self.addons {
+            out.push_str(&format!(
+                "#\n# Cluster-wide prerequisite, install once per cluster: addons/{name}\n"
+            ));
+            self.write_docs(&mut out, set)?;
+        }
+        if !self.addons.is_empty() {
+            out.push_str("#\n# The variant's own objects\n");
+        }
+        self.write_docs(&mut out, &self.objects)?;
+        Ok(out)
+    }
+
+    fn write_docs(&self, out: &mut String, set: &[Manifest]) -> Result<()> {
+        for m in set {
+            let yaml = serde_yaml_ng::to_string(&m.object)
+                .map_err(|e| m.error(format!("cannot be written as YAML: {e}")))?;
+            out.push_str("---\n# source: ");
+            out.push_str(&self.relative(&m.source.file));
+            for p in &m.source.patched_by {
+                out.push_str(" + ");
+                out.push_str(&self.relative(p));
+            }
+            out.push('\n');
+            out.push_str(&yaml);
+        }
+        Ok(())
+    }
+
+    fn relative(&self, file: &Path) -> String {
+        file.strip_prefix(&self.manifests_dir)
+            .unwrap_or(file)
+            .display()
+            .to_string()
+    }
+}

@@ -1,0 +1,273 @@
+//! Rendering the report: report.json and report.md. Pure.
+
+use super::result::{CellResult, Timings};
+use crate::error::{Error, Result};
+use crate::expect::{self, Outcome};
+use crate::vocab::App;
+use crate::vocab::Disruption;
+use crate::vocab::NamedId;
+use crate::vocab::Provider;
+use crate::vocab::Variant;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// `report.json`: every cell plus a summary.
+///
+/// # Errors
+/// [`Error::Parse`] if a result cannot be serialized (it always can).
+pub fn render_json(cells: &[CellResult], notes: &[String]) -> Result<String> {
+    #[derive(Serialize)]
+    struct Summary {
+        cells: usize,
+        passed: usize,
+        failed: usize,
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        summary: Summary,
+        notes: &'a [String],
+        cells: &'a [CellResult],
+    }
+    let passed = cells.iter().filter(|c| c.passed).count();
+    let doc = Doc {
+        summary: Summary {
+            cells: cells.len(),
+            passed,
+            failed: cells.len() - passed,
+        },
+        notes,
+        cells,
+    };
+    serde_json::to_string_pretty(&doc).map_err(|e| Error::parse("report.json", e.to_string()))
+}
+
+/// The legend under every matrix.
+pub const LEGEND: &str = "✅ observed = expected · ❌ observed ≠ expected, or the cell could not \
+     finish · ➖ not applicable (never run; see docs/expectations.md) · · not run in this report \
+     (filtered out by E2E_VARIANTS / E2E_DISRUPTIONS or a test filter) · ⛔ not run because the run \
+     failed before it (see the line under the title)";
+
+/// `report.md`: per (provider, Kubernetes version) the matrix at a glance
+/// (rows variants, columns disruptions), then every failure with its
+/// message and artifacts, then a table of all cells. Pure.
+pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let not_run: Vec<&CellResult> = cells.iter().filter(|c| c.not_run.is_some()).collect();
+    let passed = cells.iter().filter(|c| c.passed).count();
+    let failed = cells.len() - passed - not_run.len();
+    let _ = writeln!(w, "# storage-e2e report\n");
+    let _ = writeln!(
+        w,
+        "{} cells run: {passed} passed, {failed} failed.\n",
+        cells.len() - not_run.len()
+    );
+    if let Some(why) = not_run.first().and_then(|c| c.not_run.as_deref()) {
+        let _ = writeln!(
+            w,
+            "**Not run ({} cells)**: {}\n",
+            not_run.len(),
+            md_cell(why)
+        );
+    }
+    for &app in App::ALL {
+        let not_run: Vec<&str> = cells
+            .iter()
+            .filter_map(|c| match &c.observed.as_ref()?.app(app).outcome {
+                Outcome::NotRun { why } => Some(why.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if let Some(why) = not_run.first() {
+            let _ = writeln!(
+                w,
+                "**{app} not run** in {} of these cells ({why}): they were judged on the other app \
+                 alone; {app} shows as *not run*, never as survived.\n",
+                not_run.len()
+            );
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(w, "This run:\n");
+        for n in notes {
+            let _ = writeln!(w, "- {}", md_cell(n));
+        }
+        let _ = writeln!(w);
+    }
+
+    let mut groups: Vec<(Provider, String)> = cells
+        .iter()
+        .map(|c| (c.cell.provider, c.k8s_version.clone()))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for (provider, version) in &groups {
+        let in_group = |c: &&CellResult| c.cell.provider == *provider && &c.k8s_version == version;
+        let _ = writeln!(w, "## {provider}, Kubernetes {version}\n");
+        let _ = write!(w, "| variant |");
+        for d in Disruption::ALL {
+            let _ = write!(w, " {d} |");
+        }
+        let _ = write!(w, "\n|---|");
+        for _ in Disruption::ALL {
+            let _ = write!(w, ":-:|");
+        }
+        let _ = writeln!(w);
+        for &v in Variant::ALL {
+            let _ = write!(w, "| {v} |");
+            for &d in Disruption::ALL {
+                let found = cells
+                    .iter()
+                    .filter(in_group)
+                    .find(|c| c.cell.variant == v && c.cell.disruption == d);
+                let mark = match found {
+                    Some(c) if c.passed => "✅",
+                    Some(c) if c.not_run.is_some() => "⛔",
+                    Some(_) => "❌",
+                    None if !expect::expected(v, d, *provider).is_applicable() => "➖",
+                    None => "·",
+                };
+                let _ = write!(w, " {mark} |");
+            }
+            let _ = writeln!(w);
+        }
+        let _ = writeln!(w, "\n{LEGEND}\n");
+    }
+
+    let failures: Vec<&CellResult> = cells
+        .iter()
+        .filter(|c| !c.passed && c.not_run.is_none())
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(w, "## Failures\n");
+        for c in failures {
+            let _ = writeln!(w, "### {} (Kubernetes {})\n", c.cell(), c.k8s_version);
+            let _ = writeln!(
+                w,
+                "```text\n{}\n```\n",
+                c.failure.as_deref().unwrap_or("(no message)")
+            );
+            if !c.findings.is_empty() {
+                let _ = writeln!(w, "Findings:\n");
+                for f in &c.findings {
+                    let _ = writeln!(w, "- {}", md_cell(f));
+                }
+                let _ = writeln!(w);
+            }
+            if let Some(a) = &c.artifacts {
+                let _ = writeln!(w, "Artifacts: `{a}/`\n");
+            }
+            if let Some(t) = &c.timeline_svg {
+                let _ = writeln!(w, "Timeline: [{t}]({t})\n");
+            }
+        }
+    }
+
+    if !cells.is_empty() {
+        let _ = writeln!(w, "## All cells\n");
+        let _ = writeln!(
+            w,
+            "| cell | k8s | expected (Prometheus / Grafana) | observed (Prometheus / Grafana) | recovery | reasons | result |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|");
+        for c in cells {
+            let expected = format!(
+                "{} / {}",
+                c.expected.prometheus.label(),
+                c.expected.grafana.label()
+            );
+            let observed = match &c.observed {
+                Some(o) => format!(
+                    "{} / {}",
+                    o.prometheus.outcome.label(),
+                    o.grafana.outcome.label()
+                ),
+                None => "-".to_owned(),
+            };
+            let recovery = c
+                .recovery_seconds
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}s"));
+            let reasons = if c.reasons.is_empty() {
+                "-".to_owned()
+            } else {
+                c.reasons
+                    .iter()
+                    .map(|r| r.id())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let result = if c.passed { "✅" } else { "❌" };
+            let result = match &c.timeline_svg {
+                Some(t) => format!("{result} [timeline]({t})"),
+                None => result.to_owned(),
+            };
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {recovery} | {reasons} | {result} |",
+                c.cell(),
+                c.k8s_version,
+                md_cell(&expected),
+                md_cell(&observed),
+            );
+        }
+    }
+    render_timings(w, cells);
+    out
+}
+
+/// The timing report: per cell, where its time went; then the median and
+/// the range of each phase over the cells that reached it.
+pub(super) fn render_timings(w: &mut String, cells: &[CellResult]) {
+    type Phase = fn(&Timings) -> Option<f64>;
+    let phases: [(&str, Phase); 9] = [
+        ("deploy", |t| t.deploy),
+        ("seed", |t| t.seed),
+        ("disruption to settled", |t| t.settle),
+        ("judge", |t| t.judge),
+        ("total", |t| t.total),
+        ("waits", |t| t.waits),
+        ("overhead", Timings::overhead),
+        ("overhead %", Timings::overhead_percent),
+        ("detection", |t| t.detection),
+    ];
+    if cells.iter().all(|c| c.timings == Timings::default()) {
+        return;
+    }
+    let _ = writeln!(w, "\n## Where the time went (seconds)\n");
+    let _ = write!(w, "| cell |");
+    for (name, _) in &phases {
+        let _ = write!(w, " {name} |");
+    }
+    let _ = writeln!(w, "\n|---|{}", ":-:|".repeat(phases.len()));
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+    for c in cells {
+        let _ = write!(w, "| {} |", c.cell());
+        for (_, get) in &phases {
+            let _ = write!(w, " {} |", fmt(get(&c.timings)));
+        }
+        let _ = writeln!(w);
+    }
+    let _ = write!(w, "| **median (min to max)** |");
+    for (_, get) in &phases {
+        let mut v: Vec<f64> = cells.iter().filter_map(|c| get(&c.timings)).collect();
+        v.sort_by(f64::total_cmp);
+        let cell = match (v.first(), v.get(v.len() / 2), v.last()) {
+            (Some(lo), Some(mid), Some(hi)) => format!("{mid:.1} ({lo:.1} to {hi:.1})"),
+            _ => "-".to_owned(),
+        };
+        let _ = write!(w, " {cell} |");
+    }
+    let _ = writeln!(
+        w,
+        "\n\nwaits: what the harness cannot shorten (the apps becoming Ready after the apply, \
+         Prometheus's first self-scrape, the disruption until settled, provoked deadlines \
+         included); overhead: the rest of the total (namespace, apply, seed check, snapshots, \
+         watch sync, judging, logs, cleanup). detection: a recovered Prometheus pod's Ready time (the API's, \
+         truncated to the second, so it overstates by up to 1 s) to the moment the harness's \
+         watch showed it.\n"
+    );
+}
+
+pub(super) fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

@@ -1,0 +1,254 @@
+//! What the report says about one cell: the expectation, the observation, the
+//! probes' judgements, the findings and where the time went.
+
+use super::store::Report;
+use crate::expect::{self, Expectation, Observation};
+use crate::progress::Progress;
+use crate::timeline::Finding;
+use crate::vocab::{Cell, Reason};
+use crate::vocab::{Judgement, Verdict};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The probe's judgement of one app, as the report stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// `survived`, `lost` or `changed`.
+    pub verdict: String,
+    /// What was lost or changed.
+    pub parts: Vec<String>,
+    /// The evidence (block coverage, ULID identity, clean_start, owners...).
+    pub details: Vec<String>,
+    /// Disruption to ready again, in seconds.
+    pub recovery_seconds: Option<f64>,
+}
+
+impl From<&Judgement> for CheckRecord {
+    fn from(j: &Judgement) -> Self {
+        let (verdict, parts) = match &j.verdict {
+            Verdict::Survived => ("survived", Vec::new()),
+            Verdict::Lost { parts } => ("lost", parts.clone()),
+            Verdict::Changed { parts } => ("changed", parts.clone()),
+        };
+        Self {
+            verdict: verdict.to_owned(),
+            parts,
+            details: j.details.clone(),
+            recovery_seconds: j.recovery.map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
+/// The Prometheus and Grafana checks of a cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checks {
+    /// Prometheus's judgement, when its data could be read back.
+    pub prometheus: Option<CheckRecord>,
+    /// Grafana's judgement, when its data could be read back.
+    pub grafana: Option<CheckRecord>,
+}
+
+/// How long a cell's phases took, in seconds (`None`: not reached): where
+/// a run's time goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Namespace created to the apps Ready: apply, scheduling, volume
+    /// binding and provisioning, container start.
+    pub deploy: Option<f64>,
+    /// Writing the seed data until it reads back (the before snapshot).
+    pub seed: Option<f64>,
+    /// The disruption applied until the workloads settled (recovered, stuck
+    /// or given up).
+    pub settle: Option<f64>,
+    /// Reading the data back and comparing.
+    pub judge: Option<f64>,
+    /// The whole cell, cleanup included (not the wait for the run's cluster).
+    pub total: Option<f64>,
+    /// Prometheus's replacement pod Ready (the API's time, truncated to the
+    /// second, so this overstates by up to 1 s) to the harness seeing it.
+    pub detection: Option<f64>,
+    /// The waits the harness cannot shorten: the apps becoming Ready after
+    /// the apply (scheduling, volume binding, container and Prometheus
+    /// start), Prometheus's first self-scrape before the before-snapshot,
+    /// and the disruption until settled (which holds the provoked
+    /// deadlines). `total - waits` is the harness's own overhead.
+    #[serde(default)]
+    pub waits: Option<f64>,
+}
+
+impl Timings {
+    /// The harness's own share of the cell: everything but [`Self::waits`].
+    pub fn overhead(&self) -> Option<f64> {
+        Some((self.total? - self.waits?).max(0.0))
+    }
+
+    /// [`Self::overhead`] as a percentage of the total.
+    pub fn overhead_percent(&self) -> Option<f64> {
+        let total = self.total.filter(|t| *t > 0.0)?;
+        Some(self.overhead()? / total * 100.0)
+    }
+}
+
+/// Everything the report says about one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The cell (its three ids are top-level keys in the JSON).
+    #[serde(flatten)]
+    pub cell: Cell,
+    /// The cluster's Kubernetes version (as the API server reports it).
+    pub k8s_version: String,
+    /// What the table expects.
+    pub expected: Expectation,
+    /// What was seen (None when the cell failed before it could observe).
+    pub observed: Option<Observation>,
+    /// Disruption to ready again, the slower of the two apps, in seconds.
+    pub recovery_seconds: Option<f64>,
+    /// The probes' judgements.
+    pub checks: Checks,
+    /// Every reason the classifiers found, both apps.
+    pub reasons: Vec<Reason>,
+    /// The findings behind the reasons, one line each.
+    pub findings: Vec<String>,
+    /// Whether observed == expected and nothing failed.
+    pub passed: bool,
+    /// Why it failed: the mismatch message or the error.
+    pub failure: Option<String>,
+    /// Failure artifacts folder, relative to the report dir.
+    pub artifacts: Option<String>,
+    /// The picture of the cell's timeline (`timeline.svg`, see
+    /// E2E_TIMELINES), relative to the report dir.
+    #[serde(default)]
+    pub timeline_svg: Option<String>,
+    /// The progress lines of the cell.
+    pub steps: Vec<String>,
+    /// Where the cell's time went.
+    #[serde(default)]
+    pub timings: Timings,
+    /// Why the cell was not run, when the run failed before it (its
+    /// cluster did not start): neither passed nor judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
+}
+
+impl CellResult {
+    /// A result for `cell` on a cluster of `k8s_version`, not judged yet
+    /// (it counts as failed until [`judge`](Self::judge) says otherwise).
+    pub fn new(cell: Cell, k8s_version: impl Into<String>) -> Self {
+        Self {
+            cell,
+            k8s_version: k8s_version.into(),
+            expected: expect::expected(cell.variant, cell.disruption, cell.provider),
+            observed: None,
+            recovery_seconds: None,
+            checks: Checks::default(),
+            reasons: Vec::new(),
+            findings: Vec::new(),
+            passed: false,
+            failure: Some("the cell did not finish".into()),
+            artifacts: None,
+            timeline_svg: None,
+            steps: Vec::new(),
+            timings: Timings::default(),
+            not_run: None,
+        }
+    }
+
+    /// The cell was not run because the run failed first (`why` says how).
+    pub fn not_run(mut self, why: impl Into<String>) -> Self {
+        self.passed = false;
+        self.failure = None;
+        self.not_run = Some(why.into());
+        self
+    }
+
+    /// The cell.
+    pub fn cell(&self) -> Cell {
+        self.cell
+    }
+
+    /// Record what was seen and compare it with the table.
+    pub fn judge(
+        mut self,
+        observation: Observation,
+        prometheus: Option<&Judgement>,
+        grafana: Option<&Judgement>,
+    ) -> Self {
+        self.checks = Checks {
+            prometheus: prometheus.map(CheckRecord::from),
+            grafana: grafana.map(CheckRecord::from),
+        };
+        self.recovery_seconds = [prometheus, grafana]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| j.recovery)
+            .map(|d| d.as_secs_f64())
+            .reduce(f64::max);
+        let mut reasons: Vec<Reason> = observation
+            .prometheus
+            .reasons
+            .iter()
+            .chain(&observation.grafana.reasons)
+            .copied()
+            .collect();
+        reasons.sort();
+        reasons.dedup();
+        self.reasons = reasons;
+        match expect::matches(&self.expected, &observation) {
+            Ok(()) => {
+                self.passed = true;
+                self.failure = None;
+            }
+            Err(m) => {
+                self.passed = false;
+                self.failure = Some(m.to_string());
+            }
+        }
+        self.observed = Some(observation);
+        self
+    }
+
+    /// The cell could not be run to the end (setup, disruption or wait failed).
+    pub fn error(mut self, err: impl std::fmt::Display) -> Self {
+        self.passed = false;
+        self.failure = Some(format!(
+            "cell {} failed before it could be judged: {err:#}",
+            self.cell()
+        ));
+        self
+    }
+
+    /// Keep the findings behind the reasons.
+    pub fn with_findings(mut self, findings: &[Finding]) -> Self {
+        self.findings = findings
+            .iter()
+            .map(|f| format!("{} {}: {}", f.reason, f.object, f.evidence))
+            .collect();
+        self
+    }
+
+    /// Keep the cell's phase durations.
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    /// Keep the cell's progress lines.
+    pub fn with_steps(mut self, progress: &Progress) -> Self {
+        self.steps = progress.lines();
+        self
+    }
+
+    /// Point at the failure artifacts folder (relative to the report dir when inside it).
+    pub fn with_artifacts(mut self, report: &Report, dir: &Path) -> Self {
+        let rel = dir.strip_prefix(report.dir()).unwrap_or(dir);
+        self.artifacts = Some(rel.display().to_string());
+        self
+    }
+
+    /// Point at the cell's `timeline.svg` (relative to the report dir when inside it).
+    pub fn with_timeline_svg(mut self, report: &Report, file: &Path) -> Self {
+        let rel = file.strip_prefix(report.dir()).unwrap_or(file);
+        self.timeline_svg = Some(rel.display().to_string());
+        self
+    }
+}

@@ -1,0 +1,357 @@
+//! Tier-0 tests of the report: results, rendering, and the report directory.
+
+use crate::expect::Observation;
+use crate::timeline::Finding;
+use crate::vocab::Disruption;
+use crate::vocab::NamedId;
+use crate::vocab::Provider;
+use crate::vocab::Variant;
+use crate::vocab::{Cell, Reason};
+use crate::vocab::{Judgement, Verdict};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::TIMELINE_SVG;
+use super::render::{LEGEND, render_json, render_markdown};
+use super::result::{CellResult, Timings};
+use super::store::Report;
+use crate::expect::Observed;
+
+fn judged(verdict: Verdict, secs: u64) -> Judgement {
+    Judgement {
+        verdict,
+        details: vec!["2 blocks, ULIDs unchanged".into()],
+        recovery: Some(Duration::from_secs(secs)),
+    }
+}
+
+fn passing() -> CellResult {
+    let cell = Cell::new(Variant::NfsStatic, Disruption::PodDelete, Provider::Kind);
+    let p = judged(Verdict::Survived, 12);
+    let g = judged(Verdict::Survived, 7);
+    let obs = Observation {
+        prometheus: Observed::new(Some(&p), vec![Reason::PrometheusLockHeld], true),
+        grafana: Observed::new(Some(&g), vec![], true),
+    };
+    CellResult::new(cell, "v1.34.0").judge(obs, Some(&p), Some(&g))
+}
+
+fn failing() -> CellResult {
+    let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+    let p = judged(Verdict::Survived, 5);
+    let g = judged(
+        Verdict::Lost {
+            parts: vec!["dashboard e2e-dash".into()],
+        },
+        6,
+    );
+    let obs = Observation {
+        prometheus: Observed::new(Some(&p), vec![], true),
+        grafana: Observed::new(Some(&g), vec![], true),
+    };
+    CellResult::new(cell, "v1.34.0")
+        .judge(obs, Some(&p), Some(&g))
+        .with_findings(&[Finding {
+            reason: Reason::CrashLoop,
+            object: "Pod/x".into(),
+            evidence: "container prometheus CrashLoopBackOff".into(),
+            at_ms: 1,
+        }])
+}
+
+#[test]
+fn judge_records_checks_recovery_and_verdict() {
+    let c = passing();
+    assert!(c.passed, "{:?}", c.failure);
+    assert_eq!(c.failure, None);
+    assert_eq!(c.recovery_seconds, Some(12.0));
+    assert_eq!(c.reasons, vec![Reason::PrometheusLockHeld]);
+    assert_eq!(
+        c.checks.grafana.as_ref().map(|g| g.verdict.as_str()),
+        Some("survived")
+    );
+
+    let f = failing();
+    assert!(!f.passed);
+    let msg = f.failure.as_deref().unwrap_or_default();
+    assert!(msg.contains("cell empty-dir/pod-delete on kind"), "{msg}");
+    assert!(msg.contains("prometheus: expected lost"), "{msg}");
+}
+
+#[test]
+fn an_unjudged_or_errored_cell_fails() {
+    let cell = Cell::new(Variant::HostPath, Disruption::NodeStop, Provider::K3d);
+    assert!(!CellResult::new(cell, "v1.33.1").passed);
+    let e = CellResult::new(cell, "v1.33.1").error("timed out waiting for prometheus ready");
+    assert_eq!(
+        e.failure.as_deref(),
+        Some(
+            "cell host-path/node-stop on k3d failed before it could be judged: timed out waiting for \
+             prometheus ready"
+        )
+    );
+}
+
+#[test]
+fn markdown_matrix_marks_pass_fail_not_applicable_and_not_run() {
+    let md = render_markdown(&[passing(), failing()], &[]);
+    assert!(
+        md.starts_with("# storage-e2e report\n\n2 cells run: 1 passed, 1 failed.\n"),
+        "{md}"
+    );
+    assert!(md.contains("## kind, Kubernetes v1.34.0\n"), "{md}");
+    let header = md
+        .lines()
+        .find(|l| l.starts_with("| variant |"))
+        .expect("matrix header");
+    assert!(
+        header.starts_with("| variant | container-kill | pod-delete |"),
+        "{header}"
+    );
+    let row = |v: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {v} |")))
+            .unwrap_or_else(|| panic!("no row for {v}: {md}"))
+            .to_owned()
+    };
+    // empty-dir: container-kill not run, pod-delete failed, ..., unblock n/a.
+    assert!(
+        row("empty-dir").starts_with("| empty-dir | · | ❌ |"),
+        "{}",
+        row("empty-dir")
+    );
+    assert!(
+        row("nfs-static").starts_with("| nfs-static | · | ✅ |"),
+        "{}",
+        row("nfs-static")
+    );
+    assert!(
+        row("empty-dir").contains("➖"),
+        "nfs-restart is n/a for empty-dir"
+    );
+    assert!(md.contains(LEGEND));
+    assert!(
+        md.contains("## Failures\n\n### empty-dir/pod-delete on kind (Kubernetes v1.34.0)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- crash-loop Pod/x: container prometheus CrashLoopBackOff"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("### nfs-static/pod-delete"),
+        "passing cells are not failures"
+    );
+    assert!(md.contains("| nfs-static/pod-delete on kind | v1.34.0 | survives / survives | survives / survives | 12.0s | prometheus-lock-held | ✅ |"), "{md}");
+}
+
+#[test]
+fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
+    let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+    let p = judged(
+        Verdict::Lost {
+            parts: vec!["blocks".into(), "head/wal".into()],
+        },
+        9,
+    );
+    let obs = Observation {
+        prometheus: Observed::new(Some(&p), vec![], true),
+        grafana: Observed::not_run("E2E_APPS=prometheus"),
+    };
+    let c = CellResult::new(cell, "1.35").judge(obs, Some(&p), None);
+    assert!(c.passed, "{:?}", c.failure);
+    let notes =
+        vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
+    let md = render_markdown(std::slice::from_ref(&c), &notes);
+    assert!(
+        md.contains("**grafana not run** in 1 of these cells (E2E_APPS=prometheus)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("lost (blocks, head/wal) / not run (E2E_APPS=prometheus)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- kind node image local/storage-e2e-kind-node:v1.35.8"),
+        "{md}"
+    );
+    assert!(!md.contains("/ survives"), "{md}");
+    let json = render_json(&[c], &notes).unwrap_or_else(|e| panic!("{e}"));
+    assert!(json.contains("\"outcome\": \"not-run\""), "{json}");
+    assert!(json.contains("built offline"), "{json}");
+}
+
+#[test]
+fn the_timing_report_shows_each_phase_and_its_median() {
+    let mut a = passing();
+    a.timings = Timings {
+        deploy: Some(4.0),
+        seed: Some(60.5),
+        settle: Some(2.0),
+        judge: Some(1.0),
+        total: Some(70.0),
+        detection: Some(0.4),
+        waits: Some(63.0),
+    };
+    let mut b = failing();
+    b.timings = Timings {
+        deploy: Some(6.0),
+        total: Some(9.0),
+        ..Timings::default()
+    };
+    let md = render_markdown(&[a, b], &[]);
+    assert!(md.contains("## Where the time went (seconds)"), "{md}");
+    assert!(
+        md.contains(
+            "| nfs-static/pod-delete on kind | 4.0 | 60.5 | 2.0 | 1.0 | 70.0 | 63.0 | 7.0 | 10.0 | 0.4 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 6.0 | - | - | - | 9.0 | - | - | - | - |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| **median (min to max)** | 6.0 (4.0 to 6.0) | 60.5 (60.5 to 60.5) |"),
+        "{md}"
+    );
+    assert!(!render_markdown(&[passing()], &[]).contains("Where the time went"));
+}
+
+#[test]
+fn json_has_a_summary_and_round_trips() {
+    let cells = vec![passing(), failing()];
+    let json = render_json(&cells, &[]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["passed"], 1);
+    assert_eq!(v["summary"]["failed"], 1);
+    assert_eq!(v["cells"][0]["variant"], "nfs-static");
+    assert_eq!(
+        v["cells"][0]["expected"]["prometheus"]["outcome"],
+        "survives"
+    );
+    let back: Vec<CellResult> = serde_json::from_value(v["cells"].clone()).unwrap();
+    assert_eq!(back, cells);
+}
+
+#[test]
+fn cells_recorded_from_parallel_threads_all_reach_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = Report::new(dir.path());
+    let cells: Vec<CellResult> = Variant::ALL
+        .iter()
+        .map(|&v| {
+            let mut c = passing();
+            c.cell.variant = v;
+            c
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for c in &cells {
+            let report = report.clone();
+            s.spawn(move || report.record(c).unwrap());
+        }
+    });
+    let loaded = report.load().unwrap();
+    assert_eq!(loaded.len(), Variant::ALL.len());
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("{} cells run", Variant::ALL.len())),
+        "{md}"
+    );
+    let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["cells"], Variant::ALL.len());
+    // No temp files are left behind.
+    for e in std::fs::read_dir(dir.path().join("cells")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        assert!(name.ends_with(".json"), "{name}");
+    }
+}
+
+#[test]
+fn a_new_run_does_not_report_the_previous_runs_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Report::new(dir.path());
+    r.record(&failing()).unwrap();
+    std::fs::create_dir_all(dir.path().join("failures/old")).unwrap();
+    std::fs::write(dir.path().join("mine.txt"), "a user's file").unwrap();
+    r.reset().unwrap();
+    r.record(&passing()).unwrap();
+    let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["cells"], 1, "{json}");
+    assert_eq!(v["summary"]["failed"], 0, "{json}");
+    assert!(!dir.path().join("failures").exists());
+    assert!(
+        dir.path().join("mine.txt").exists(),
+        "only the report's own files go"
+    );
+    Report::new(dir.path().join("never-written"))
+        .reset()
+        .unwrap();
+}
+
+#[test]
+fn a_broken_cell_file_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cells")).unwrap();
+    std::fs::write(dir.path().join("cells/bogus.json"), "{}").unwrap();
+    let err = Report::new(dir.path())
+        .write()
+        .expect_err("bogus cell")
+        .to_string();
+    assert!(err.starts_with("could not parse cell result"), "{err}");
+    assert!(err.contains("bogus.json"), "{err}");
+}
+
+#[test]
+fn a_cells_timeline_picture_is_linked_from_the_report() {
+    let r = Report::new("/tmp/r");
+    let failed = failing();
+    let dir = r.timeline_dir(failed.cell(), false);
+    assert_eq!(dir, r.artifacts_dir(failed.cell()));
+    let failed = failed
+        .with_artifacts(&r, &dir)
+        .with_timeline_svg(&r, &dir.join(TIMELINE_SVG));
+    let passed = passing();
+    let file = r.timeline_dir(passed.cell(), true).join(TIMELINE_SVG);
+    let passed = passed.with_timeline_svg(&r, &file);
+    assert_eq!(
+        passed.timeline_svg.as_deref(),
+        Some("passed/nfs-static__pod-delete__kind/timeline.svg")
+    );
+    let md = render_markdown(&[passed.clone(), failed], &[]);
+    let svg = "failures/empty-dir__pod-delete__kind/timeline.svg";
+    assert!(
+        md.contains(&format!(
+            "Artifacts: `failures/empty-dir__pod-delete__kind/`\n\nTimeline: [{svg}]({svg})\n"
+        )),
+        "{md}"
+    );
+    assert!(md.contains(&format!("| ❌ [timeline]({svg}) |")), "{md}");
+    assert!(
+        md.contains("| ✅ [timeline](passed/nfs-static__pod-delete__kind/timeline.svg) |"),
+        "{md}"
+    );
+    // A cell file written before the field existed still loads.
+    let mut v = serde_json::to_value(&passed).unwrap();
+    v.as_object_mut().unwrap().remove("timeline_svg");
+    let old: CellResult = serde_json::from_value(v).unwrap();
+    assert_eq!(old.timeline_svg, None);
+}
+
+#[test]
+fn artifacts_dir_is_per_cell() {
+    let r = Report::new("/tmp/r");
+    let cell = Cell::new(Variant::Rwop, Disruption::RolloutRestart, Provider::Kind);
+    assert_eq!(
+        r.artifacts_dir(cell),
+        PathBuf::from("/tmp/r/failures/rwop__rollout-restart__kind")
+    );
+    let c = CellResult::new(cell, "v1.34.0").with_artifacts(&r, &r.artifacts_dir(cell));
+    assert_eq!(
+        c.artifacts.as_deref(),
+        Some("failures/rwop__rollout-restart__kind")
+    );
+}

@@ -1,0 +1,25 @@
+//! The pod and event timeline of one namespace during a cell, and the
+//! classifiers that turn it into typed [`Reason`](crate::vocab::Reason)s.
+//!
+//! - [`TimelineWatcher::start`] watches Pods, core/v1 Events and
+//!   Deployments of the namespace into a shared [`Timeline`];
+//!   [`TimelineHandle::stop`] returns what was recorded.
+//! - [`classify_event`], [`classify`] and [`classify_with_logs`] are pure:
+//!   tier 0 runs them on recorded real-world events (harness/tests/data/).
+//! - [`collect_logs`] fetches the logs (current and previous) of every pod
+//!   the timeline saw, for log classifiers such as Prometheus's lock check.
+
+mod classify;
+mod record;
+#[cfg(test)]
+mod tests;
+mod watch;
+
+pub use classify::{
+    Finding, LogClassifier, classify, classify_event, classify_with_logs, findings, phrases,
+};
+pub use record::{
+    ConditionRecord, ContainerRecord, DeploymentRecord, Entry, EventRecord, Mark, PodRecord,
+    Record, Timeline,
+};
+pub use watch::{TimelineHandle, TimelineWatcher, collect_logs};

@@ -1,0 +1,91 @@
+//! The disruptions a cell applies to a running Prometheus + Grafana
+//! (docs/architecture.md "Disruptions").
+
+use super::id::{NamedId, named_id_traits};
+
+/// Something the cluster (or an operator) does to the pods and their storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Disruption {
+    /// SIGKILL the main process from the node; the pod stays.
+    ContainerKill,
+    /// Graceful pod delete.
+    PodDelete,
+    /// Pod delete with grace period 0.
+    PodForceDelete,
+    /// `kubectl rollout restart` with strategy RollingUpdate.
+    RolloutRestart,
+    /// A rollout with strategy Recreate.
+    RolloutRecreate,
+    /// Delete the old pod while a rollout is stuck (the seed article's workaround).
+    StuckRolloutUnblock,
+    /// Cordon the node and delete the pod so it lands on another node.
+    RescheduleOtherNode,
+    /// Stop the worker container the pod runs on.
+    NodeStop,
+    /// Restart the NFS server container.
+    NfsRestart,
+    /// Upgrade the image N-1 -> N on the same volume.
+    ImageUpgrade,
+}
+
+impl NamedId for Disruption {
+    const WHAT: &'static str = "disruption";
+    const ALL: &'static [Self] = &[
+        Self::ContainerKill,
+        Self::PodDelete,
+        Self::PodForceDelete,
+        Self::RolloutRestart,
+        Self::RolloutRecreate,
+        Self::StuckRolloutUnblock,
+        Self::RescheduleOtherNode,
+        Self::NodeStop,
+        Self::NfsRestart,
+        Self::ImageUpgrade,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Self::ContainerKill => "container-kill",
+            Self::PodDelete => "pod-delete",
+            Self::PodForceDelete => "pod-force-delete",
+            Self::RolloutRestart => "rollout-restart",
+            Self::RolloutRecreate => "rollout-recreate",
+            Self::StuckRolloutUnblock => "stuck-rollout-unblock",
+            Self::RescheduleOtherNode => "reschedule-other-node",
+            Self::NodeStop => "node-stop",
+            Self::NfsRestart => "nfs-restart",
+            Self::ImageUpgrade => "image-upgrade",
+        }
+    }
+}
+
+named_id_traits!(Disruption);
+
+impl Disruption {
+    /// Node-level disruptions touch state other tests share (a node, the NFS
+    /// server), so their cells run one at a time.
+    pub fn is_node_level(self) -> bool {
+        matches!(
+            self,
+            Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_level_disruptions_are_the_serialised_ones() {
+        let node_level: Vec<&str> = Disruption::ALL
+            .iter()
+            .filter(|d| d.is_node_level())
+            .map(|d| d.id())
+            .collect();
+        assert_eq!(
+            node_level,
+            ["reschedule-other-node", "node-stop", "nfs-restart"]
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The harness's vocabulary: the ids a run is configured and reported in
+//! (variants, disruptions, providers, apps, cells, reasons, Kubernetes
+//! minors) and a probe's judgement. Every module may import it; it imports
+//! nothing of the harness, which is what keeps the module graph acyclic.
+
+mod app;
+mod cell;
+mod disruption;
+pub(crate) mod id;
+mod judgement;
+mod minor;
+mod provider;
+mod reason;
+mod variant;
+
+pub use app::App;
+pub use cell::Cell;
+pub use disruption::Disruption;
+pub use id::{NamedId, UnknownId, named_id};
+pub use judgement::{Judgement, Verdict};
+pub use minor::{BadMinor, Minor};
+pub use provider::Provider;
+pub use reason::Reason;
+pub use variant::Variant;

@@ -1,0 +1,115 @@
+//! The storage variants: one per way people keep Prometheus and Grafana data
+//! on Kubernetes (docs/architecture.md "Storage variants"). Each id is also the folder
+//! `manifests/storage/<id>/`.
+
+use super::id::{NamedId, named_id_traits};
+
+/// A storage setup the harness deploys Prometheus and Grafana on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    /// emptyDir: the negative control; a pod replacement must lose the data.
+    EmptyDir,
+    /// A hostPath directory on the node (never under /tmp).
+    HostPath,
+    /// A local PV: no-provisioner class, WaitForFirstConsumer, nodeAffinity, Retain.
+    LocalPv,
+    /// A static NFS PV bound through a label selector and `storageClassName: ""`.
+    NfsStatic,
+    /// A StorageClass provisioned by csi-driver-nfs from the harness's NFS server.
+    NfsDynamic,
+    /// A PVC without storageClassName: the cluster's default class.
+    DefaultClass,
+    /// A StatefulSet with volumeClaimTemplates, 2 replicas, anti-affinity.
+    Statefulset,
+    /// A ReadWriteOncePod claim.
+    Rwop,
+    /// The user's own StorageClass (E2E_STORAGE_CLASS).
+    CustomClass,
+}
+
+impl NamedId for Variant {
+    const WHAT: &'static str = "storage variant";
+    const ALL: &'static [Self] = &[
+        Self::EmptyDir,
+        Self::HostPath,
+        Self::LocalPv,
+        Self::NfsStatic,
+        Self::NfsDynamic,
+        Self::DefaultClass,
+        Self::Statefulset,
+        Self::Rwop,
+        Self::CustomClass,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Self::EmptyDir => "empty-dir",
+            Self::HostPath => "host-path",
+            Self::LocalPv => "local-pv",
+            Self::NfsStatic => "nfs-static",
+            Self::NfsDynamic => "nfs-dynamic",
+            Self::DefaultClass => "default-class",
+            Self::Statefulset => "statefulset",
+            Self::Rwop => "rwop",
+            Self::CustomClass => "custom-class",
+        }
+    }
+}
+
+named_id_traits!(Variant);
+
+impl Variant {
+    /// Whether the variant's volumes are served by the harness's NFS server.
+    pub fn uses_nfs(self) -> bool {
+        matches!(self, Self::NfsStatic | Self::NfsDynamic)
+    }
+
+    /// Whether the data lives in a directory on one node (and so is pinned to it).
+    pub fn is_node_local(self) -> bool {
+        matches!(
+            self,
+            Self::HostPath | Self::LocalPv | Self::DefaultClass | Self::Statefulset | Self::Rwop
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for v in Variant::ALL {
+            assert_eq!(
+                v.id().parse::<Variant>().unwrap_or_else(|e| panic!("{e}")),
+                *v
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_variant_lists_the_valid_ones() {
+        let err = "nfs"
+            .parse::<Variant>()
+            .expect_err("nfs is not a variant")
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
+             nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class"
+        );
+    }
+
+    #[test]
+    fn lists_accept_all_and_dedupe() {
+        assert_eq!(
+            Variant::parse_list("all").map(|v| v.len()).ok(),
+            Some(Variant::ALL.len())
+        );
+        assert_eq!(
+            Variant::parse_list("rwop, rwop,empty-dir").ok(),
+            Some(vec![Variant::Rwop, Variant::EmptyDir])
+        );
+        assert!(Variant::parse_list("rwop,bogus").is_err());
+    }
+}
