@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
+use crate::vocab::{Provider, Variant};
 
 /// `CAP_SYS_RESOURCE`'s bit in a capability mask (linux/capability.h).
 const CAP_SYS_RESOURCE_BIT: u32 = 24;
@@ -52,6 +53,16 @@ pub struct Sources<'a> {
 }
 
 impl Host {
+    /// Why `variant`'s cells cannot run on a `provider` cluster made on
+    /// this host, if they cannot: the nodes of a kind or k3d cluster share
+    /// this host's kernel, so NFS variants need its NFS client.
+    pub fn cannot_run(&self, variant: Variant, provider: Provider) -> Option<&str> {
+        match (&self.no_nfs_client, variant.uses_nfs(), provider) {
+            (Some(why), true, Provider::Kind | Provider::K3d) => Some(why),
+            _ => None,
+        }
+    }
+
     /// Read the live system: /proc, /sys, /lib/modules and `docker info`.
     pub fn detect() -> Self {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();

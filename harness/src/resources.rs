@@ -189,7 +189,15 @@ impl Resources {
         }
         let mut params = manifest::Params::placeholder();
         params.images = images.clone();
-        for v in &self.config.variants {
+        // Variants this host cannot run (NFS without an NFS client) are
+        // skipped cell by cell; their images (csi-driver-nfs) are not
+        // loaded, so a machine without them can still run the others.
+        let runnable = self
+            .config
+            .variants
+            .iter()
+            .filter(|v| self.host.cannot_run(**v, self.config.provider).is_none());
+        for v in runnable {
             if let Ok(r) = manifest::render(&self.config.manifests_dir, *v, &params) {
                 let objects = r.objects_for(apps);
                 let addons = r.addons().iter().flat_map(|(_, m)| m.iter());
@@ -287,5 +295,36 @@ impl Resources {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images_for(host: Host) -> Vec<String> {
+        let config = Config::from_pairs(&[("E2E_VARIANTS", "empty-dir,nfs-dynamic")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let res = Resources::new(config, host);
+        res.images_to_load(&res.config.images.clone())
+    }
+
+    /// NFS cells are skipped where the kernel has no NFS client; the images
+    /// only they use (csi-driver-nfs) are then not loaded either, so a
+    /// machine that lacks them can still run the other cells.
+    #[test]
+    fn images_of_variants_the_host_cannot_run_are_not_loaded() {
+        let csi = |images: &[String]| images.iter().any(|i| i.contains("csi"));
+        assert!(csi(&images_for(Host::for_tests(false, true))));
+        let no_nfs = Host {
+            no_nfs_client: Some("no NFS client in this kernel".into()),
+            ..Host::for_tests(false, true)
+        };
+        let images = images_for(no_nfs);
+        assert!(!csi(&images), "{images:?}");
+        assert!(
+            images.iter().any(|i| i.contains("prometheus")),
+            "{images:?}"
+        );
     }
 }

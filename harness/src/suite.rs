@@ -23,7 +23,6 @@ use crate::resources::Resources;
 use crate::vocab::Cell;
 use crate::vocab::Disruption;
 use crate::vocab::NamedId as _;
-use crate::vocab::Provider;
 use crate::vocab::Variant;
 
 /// Why a cell is not run, when it is not. Reported as "ignored" with this
@@ -54,14 +53,12 @@ pub fn skip_reason(config: &Config, host: &Host, cell: Cell) -> Option<String> {
     if let Some(why) = e.not_applicable_why() {
         return Some(format!("not applicable: {why}"));
     }
-    // The nodes of a cluster the harness makes share this host's kernel.
-    match (&host.no_nfs_client, cell.variant.uses_nfs(), cell.provider) {
-        (Some(why), true, Provider::Kind | Provider::K3d) => Some(format!(
+    host.cannot_run(cell.variant, cell.provider).map(|why| {
+        format!(
             "not runnable on this host: {why} (NFS cells run where the kernel has an NFS client, \
              e.g. GitHub's ubuntu runners)"
-        )),
-        _ => None,
-    }
+        )
+    })
 }
 
 fn ids<T: crate::vocab::NamedId>(v: &[T]) -> String {
@@ -235,6 +232,7 @@ pub enum DisruptionLock<'a> {
 #[cfg(test)]
 mod order_tests {
     use super::*;
+    use crate::vocab::Provider;
 
     #[test]
     fn pod_level_cells_run_first_stuck_rollouts_leading_node_level_last() {
