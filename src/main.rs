@@ -5,8 +5,7 @@ use std::io::Write as _;
 
 use harness::config::Config;
 use harness::manifest::{self, Params};
-use harness::vocab::NamedId;
-use harness::vocab::Variant;
+use harness::vocab::{NamedId, Variant};
 
 fn main() {
     if let Err(e) = run() {

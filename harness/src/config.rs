@@ -10,12 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::versions::VersionTable;
-use crate::vocab::App;
-use crate::vocab::Disruption;
-use crate::vocab::Minor;
-use crate::vocab::NamedId;
-use crate::vocab::Provider;
-use crate::vocab::Variant;
+use crate::vocab::{App, Disruption, Minor, NamedId, Provider, Variant};
 
 /// When to keep the cluster (and other resources) after a run, for debugging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

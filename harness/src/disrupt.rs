@@ -3,8 +3,9 @@
 //! Over 600 lines because its tier-0 and stub-API contract tests sit
 //! beside the code; the code itself is under 500.
 
-use crate::vocab::Disruption;
 use std::time::{Duration, Instant};
+
+use crate::vocab::Disruption;
 
 /// An upgrade to the image the pod already runs changes nothing: no pod is
 /// replaced, and the cell would judge an undisturbed pod (an emptyDir would

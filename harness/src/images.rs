@@ -19,8 +19,7 @@
 use crate::config::{Config, Images, default_images};
 use crate::docker::{ImageStore, LocalImage};
 use crate::error::{Error, Result};
-use crate::vocab::App;
-use crate::vocab::Disruption;
+use crate::vocab::{App, Disruption};
 
 /// The init containers' shell image, built from images/busybox/ when
 /// [`default_images::INIT`] cannot be pulled.

@@ -12,8 +12,7 @@ use crate::config::{Config, Images};
 use crate::error::{Error, Result, chain};
 use crate::host::Host;
 use crate::manifest;
-use crate::nfs::NfsServer;
-use crate::nfs::SharedNfs;
+use crate::nfs::{NfsServer, SharedNfs};
 use crate::report::Report;
 use crate::vocab::{App, Disruption, Provider, Variant};
 
@@ -48,7 +47,9 @@ impl Resources {
         }
     }
 
-    /// The error the run's cluster failed to start with, if it did.
+    /// The error the run's cluster failed to start with, if it did: the
+    /// run's own failure, so its exit code must be non-zero whatever the
+    /// cells were marked.
     pub fn start_failure(&self) -> Option<Arc<Error>> {
         self.cluster.get().and_then(|r| r.as_ref().err().cloned())
     }

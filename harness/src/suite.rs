@@ -8,22 +8,18 @@
 //! cleans everything up after the last one, keeping it on failure per
 //! E2E_KEEP. The cluster guard's reaper covers a killed process.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::RwLock;
 
 use crate::config::Config;
-use crate::error::{Error, Result, chain};
+use crate::error::{Result, chain};
 use crate::expect::expected;
 use crate::host::Host;
 use crate::report::CellResult;
 use crate::resources::Resources;
-use crate::vocab::Cell;
-use crate::vocab::Disruption;
-use crate::vocab::NamedId as _;
-use crate::vocab::Variant;
+use crate::vocab::{Cell, Disruption, NamedId as _, Variant};
 
 /// Why a cell is not run, when it is not. Reported as "ignored" with this
 /// reason, never as a pass.
@@ -193,13 +189,6 @@ impl Suite {
         } else {
             DisruptionLock::Shared(self.node_lock.read().await)
         }
-    }
-
-    /// The error that stopped the whole run before its cells could run, if
-    /// one did (the cluster did not start). The run's exit code must then
-    /// be non-zero, whatever the cells were marked.
-    pub fn run_failure(&self) -> Option<Arc<Error>> {
-        self.resources.start_failure()
     }
 
     /// Tear down at the end of the run: the NFS server and the cluster
@@ -420,7 +409,11 @@ mod tests {
                 CellRun::NotRun(format!("not run: {why}"))
             );
         }
-        let failure = suite.run_failure().map(|e| chain(&*e)).unwrap_or_default();
+        let failure = suite
+            .resources
+            .start_failure()
+            .map(|e| chain(&*e))
+            .unwrap_or_default();
         assert!(
             failure.starts_with("kubernetes API: ask the API server at https://127.0.0.1:1/"),
             "{failure}"

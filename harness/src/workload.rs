@@ -12,8 +12,8 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 
 use crate::error::{Error, Result};
-use crate::grafana;
 use crate::prometheus;
+use crate::{grafana, manifest};
 
 /// How the workload is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,18 +41,18 @@ pub struct Workload {
 
 /// Prometheus as manifests/base deploys it.
 pub const PROMETHEUS: Workload = Workload {
-    name: "prometheus",
-    app: "prometheus",
-    container: "prometheus",
+    name: manifest::PROMETHEUS,
+    app: manifest::PROMETHEUS,
+    container: manifest::PROMETHEUS,
     port: prometheus::PORT,
     data_dir: prometheus::DATA_DIR,
 };
 
 /// Grafana as manifests/base deploys it.
 pub const GRAFANA: Workload = Workload {
-    name: "grafana",
-    app: "grafana",
-    container: "grafana",
+    name: manifest::GRAFANA,
+    app: manifest::GRAFANA,
+    container: manifest::GRAFANA,
     port: grafana::PORT,
     data_dir: grafana::DATA_DIR,
 };
@@ -60,7 +60,7 @@ pub const GRAFANA: Workload = Workload {
 impl Workload {
     /// The label selector of its pods.
     pub fn selector(&self) -> String {
-        format!("app.kubernetes.io/name={}", self.app)
+        format!("{}={}", manifest::APP_NAME_LABEL, self.app)
     }
 }
 

@@ -20,8 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Result, ensure};
 use harness::grafana::{self, DbFile, SeedSpec, classify_log};
-use harness::vocab::Reason;
-use harness::vocab::Verdict;
+use harness::vocab::{Reason, Verdict};
 
 use crate::grafana_support::{DataDir, EXIT_TIMEOUT, Grafana, image, within_test_timeout};
 

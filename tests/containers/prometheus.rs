@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use harness::prometheus::{
-    DATA_DIR, Read, Snapshot, classify_log, compare, part, unclean_stop_logged,
+    DATA_DIR, History, Read, Seeded, Snapshot, await_queryable, classify_log, compare, part,
+    seed_blocks, unclean_stop_logged, write_blocks,
 };
-use harness::prometheus::{History, Seeded, await_queryable, seed_blocks, write_blocks};
-use harness::vocab::Reason;
-use harness::vocab::{Judgement, Verdict};
+use harness::vocab::{Judgement, Reason, Verdict};
 use rstest::rstest;
 
 use crate::prom_support::{

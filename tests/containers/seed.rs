@@ -9,9 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 use harness::labels::unique_name;
-use harness::prometheus::DATA_DIR;
 use harness::prometheus::prestart::{self, KEY, MOUNT, NOTHING, WROTE};
-use harness::prometheus::{History, is_ulid};
+use harness::prometheus::{DATA_DIR, History, is_ulid};
 
 use crate::prom_support::{BindDir, PROMETHEUS_UID, Prom, one_shot};
 

@@ -23,8 +23,7 @@ use std::sync::Arc;
 use harness::config::Config;
 use harness::host::Host;
 use harness::suite::{CellRun, Suite, run_order, test_name};
-use harness::vocab::Cell;
-use harness::vocab::Provider;
+use harness::vocab::{Cell, Provider};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() -> ExitCode {
@@ -95,7 +94,7 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&args, trials);
 
     // Every trial (and its Arc) is gone once `run` returns.
-    let run_failure = suite.run_failure();
+    let run_failure = suite.resources.start_failure();
     match Arc::try_unwrap(suite) {
         Ok(suite) => {
             if let Err(e) = runtime.block_on(suite.finish(conclusion.has_failed())) {

@@ -1,12 +1,11 @@
 //! Failure artifacts from outside the API: node directory listings, the
 //! NFS export listing, the cluster's node logs.
 
+use super::pipeline::Pipeline;
 use crate::cluster::ClusterGuard;
 use crate::error::Result;
-use crate::manifest::{self};
+use crate::manifest;
 use crate::report::TextArtifact;
-
-use super::pipeline::Pipeline;
 
 /// `kind export logs` (k3d: node container logs) into `node-logs/`.
 struct NodeLogs<'c>(&'c ClusterGuard);

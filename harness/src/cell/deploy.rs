@@ -2,20 +2,16 @@
 
 use kube::api::Api;
 
+use super::judge::ready_pod;
+use super::pipeline::{Before, DEPLOY_TIMEOUT, Pipeline};
 use crate::error::Result;
 use crate::exec::PodExec;
 use crate::forward::PortForward;
 use crate::grafana::{self, GrafanaClient, SeedSpec};
 use crate::manifest::{self, Params, Rendered};
-use crate::prometheus::History;
-use crate::prometheus::prestart;
-use crate::prometheus::{DATA_DIR, PrometheusProbe};
-use crate::vocab::Disruption;
-use crate::vocab::Variant;
+use crate::prometheus::{DATA_DIR, History, PrometheusProbe, prestart};
+use crate::vocab::{Disruption, Variant};
 use crate::workload::{self, GRAFANA, PROMETHEUS, Workload};
-
-use super::judge::ready_pod;
-use super::pipeline::{Before, DEPLOY_TIMEOUT, Pipeline};
 
 impl Pipeline<'_> {
     /// Prepare storage outside the cluster, render the variant, apply it,

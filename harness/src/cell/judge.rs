@@ -4,16 +4,14 @@ use std::time::Duration;
 
 use kube::{Client, ResourceExt as _};
 
+use super::pipeline::{Before, GRAFANA_AFTER_TIMEOUT, Pipeline};
+use super::settle::Settled;
 use crate::disrupt::Applied;
 use crate::error::{Error, Result, chain};
 use crate::grafana::GrafanaClient;
 use crate::prometheus::{self as prom, PrometheusProbe};
-use crate::vocab::Disruption;
-use crate::vocab::Judgement;
+use crate::vocab::{Disruption, Judgement};
 use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
-
-use super::pipeline::{Before, GRAFANA_AFTER_TIMEOUT, Pipeline};
-use super::settle::Settled;
 
 impl Pipeline<'_> {
     pub(super) async fn judge_prometheus(

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use kube::Client;
 
+use super::artifacts::artifacts;
+use super::settle::{Settled, mark_recovery, settle};
 use crate::cluster::ClusterGuard;
 use crate::disrupt::{self, NodeOps, Restartable, Target};
 use crate::error::{Result, chain};
 use crate::expect::{Observation, Observed};
 use crate::grafana;
-use crate::manifest::{self};
+use crate::manifest;
 use crate::nfs::SharedNfs;
 use crate::progress::Progress;
 use crate::prometheus as prom;
@@ -17,13 +19,8 @@ use crate::prometheus::History;
 use crate::report::{CellResult, Timings, collect_artifacts, write_timeline_svg};
 use crate::resources::Resources;
 use crate::timeline::{self, Mark, TimelineWatcher};
-use crate::vocab::Disruption;
-use crate::vocab::Judgement;
-use crate::vocab::{App, Cell, Reason};
+use crate::vocab::{App, Cell, Disruption, Judgement, Reason};
 use crate::workload::{GRAFANA, Kind, PROMETHEUS, Workload};
-
-use super::artifacts::artifacts;
-use super::settle::{Settled, mark_recovery, settle};
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).

@@ -9,13 +9,11 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::{Client, ResourceExt as _};
 
+use super::pipeline::SETTLE_TIMEOUT;
 use crate::disrupt::Applied;
 use crate::timeline::{self, Mark, TimelineHandle};
-use crate::vocab::Disruption;
-use crate::vocab::Reason;
+use crate::vocab::{Disruption, Reason};
 use crate::workload::{self, Kind, Workload};
-
-use super::pipeline::SETTLE_TIMEOUT;
 
 /// Why the disrupted workload cannot come back while the node the
 /// disruption took away stays away, once the timeline `t` (this app's

@@ -7,9 +7,8 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::settle::*;
 use crate::disrupt::{self, Applied};
-use crate::timeline::{self};
-use crate::vocab::Disruption;
-use crate::vocab::Reason;
+use crate::timeline;
+use crate::vocab::{Disruption, Reason};
 use crate::workload::{Kind, PROMETHEUS};
 
 mod rules {

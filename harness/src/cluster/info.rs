@@ -7,8 +7,7 @@ use crate::cluster::{Node, NodeRole, k3d, kind, node};
 use crate::cmd::{Cmd, Output};
 use crate::error::{Error, Result};
 use crate::exec::{DockerExec, Exec as _};
-use crate::vocab::Minor;
-use crate::vocab::Provider;
+use crate::vocab::{Minor, Provider};
 
 /// What every handle on a started cluster knows: where it is and what it is
 /// made of, plus the node operations that need no Kubernetes client.

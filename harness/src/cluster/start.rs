@@ -8,19 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
+use super::{
+    ClusterGuard, ClusterInfo, NODES_READY_TIMEOUT, guard, k3d, kind, kubeconfig, node, node_image,
+    preflight, reaper, wait_nodes_ready,
+};
 use crate::cmd::Cmd;
 use crate::config::{Config, Keep};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::labels::{NAME_PREFIX, run_id, unique_name};
-use crate::vocab::Minor;
-use crate::vocab::Provider;
-
-use super::{
-    ClusterGuard, ClusterInfo, NODES_READY_TIMEOUT, guard, k3d, kind, kubeconfig, node, node_image,
-    preflight, reaper, wait_nodes_ready,
-};
 use crate::versions::VersionTable;
+use crate::vocab::{Minor, Provider};
 
 /// Configure a cluster, then [`Cluster::start`] it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,12 @@
 //! What a cell observed, and comparing it with what the table expects.
 
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
 use super::outcome::{Expectation, Outcome, Text};
 use super::sources::Source;
-use crate::vocab::App;
-use crate::vocab::Cell;
-use crate::vocab::Judgement;
-use crate::vocab::Reason;
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use crate::vocab::{App, Cell, Judgement, Reason};
 
 /// What a cell saw for one app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

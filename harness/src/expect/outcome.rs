@@ -1,12 +1,11 @@
 //! Outcomes in the table's terms, and the expectation of one cell.
 
-use super::sources::Source;
-use crate::vocab::App;
-use crate::vocab::Cell;
-use crate::vocab::Reason;
-use crate::vocab::{Judgement, Verdict};
-use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::sources::Source;
+use crate::vocab::{App, Cell, Judgement, Reason, Verdict};
 
 /// Text that is usually a `'static` literal from the table but can be owned
 /// after a round trip through JSON (the report reads cells back).

@@ -5,11 +5,7 @@ use std::fmt::Write as _;
 
 use super::table::ASSUMPTIONS;
 use super::{Outcome, Source, expected};
-use crate::vocab::Cell;
-use crate::vocab::Disruption;
-use crate::vocab::NamedId;
-use crate::vocab::Provider;
-use crate::vocab::Variant;
+use crate::vocab::{Cell, Disruption, NamedId, Provider, Variant};
 
 /// The command that regenerates the checked-in file.
 pub const REGENERATE: &str = "cargo run -q -- expectations > docs/expectations.md";

@@ -10,10 +10,7 @@ use std::borrow::Cow;
 
 use super::sources::*;
 use super::{Expectation, Outcome, Source, Text};
-use crate::vocab::Disruption;
-use crate::vocab::Provider;
-use crate::vocab::Variant;
-use crate::vocab::{App, Cell, Reason};
+use crate::vocab::{App, Cell, Disruption, Provider, Reason, Variant};
 
 /// What the table assumes about how the harness deploys and disrupts. The
 /// manifests and disruptions must keep to this, or the cells they break

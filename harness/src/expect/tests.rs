@@ -1,18 +1,12 @@
 //! Tier-0 tests of outcomes and of matching observations against the table.
 
-use super::sources::Source;
-use super::table::expected;
-use crate::vocab::Cell;
-use crate::vocab::Disruption;
-use crate::vocab::NamedId;
-use crate::vocab::Provider;
-use crate::vocab::Reason;
-use crate::vocab::Variant;
-use crate::vocab::{Judgement, Verdict};
 use std::time::Duration;
 
 use super::matching::{Observation, Observed, matches};
 use super::outcome::{Expectation, Outcome};
+use super::sources::Source;
+use super::table::expected;
+use crate::vocab::{Cell, Disruption, Judgement, NamedId, Provider, Reason, Variant, Verdict};
 
 fn judged(verdict: Verdict) -> Judgement {
     Judgement {

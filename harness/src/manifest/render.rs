@@ -1,14 +1,14 @@
 //! Rendering one variant: load base and variant files, fill in the
 //! parameters, apply patches, type and check every document.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use super::names::{GRAFANA, PROMETHEUS, addons_for};
 use super::rendered::{Manifest, Rendered, Source};
 use super::{Object, Params, check, load, object, patch};
 use crate::error::{Error, Result};
-use crate::vocab::NamedId;
-use crate::vocab::Variant;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::vocab::{NamedId, Variant};
 
 /// Render `variant` from `manifests_dir` with `params`.
 ///

@@ -1,17 +1,17 @@
 //! What rendering gives: typed objects with their origin, the Prometheus
 //! workload, and the whole variant ready to apply or print.
 
-use super::Object;
-use super::names::{APP_NAME_LABEL, VOLUME_LABEL};
-use crate::error::Result;
-use crate::vocab::App;
-use crate::vocab::NamedId;
-use crate::vocab::Variant;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PodSpec};
 use k8s_openapi::api::storage::v1::StorageClass;
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+
+use super::Object;
+use super::names::{APP_NAME_LABEL, VOLUME_LABEL};
+use crate::error::Result;
+use crate::vocab::{App, NamedId, Variant};
 
 /// Where a rendered object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,10 @@ use rstest::rstest;
 use serde::Deserialize as _;
 
 use super::*;
-use crate::config::Images;
-use crate::config::default_dir;
+use crate::config::{Images, default_dir};
 use crate::grafana::{DATA_DIR as GRAFANA_DATA_DIR, PORT as GRAFANA_PORT};
 use crate::prometheus::{DATA_DIR as PROMETHEUS_DATA_DIR, PORT as PROMETHEUS_PORT};
-use crate::vocab::App;
-use crate::vocab::{NamedId, Variant};
+use crate::vocab::{App, NamedId, Variant};
 
 /// Declare an rstest test with one case per storage variant, named after it.
 macro_rules! per_variant {

@@ -156,17 +156,7 @@ impl<'a> PrometheusProbe<'a> {
         query: &str,
         at_ms: Option<i64>,
     ) -> Result<Answer<Vec<InstantSample>>> {
-        let data = match self.query(query, at_ms).await? {
-            Ok(data) => data,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        match data.result_type.as_str() {
-            "vector" => Ok(Ok(parse_json(&format!("result of {query}"), data.result)?)),
-            other => Err(Error::parse(
-                format!("result of {query}"),
-                format!("expected a vector, got {other}"),
-            )),
-        }
+        self.result_of(query, at_ms, "vector").await
     }
 
     pub(super) async fn range(
@@ -174,17 +164,28 @@ impl<'a> PrometheusProbe<'a> {
         query: &str,
         at_ms: Option<i64>,
     ) -> Result<Answer<Vec<RangeSeries>>> {
+        self.result_of(query, at_ms, "matrix").await
+    }
+
+    /// The result of `query`, which must be of `result_type` (`vector`
+    /// for instant queries, `matrix` for range selectors).
+    async fn result_of<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        at_ms: Option<i64>,
+        result_type: &str,
+    ) -> Result<Answer<T>> {
         let data = match self.query(query, at_ms).await? {
             Ok(data) => data,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        match data.result_type.as_str() {
-            "matrix" => Ok(Ok(parse_json(&format!("result of {query}"), data.result)?)),
-            other => Err(Error::parse(
+        if data.result_type != result_type {
+            return Err(Error::parse(
                 format!("result of {query}"),
-                format!("expected a matrix, got {other}"),
-            )),
+                format!("expected a {result_type}, got {}", data.result_type),
+            ));
         }
+        Ok(Ok(parse_json(&format!("result of {query}"), data.result)?))
     }
 
     /// Run `query` (at `at_ms`, else now). A storage error is an answer

@@ -1,15 +1,13 @@
 //! Rendering the report: report.json and report.md. Pure.
 
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
 use super::result::{CellResult, Timings};
 use crate::error::{Error, Result};
 use crate::expect::{self, Outcome};
-use crate::vocab::App;
-use crate::vocab::Disruption;
-use crate::vocab::NamedId;
-use crate::vocab::Provider;
-use crate::vocab::Variant;
-use serde::Serialize;
-use std::fmt::Write as _;
+use crate::vocab::{App, Disruption, NamedId, Provider, Variant};
 
 /// `report.json`: every cell plus a summary.
 ///

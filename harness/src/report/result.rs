@@ -1,14 +1,15 @@
 //! What the report says about one cell: the expectation, the observation, the
 //! probes' judgements, the findings and where the time went.
 
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
 use super::store::Report;
 use crate::expect::{self, Expectation, Observation};
 use crate::progress::Progress;
 use crate::timeline::Finding;
-use crate::vocab::{Cell, Reason};
-use crate::vocab::{Judgement, Verdict};
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use crate::vocab::{Cell, Judgement, Reason, Verdict};
 
 /// The probe's judgement of one app, as the report stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

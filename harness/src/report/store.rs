@@ -1,13 +1,14 @@
 //! The report directory: cell files written atomically, the aggregate
 //! re-rendered from all of them, run notes, and starting from an empty one.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
 use super::render::{render_json, render_markdown};
 use super::result::CellResult;
 use crate::error::{Error, Result};
 use crate::vocab::Cell;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 /// The report directory of a run.
 #[derive(Debug, Clone)]

@@ -1,13 +1,5 @@
 //! Tier-0 tests of the report: results, rendering, and the report directory.
 
-use crate::expect::Observation;
-use crate::timeline::Finding;
-use crate::vocab::Disruption;
-use crate::vocab::NamedId;
-use crate::vocab::Provider;
-use crate::vocab::Variant;
-use crate::vocab::{Cell, Reason};
-use crate::vocab::{Judgement, Verdict};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +7,9 @@ use super::TIMELINE_SVG;
 use super::render::{LEGEND, render_json, render_markdown};
 use super::result::{CellResult, Timings};
 use super::store::Report;
-use crate::expect::Observed;
+use crate::expect::{Observation, Observed};
+use crate::timeline::Finding;
+use crate::vocab::{Cell, Disruption, Judgement, NamedId, Provider, Reason, Variant, Verdict};
 
 fn judged(verdict: Verdict, secs: u64) -> Judgement {
     Judgement {

@@ -1,10 +1,11 @@
 //! What a timeline records: pod, event and Deployment states with their
 //! times, and the marks the harness adds (the disruption, each recovery).
 
+use std::fmt::Write as _;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 
 /// Everything recorded for one namespace, in the order it was seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
