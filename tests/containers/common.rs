@@ -13,6 +13,14 @@ pub fn run_id() -> String {
     unique_name("run")
 }
 
+/// Whether something a test made should be kept instead of removed when
+/// its guard drops: E2E_KEEP says so for a panicking (failed) test or always.
+pub fn keep_on_drop() -> bool {
+    let keep = Config::from_lookup(|k| (k == "E2E_KEEP").then(|| std::env::var(k).ok()).flatten())
+        .map_or(Keep::OnFailure, |c| c.keep);
+    keep.keep(std::thread::panicking())
+}
+
 /// A Docker network created for one test, labelled with its run id.
 /// Removed by [`TestNetwork::remove`], or on drop unless E2E_KEEP keeps it.
 #[derive(Debug)]
@@ -64,10 +72,7 @@ impl Drop for TestNetwork {
         if self.removed {
             return;
         }
-        let keep =
-            Config::from_lookup(|k| (k == "E2E_KEEP").then(|| std::env::var(k).ok()).flatten())
-                .map_or(Keep::OnFailure, |c| c.keep);
-        if keep.keep(std::thread::panicking()) {
+        if keep_on_drop() {
             eprintln!("keeping network {} (E2E_KEEP)", self.name);
             return;
         }

@@ -1,6 +1,7 @@
 //! Tier 1: real Docker containers (`cargo test --features containers`).
 
 mod common;
+mod csi;
 mod grafana;
 mod grafana_support;
 mod images;

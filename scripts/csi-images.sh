@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The images of the project's own CSI driver (manifests/addons/csi-loop/),
+# built here because no registry serves them:
+#
+#   scripts/csi-images.sh            build (or reuse) both images
+#   scripts/csi-images.sh --driver   only the driver image; prints its tag
+#   scripts/csi-images.sh --sanity   only csi-sanity; prints its path
+#   scripts/csi-images.sh --tags     prints both tags (driver, then sidecars);
+#                                    builds nothing
+#
+# local/storage-e2e-csi-sidecars:0.1.0 holds the upstream Kubernetes CSI
+# sidecars (csi-provisioner, csi-attacher, csi-resizer, csi-snapshotter,
+# snapshot-controller), built unmodified from the Go module proxy at the
+# versions below on debian:trixie-slim (images/csi-sidecars/README.md).
+# local/storage-e2e-csi-driver:0.1.0 is the driver of images/csi-driver/:
+# `cargo build --release --locked`, then its Dockerfile over a context that
+# holds bin/storage-e2e-csi. csi-sanity (the CSI conformance checker,
+# csi-test) is a program for the host, not an image.
+#
+# Cache: $STORAGE_E2E_CACHE (default ~/.cache/storage-e2e) keeps the Go
+# programs per program and version (bin/<name>-<version>/) and cargo's
+# target folder (cargo-target/csi-driver), so clones share them. Each image
+# carries a label with a hash of what it is made from; a run with nothing
+# changed reuses both in about a second.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/gobuild.sh
+source "$root/scripts/gobuild.sh"
+
+# ---- what is built --------------------------------------------------------
+# The sidecar releases, each at the newest version the module proxy serves
+# (`go list -m -versions <module>`): name, module, version, package, the
+# ldflags the project's release-tools/build.make sets (-X main.version=
+# $(git describe); a module zip has no git history, so the tag itself).
+SIDECARS=(
+  "csi-provisioner github.com/kubernetes-csi/external-provisioner/v6 v6.4.0 cmd/csi-provisioner"
+  "csi-attacher github.com/kubernetes-csi/external-attacher/v4 v4.13.0 cmd/csi-attacher"
+  "csi-resizer github.com/kubernetes-csi/external-resizer/v2 v2.3.0 cmd/csi-resizer"
+  "csi-snapshotter github.com/kubernetes-csi/external-snapshotter/v8 v8.7.0 cmd/csi-snapshotter"
+  "snapshot-controller github.com/kubernetes-csi/external-snapshotter/v8 v8.7.0 cmd/snapshot-controller"
+)
+# csi-sanity: cmd/csi-sanity/Makefile sets
+# -X github.com/kubernetes-csi/csi-test/cmd/csi-sanity.VERSION, a path the
+# linker ignores for a main package (the variable is main.VERSION); this
+# sets the one `csi-sanity -version` prints.
+SANITY="csi-sanity github.com/kubernetes-csi/csi-test/v5 v5.6.0 cmd/csi-sanity"
+
+SIDECARS_TAG=local/storage-e2e-csi-sidecars:0.1.0
+DRIVER_TAG=local/storage-e2e-csi-driver:0.1.0
+SIDECARS_RECIPE_LABEL=io.storage-e2e.csi-sidecars.recipe
+DRIVER_RECIPE_LABEL=io.storage-e2e.csi-driver.recipe
+DEBIAN_BASE=debian:trixie-slim
+sidecars_dir="$root/images/csi-sidecars"
+driver_dir="$root/images/csi-driver"
+driver_bin=storage-e2e-csi
+start=$(date +%s)
+
+say() { printf '[csi-images %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
+die() { echo "csi-images: $*" >&2; exit 1; }
+usage() { die "usage: scripts/csi-images.sh [--driver | --sanity | --tags]"; }
+
+mode=all
+case "${1:-}" in
+  "") ;;
+  --driver) mode=driver ;;
+  --sanity) mode=sanity ;;
+  --tags) mode=tags ;;
+  *) usage ;;
+esac
+[[ $# -le 1 ]] || usage
+
+if [[ $mode == tags ]]; then
+  echo "$DRIVER_TAG"
+  echo "$SIDECARS_TAG"
+  exit 0
+fi
+
+# build_program "<name> <module> <version> <package>" [ldflags]: one Go
+# program into $STORAGE_E2E_CACHE/bin/<name>-<version>/; prints its path.
+build_program() {
+  local name module version pkg ldflags
+  read -r name module version pkg <<<"$1"
+  ldflags=${2:--X main.version=$version}
+  local out="$STORAGE_E2E_CACHE/bin/$name-$version"
+  if [[ ! -f "$out/.complete" ]]; then
+    say "$name: $module $version $pkg (a few minutes the first time)"
+    gobuild_wrapped "$module" "$version" "$out" "$ldflags" "$pkg"
+  fi
+  [[ -x "$out/$name" ]] || die "$out/.complete exists but $out/$name does not: remove $out and run again"
+  echo "$out/$name"
+}
+
+if [[ $mode == sanity ]]; then
+  read -r _ _ sanity_version _ <<<"$SANITY"
+  build_program "$SANITY" "-X main.VERSION=$sanity_version"
+  exit 0
+fi
+
+command -v docker >/dev/null 2>&1 || die "docker not found on PATH: install Docker Engine (https://docs.docker.com/engine/install/)"
+docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info failed): start it"
+
+image_recipe() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
+image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
+
+work=""
+cleanup() { [[ -z "$work" ]] || rm -rf "$work"; }
+trap cleanup EXIT
+# Build contexts go to $TMPDIR/e2e-image-*: `make clean` removes what a
+# killed run leaves there (harness/src/cluster/sweep.rs TEMP_DIR_PREFIXES).
+workdir() { [[ -n "$work" ]] || work=$(mktemp -d "${TMPDIR:-/tmp}/e2e-image-csi-XXXXXX"); }
+
+# docker_build <tag> <context> [docker build args...]: quiet unless it fails.
+docker_build() {
+  local tag=$1 ctx=$2 out
+  shift 2
+  out=$(docker build "$@" -t "$tag" "$ctx" 2>&1) \
+    || die "docker build of $tag failed; its last lines:
+$(tail -n 15 <<<"$out")"
+}
+
+# ---- the sidecars image -----------------------------------------------------
+sidecars_image() {
+  [[ -f "$sidecars_dir/Dockerfile" ]] || die "images/csi-sidecars/Dockerfile not found in $root: restore it (git checkout images/csi-sidecars)"
+  # What the image is made from (docs excluded): a change rebuilds it.
+  local recipe
+  recipe=$(cat "${BASH_SOURCE[0]}" "$root/scripts/gobuild.sh" "$sidecars_dir/Dockerfile" \
+    <(printf '%s\n' "$DEBIAN_BASE" "${SIDECARS[@]}") | sha256sum | cut -c1-16)
+  if [[ "$(image_recipe "$SIDECARS_TAG" "$SIDECARS_RECIPE_LABEL")" == "$recipe" ]]; then
+    say "$SIDECARS_TAG is up to date (recipe $recipe)"
+    return 0
+  fi
+  gobuild_require_go
+  docker image inspect "$DEBIAN_BASE" >/dev/null 2>&1 \
+    || docker pull "$DEBIAN_BASE" >/dev/null 2>&1 \
+    || die "$DEBIAN_BASE is not in Docker and cannot be pulled; without a registry: mmdebstrap --variant=minbase --include=ca-certificates trixie - | docker import - $DEBIAN_BASE"
+  say "building $SIDECARS_TAG on $DEBIAN_BASE (cache $STORAGE_E2E_CACHE)"
+  workdir
+  local ctx="$work/sidecars" entry path name version contents=()
+  mkdir -p "$ctx/bin"
+  for entry in "${SIDECARS[@]}"; do
+    path=$(build_program "$entry")
+    cp "$path" "$ctx/bin/"
+    read -r name _ version _ <<<"$entry"
+    contents+=("$name=$version")
+  done
+  cp "$sidecars_dir/Dockerfile" "$ctx/Dockerfile"
+  say "docker build $SIDECARS_TAG"
+  docker_build "$SIDECARS_TAG" "$ctx" --build-arg "BASE=$DEBIAN_BASE" \
+    --label "$SIDECARS_RECIPE_LABEL=$recipe" --label "io.storage-e2e.csi-sidecars=${contents[*]}"
+  say "built $SIDECARS_TAG ($(image_size "$SIDECARS_TAG")): ${contents[*]}"
+}
+
+# ---- the driver image ---------------------------------------------------------
+driver_image() {
+  [[ -f "$driver_dir/Cargo.toml" ]] || die "images/csi-driver/Cargo.toml not found: the driver's crate is missing from $driver_dir"
+  [[ -f "$driver_dir/Dockerfile" ]] || die "images/csi-driver/Dockerfile not found: the driver image has no Dockerfile in $driver_dir"
+  # The lock file cargo uses: the crate's own, else the workspace's above it.
+  local dir=$driver_dir lock=""
+  while :; do
+    [[ -f "$dir/Cargo.lock" ]] && { lock="$dir/Cargo.lock"; break; }
+    [[ $dir == "$root" || $dir == / ]] && break
+    dir=$(dirname "$dir")
+  done
+  [[ -n "$lock" ]] || die "no Cargo.lock in images/csi-driver or above it: the driver builds with --locked, so commit one (cargo generate-lockfile --manifest-path images/csi-driver/Cargo.toml)"
+  # What the image is made from: every file of the crate (sources, build
+  # script, protos, Dockerfile; no docs, no build output), the lock file,
+  # this script.
+  local recipe
+  recipe=$( {
+    cat "${BASH_SOURCE[0]}" "$lock"
+    (cd "$driver_dir" && find . -type f ! -path './target/*' ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+  } | sha256sum | cut -c1-16)
+  if [[ "$(image_recipe "$DRIVER_TAG" "$DRIVER_RECIPE_LABEL")" == "$recipe" ]]; then
+    say "$DRIVER_TAG is up to date (recipe $recipe)"
+    return 0
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH: the driver is Rust; install it with rustup (https://rustup.rs)"
+  # Its build script takes csi.proto and the kubelet's api.proto from the Go
+  # module cache (go mod download) unless both folders are given.
+  [[ -n "${CSI_PROTO_DIR:-}" && -n "${KUBELET_PROTO_DIR:-}" ]] || gobuild_require_go
+  local manifest="$driver_dir/Cargo.toml"
+  local target="$STORAGE_E2E_CACHE/cargo-target/csi-driver" log="$STORAGE_E2E_CACHE/logs/cargo-csi-driver.log"
+  mkdir -p "$target" "$(dirname "$log")"
+  say "cargo build --release of the driver (target dir $target)"
+  CARGO_TARGET_DIR="$target" cargo build --release --locked --manifest-path "$manifest" >"$log" 2>&1 \
+    || die "cargo build --release --locked --manifest-path $manifest failed; the end of $log:
+$(tail -n 20 "$log")"
+  [[ -x "$target/release/$driver_bin" ]] || die "cargo built no $driver_bin in $target/release: the crate must have a [[bin]] named $driver_bin"
+  workdir
+  local ctx="$work/driver"
+  mkdir -p "$ctx/bin"
+  cp "$target/release/$driver_bin" "$ctx/bin/"
+  say "docker build $DRIVER_TAG"
+  docker_build "$DRIVER_TAG" "$ctx" -f "$driver_dir/Dockerfile" --label "$DRIVER_RECIPE_LABEL=$recipe"
+  say "built $DRIVER_TAG ($(image_size "$DRIVER_TAG"))"
+}
+
+case $mode in
+  driver)
+    driver_image
+    echo "$DRIVER_TAG"
+    ;;
+  all)
+    sidecars_image
+    driver_image
+    ;;
+esac
