@@ -2,9 +2,11 @@
 #
 #   make e2e      the main job: cluster, whole matrix, report (tier 2)
 #   make test     tiers 0 + 1: no cluster, needs Docker for tier 1; first
-#                 scripts/test-tools.sh (offline, about a second)
+#                 scripts/test-tools.sh (offline, about a second) and the
+#                 attachable CSI driver's unit tests (images/csi-driver)
 #   make render VARIANT=<id>   print what would be applied for a variant
 #   make node-image K8S=<minor>  build the kind node image offline (no registry)
+#   make csi-images  build the attachable CSI driver's two images (csi-rwo)
 #   make lint     actionlint + schema check of rendered manifests per minor
 #   make clean    remove everything a run left behind (by ownership label)
 #   make tools    install pinned kind, k3d, kubectl into ./bin (sha256-checked)
@@ -14,10 +16,13 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e observed render node-image lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e observed render node-image csi-images lint clean tools cluster-tools lint-tools fmt
 
+# The driver is its own cargo workspace (its build fetches csi.proto from
+# the Go module proxy, which the harness's tier 0 must not need).
 test:
 	scripts/test-tools.sh
+	$(CARGO) test --manifest-path images/csi-driver/Cargo.toml
 	$(CARGO) test --workspace --features storage-e2e/containers -- $(TEST_ARGS)
 
 # The tools the provider needs (E2E_PROVIDER, default kind; none for
@@ -35,6 +40,12 @@ e2e:
 # CI with no container registry. Cached; see images/kind-node/README.md.
 node-image:
 	scripts/node-image.sh "$(K8S)"
+
+# The attachable CSI driver (images/csi-driver, cargo) and the upstream CSI
+# sidecars (Go modules) as images; the harness runs this itself when a
+# selected variant needs them. Cached; reused in about a second.
+csi-images:
+	scripts/csi-images.sh
 
 # Record real runs in docs/observed.json and re-render docs/expectations.md
 # with them: make observed REPORTS="a/report.json b/report.json"
@@ -65,3 +76,4 @@ lint-tools:
 
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path images/csi-driver/Cargo.toml

@@ -131,7 +131,7 @@ mod tests {
     fn variants_prints_every_id_on_one_line() {
         assert_eq!(
             variants(),
-            "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class\n"
+            "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class csi-rwo\n"
         );
     }
 
@@ -161,7 +161,7 @@ mod tests {
             render_with(&["x"], &[]),
             Err(
                 "unknown storage variant \"x\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
-                 nfs-dynamic, default-class, statefulset, rwop, custom-class"
+                 nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
                     .to_owned()
             )
         );

@@ -21,6 +21,7 @@ pub struct Cmd {
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     quiet: bool,
+    streamed: bool,
 }
 
 /// What a finished command printed.
@@ -51,6 +52,7 @@ impl Cmd {
             dir: None,
             stdin: None,
             quiet: false,
+            streamed: false,
         }
     }
 
@@ -110,6 +112,15 @@ impl Cmd {
         &self.args
     }
 
+    /// Show what the command prints (stdout and stderr, merged, as `stderr`
+    /// of the [`Output`]) line by line while it runs, for long steps whose
+    /// progress a person should see (an image build of several minutes).
+    #[must_use]
+    pub fn streamed(mut self) -> Self {
+        self.streamed = true;
+        self
+    }
+
     /// Run and return the output whatever the exit status.
     ///
     /// # Errors
@@ -122,8 +133,6 @@ impl Cmd {
             &self.program,
             self.args.iter().map(OsString::from).collect::<Vec<_>>(),
         )
-        .stdout_capture()
-        .stderr_capture()
         .unchecked();
         for (k, v) in &self.env {
             expr = expr.env(k, v);
@@ -135,14 +144,46 @@ impl Cmd {
             Some(bytes) => expr.stdin_bytes(bytes.clone()),
             None => expr.stdin_null(),
         };
-        let out = expr.run().map_err(|source| Error::Spawn {
-            command: self.to_string(),
-            source,
-        })?;
+        if self.streamed {
+            return self.run_streamed(expr);
+        }
+        // duct: the innermost redirection wins, so captures are applied
+        // last, here, and never under run_streamed's.
+        let out = expr
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .map_err(|source| Error::Spawn {
+                command: self.to_string(),
+                source,
+            })?;
         Ok(Output {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn run_streamed(&self, expr: duct::Expression) -> Result<Output> {
+        use std::io::BufRead as _;
+        let spawn = |source| Error::Spawn {
+            command: self.to_string(),
+            source,
+        };
+        let reader = expr.stderr_to_stdout().reader().map_err(spawn)?;
+        let mut seen = String::new();
+        let mut lines = std::io::BufReader::new(&reader);
+        let mut line = String::new();
+        while lines.read_line(&mut line).map_err(spawn)? > 0 {
+            eprint!("{line}");
+            seen.push_str(&line);
+            line.clear();
+        }
+        let status = reader.try_wait().map_err(spawn)?.map(|o| o.status.code());
+        Ok(Output {
+            code: status.flatten(),
+            stdout: String::new(),
+            stderr: seen,
         })
     }
 
@@ -256,6 +297,21 @@ mod tests {
             c.to_string(),
             "KUBECONFIG='/tmp/k c' kind create cluster --name e2e-x 'it'\\''s here'"
         );
+    }
+
+    /// A streamed command still yields everything it printed, and its
+    /// failure names the status and the lines it printed last.
+    #[test]
+    fn a_streamed_command_keeps_what_it_printed_for_the_error() {
+        let c = Cmd::new("sh")
+            .args(["-c", "echo step one; echo broke >&2; exit 4"])
+            .quiet()
+            .streamed();
+        let out = c.run_unchecked().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.code, Some(4));
+        assert_eq!(out.stderr, "step one\nbroke\n");
+        let e = c.run().expect_err("exit 4 fails").to_string();
+        assert!(e.contains("failed (exit 4)") && e.contains("broke"), "{e}");
     }
 
     #[test]

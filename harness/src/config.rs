@@ -76,6 +76,12 @@ pub struct Images {
     pub nfs: String,
     /// A small image with a shell, for chown init containers (HARNESS_INIT_IMAGE).
     pub init: String,
+    /// The project's attachable CSI driver, built from images/csi-driver
+    /// (HARNESS_CSI_DRIVER_IMAGE).
+    pub csi_driver: String,
+    /// The Kubernetes CSI sidecars and snapshot controller, built from their
+    /// Go modules by scripts/csi-images.sh (HARNESS_CSI_SIDECARS_IMAGE).
+    pub csi_sidecars: String,
 }
 
 /// Image defaults. Pinned tags, never `latest`.
@@ -92,6 +98,11 @@ pub mod default_images {
     pub const NFS: &str = "local/storage-e2e-nfs:0.1.0";
     /// Shell image for init containers.
     pub const INIT: &str = "busybox:1.37.0";
+    /// The project's attachable CSI driver; scripts/csi-images.sh builds
+    /// it under this tag (its `--tags` prints it; a tier-0 test keeps the two equal).
+    pub const CSI_DRIVER: &str = "local/storage-e2e-csi-driver:0.1.0";
+    /// The CSI sidecars image scripts/csi-images.sh builds under this tag.
+    pub const CSI_SIDECARS: &str = "local/storage-e2e-csi-sidecars:0.1.0";
 }
 
 impl Default for Images {
@@ -103,6 +114,8 @@ impl Default for Images {
             grafana_previous: default_images::GRAFANA_PREVIOUS.into(),
             nfs: default_images::NFS.into(),
             init: default_images::INIT.into(),
+            csi_driver: default_images::CSI_DRIVER.into(),
+            csi_sidecars: default_images::CSI_SIDECARS.into(),
         }
     }
 }
@@ -202,6 +215,8 @@ pub const VARIABLES: &[&str] = &[
     "HARNESS_GRAFANA_PREVIOUS_IMAGE",
     "HARNESS_NFS_IMAGE",
     "HARNESS_INIT_IMAGE",
+    "HARNESS_CSI_DRIVER_IMAGE",
+    "HARNESS_CSI_SIDECARS_IMAGE",
     "HARNESS_CONTAINER_HOST",
     "HARNESS_MANIFESTS_DIR",
 ];
@@ -379,6 +394,8 @@ impl Config {
             ),
             ("HARNESS_NFS_IMAGE", &mut c.images.nfs),
             ("HARNESS_INIT_IMAGE", &mut c.images.init),
+            ("HARNESS_CSI_DRIVER_IMAGE", &mut c.images.csi_driver),
+            ("HARNESS_CSI_SIDECARS_IMAGE", &mut c.images.csi_sidecars),
         ] {
             if let Some(v) = get(var) {
                 *slot = pinned_image(var, &v)?;

@@ -82,6 +82,9 @@ pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Res
         grafana_previous,
         init,
         nfs: _,
+        // Built by scripts/csi-images.sh, never pulled: see ensure_csi.
+        csi_driver: _,
+        csi_sidecars: _,
     } = &mut images;
     let slots = [
         Slot {
@@ -165,9 +168,84 @@ pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Res
     })
 }
 
+/// The script that builds the attachable CSI driver's images (the driver
+/// from images/csi-driver with cargo, the sidecars from their Go modules),
+/// in this checkout.
+pub fn csi_images_script() -> std::path::PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("scripts/csi-images.sh")
+}
+
+/// Make sure the attachable CSI driver's two images are in Docker before a
+/// cluster that needs them starts: under their default tags, by running
+/// `scripts/csi-images.sh`, which reuses them in about a second when
+/// nothing changed and otherwise builds them (minutes the first time: Go
+/// modules and cargo), its progress shown as it goes; under override tags
+/// (HARNESS_CSI_*_IMAGE), only by checking that Docker has them.
+///
+/// # Errors
+/// [`Error::Preflight`] naming the missing image and the fix, or the
+/// script's failure (its last lines say what is missing: Go, cargo, Docker).
+pub async fn ensure_csi(images: &Images, docker: &dyn ImageStore) -> Result<()> {
+    let defaults = images.csi_driver == default_images::CSI_DRIVER
+        && images.csi_sidecars == default_images::CSI_SIDECARS;
+    if defaults {
+        let script = csi_images_script();
+        eprintln!(
+            "storage-e2e: making sure the attachable CSI driver's images are built ({})",
+            script.display()
+        );
+        crate::cmd::Cmd::new("bash")
+            .arg(script.to_string_lossy())
+            .streamed()
+            .run_async()
+            .await?;
+    }
+    for (var, image) in [
+        ("HARNESS_CSI_DRIVER_IMAGE", &images.csi_driver),
+        ("HARNESS_CSI_SIDECARS_IMAGE", &images.csi_sidecars),
+    ] {
+        if !docker.present(image) {
+            return Err(Error::Preflight {
+                what: format!(
+                    "{image}, an image of the attachable CSI driver (csi-rwo), is not in Docker"
+                ),
+                fix: format!(
+                    "build it with scripts/csi-images.sh (make e2e does), or set {var} to an image you have"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tags the harness deploys are the tags scripts/csi-images.sh
+    /// builds: read from the script, so the two cannot drift apart.
+    #[test]
+    fn csi_image_defaults_are_what_the_build_script_tags() {
+        let script = std::fs::read_to_string(csi_images_script()).unwrap_or_else(|e| panic!("{e}"));
+        let tag = |var: &str| {
+            script
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{var}=")))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            tag("DRIVER_TAG").as_deref(),
+            Some(default_images::CSI_DRIVER)
+        );
+        assert_eq!(
+            tag("SIDECARS_TAG").as_deref(),
+            Some(default_images::CSI_SIDECARS)
+        );
+    }
 
     /// A stub Docker: which images exist; pulls always fail (no registry).
     struct Offline(Vec<&'static str>);

@@ -73,6 +73,9 @@ impl Resources {
                         eprintln!("storage-e2e preflight: {w}");
                     }
                     let images = self.choose_images().await?;
+                    if self.needs_attachable_csi() {
+                        crate::images::ensure_csi(&images, &crate::docker::LocalDocker).await?;
+                    }
                     let clock = std::time::Instant::now();
                     let guard = Cluster::from_config(&self.config)
                         .with_host(self.host.clone())
@@ -157,6 +160,16 @@ impl Resources {
         self.note(chosen.notes.iter().cloned(), true);
         let _ = self.images.set(chosen.images.clone());
         Ok(chosen.images)
+    }
+
+    /// Whether a selected variant this run can run needs the attachable
+    /// CSI driver's images (only on clusters the harness creates: the
+    /// table has csi-rwo not applicable elsewhere).
+    fn needs_attachable_csi(&self) -> bool {
+        self.config.provider != Provider::Existing
+            && self.config.variants.iter().any(|v| {
+                v.uses_attachable_csi() && self.host.cannot_run(*v, self.config.provider).is_none()
+            })
     }
 
     /// Keep run-level notes for the report (and print them when `print`).
@@ -261,9 +274,7 @@ impl Resources {
         let Some((_, objects)) = rendered.addons().iter().find(|(name, _)| name == addon) else {
             return Ok(());
         };
-        manifest::apply::apply_all(cluster.client(), objects).await?;
-        let refs: Vec<&manifest::Manifest> = objects.iter().collect();
-        manifest::apply::wait_ready(cluster.client(), &refs).await?;
+        manifest::apply::install_addon(cluster.client(), objects).await?;
         done.push(addon.to_owned());
         Ok(())
     }

@@ -45,6 +45,17 @@ pub fn check(class: &str, all: &[(String, String)], provider: Provider) -> Resul
         });
     };
     let creates = matches!(provider, Provider::Kind | Provider::K3d);
+    if creates && provisioner == crate::manifest::ATTACHABLE_DRIVER {
+        return Err(Error::Preflight {
+            what: format!(
+                "E2E_STORAGE_CLASS={class} is the harness's own attachable class, but custom-class on \
+                 a {provider} cluster is judged as the cluster's node-local local-path class"
+            ),
+            fix: "select the csi-rwo variant (E2E_VARIANTS=csi-rwo), which is this class on a \
+                  cluster the harness creates and is judged as attachable storage"
+                .into(),
+        });
+    }
     if creates && !NODE_LOCAL_PROVISIONERS.contains(&provisioner.as_str()) {
         return Err(Error::Preflight {
             what: format!(
@@ -100,6 +111,23 @@ mod tests {
         );
         let err = check("x", &[], Provider::Kind).unwrap_err().to_string();
         assert!(err.contains("(it has: none)"), "{err}");
+    }
+
+    #[test]
+    fn the_harness_attachable_class_on_a_created_cluster_points_at_csi_rwo() {
+        let all = vec![(
+            "storage-e2e-attachable".to_owned(),
+            "loop.csi.storage-e2e.test".to_owned(),
+        )];
+        let err = check("storage-e2e-attachable", &all, Provider::Kind).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "fix: select the csi-rwo variant (E2E_VARIANTS=csi-rwo), which is this class on a \
+                 cluster the harness creates and is judged as attachable storage"
+            ),
+            "{err}"
+        );
+        assert!(check("storage-e2e-attachable", &all, Provider::Existing).is_ok());
     }
 
     #[test]

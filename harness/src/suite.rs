@@ -82,9 +82,9 @@ pub fn test_name(cell: Cell) -> String {
 /// the variant-by-variant order took 26.3 min for the 60-cell matrix.
 pub fn run_order(cell: Cell) -> (bool, u8) {
     let long_first = match cell.disruption {
-        Disruption::RolloutRestart => 0,
-        Disruption::StuckRolloutUnblock => 1,
-        Disruption::NodeStop => 2,
+        Disruption::RolloutRestart | Disruption::RolloutOtherNode => 0,
+        Disruption::StuckRolloutUnblock | Disruption::RolloutOtherNodeUnblock => 1,
+        Disruption::NodeStop | Disruption::NodeStopOutOfService => 2,
         _ => 3,
     };
     (cell.disruption.is_node_level(), long_first)

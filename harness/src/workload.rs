@@ -89,9 +89,13 @@ pub fn describe(pods: &[&Pod]) -> String {
             let restarts: i32 = cs
                 .map(|c| c.iter().map(|c| c.restart_count).sum())
                 .unwrap_or(0);
-            let why = cs
+            // Init containers first: a main container "PodInitializing"
+            // says nothing; its init container's "ImagePullBackOff" does.
+            let init = status.and_then(|s| s.init_container_statuses.as_ref());
+            let why = init
                 .into_iter()
                 .flatten()
+                .chain(cs.into_iter().flatten())
                 .filter_map(|c| c.state.as_ref())
                 .filter_map(|s| {
                     s.waiting
@@ -365,6 +369,29 @@ mod tests {
             "prometheus-7d9c-abcde Running node=e2e-kind-worker ready=false restarts=4 CrashLoopBackOff"
         );
         assert_eq!(describe(&[]), "no pods");
+    }
+
+    /// An image that cannot be pulled for the init container shows as
+    /// that, not as the main container's uninformative PodInitializing
+    /// (seen on an existing cluster without the previous Prometheus image).
+    #[test]
+    fn an_init_containers_reason_comes_first() {
+        let p: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "prometheus-x"},
+            "spec": {"nodeName": "w2", "containers": [{"name": "prometheus"}]},
+            "status": {
+                "phase": "Pending",
+                "initContainerStatuses": [{"name": "seed", "ready": false, "restartCount": 0,
+                    "image": "i", "imageID": "", "state": {"waiting": {"reason": "ImagePullBackOff"}}}],
+                "containerStatuses": [{"name": "prometheus", "ready": false, "restartCount": 0,
+                    "image": "i", "imageID": "", "state": {"waiting": {"reason": "PodInitializing"}}}]
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            describe(&[&p]),
+            "prometheus-x Pending node=w2 ready=false restarts=0 ImagePullBackOff,PodInitializing"
+        );
     }
 }
 

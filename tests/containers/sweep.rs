@@ -250,3 +250,58 @@ fn sweep_removes_this_runs_labelled_objects_and_clusters_and_nothing_else() -> R
     assert!(!exists("volume", &name("ctl-v"))?);
     Ok(())
 }
+
+/// A loop device a vanished node left attached to a csi-rwo volume image
+/// (the attachable driver uses autoclear, so only a crash in the wrong
+/// place leaves one): the sweep finds it by the image's name and detaches
+/// it, as root on the host or through a privileged container otherwise.
+/// The device is made the way a node plugin would, in a privileged
+/// container whose own `/dev` may lack the node (`mknod` then).
+#[test]
+fn sweep_detaches_a_loop_device_left_on_a_volume_image() -> Result<()> {
+    use harness::cluster::sweep::{SYS_BLOCK, detach_volume_loops, harness_loop_devices};
+    use std::path::Path;
+
+    let dir = tempfile::Builder::new()
+        .prefix("e2e-csi-san-")
+        .tempdir()
+        .context("temp dir")?;
+    let image = "vol-5ee5ee5ee5ee5ee5.img";
+    std::fs::File::create(dir.path().join(image))?.set_len(16 << 20)?;
+    let script = format!(
+        "dev=$(losetup -f) && {{ [ -e \"$dev\" ] || mknod \"$dev\" b 7 \"${{dev#/dev/loop}}\"; }} \
+         && losetup \"$dev\" /var/lib/storage-e2e-san/{image} && echo \"$dev\""
+    );
+    let out = Cmd::new("docker")
+        .args(["run", "--rm", "--privileged", "--label"])
+        .arg(format!("{MANAGED_BY}={OWNER}"))
+        .arg("-v")
+        .arg(format!("{}:/var/lib/storage-e2e-san", dir.path().display()))
+        .args([IMAGE, "sh", "-c", &script])
+        .run()?;
+    let device = out.stdout.trim().to_owned();
+    ensure!(
+        device.starts_with("/dev/loop"),
+        "no loop device made: {out:?}"
+    );
+    let ours =
+        |list: &[(String, String)]| list.iter().any(|(d, f)| *d == device && f.ends_with(image));
+    let before = harness_loop_devices(Path::new(SYS_BLOCK));
+    ensure!(
+        ours(&before),
+        "{device} on {image} not found among {before:?}"
+    );
+
+    let (detached, errors) = detach_volume_loops(Path::new(SYS_BLOCK));
+    println!("detached {detached:?}, errors {errors:?}");
+    ensure!(errors.is_empty(), "detach failed: {errors:?}");
+    ensure!(
+        detached
+            .iter()
+            .any(|d| d.starts_with(&format!("{device} "))),
+        "{detached:?}"
+    );
+    let after = harness_loop_devices(Path::new(SYS_BLOCK));
+    ensure!(!ours(&after), "{device} is still attached: {after:?}");
+    Ok(())
+}

@@ -8,6 +8,7 @@ mod artifacts;
 mod deploy;
 mod judge;
 mod pipeline;
+mod placement;
 mod settle;
 #[cfg(test)]
 mod tests;

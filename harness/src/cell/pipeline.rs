@@ -5,6 +5,7 @@ use std::time::Duration;
 use kube::Client;
 
 use super::artifacts::artifacts;
+use super::placement;
 use super::settle::{Settled, mark_recovery, settle};
 use crate::cluster::ClusterGuard;
 use crate::disrupt::{self, NodeOps, Restartable, Target};
@@ -19,7 +20,7 @@ use crate::prometheus::History;
 use crate::report::{CellResult, Timings, collect_artifacts, write_timeline_svg};
 use crate::resources::Resources;
 use crate::timeline::{self, Mark, TimelineWatcher};
-use crate::vocab::{App, Cell, Disruption, Judgement, Reason};
+use crate::vocab::{App, Cell, Judgement, Reason};
 use crate::workload::{GRAFANA, Kind, PROMETHEUS, Workload};
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
@@ -292,10 +293,27 @@ impl Pipeline<'_> {
         };
         self.timings.judge = Some(phase.elapsed().as_secs_f64());
         let timeline = watcher.stop().await;
+        for (app, a) in [
+            (PROMETHEUS.app, Some(&applied_p)),
+            (GRAFANA.app, applied_g.as_ref()),
+        ] {
+            let Some(a) = a.filter(|a| a.affected && a.replaces_pod()) else {
+                continue;
+            };
+            if let Some(line) =
+                placement::describe(&timeline.only(app), &a.old_pod, a.node.as_deref())
+            {
+                self.progress.step(format!("{app} {line}"));
+            }
+        }
+        if prom_kind == Kind::Deployment && d.unblocks() {
+            let state = placement::rollout_state(self.client(), &self.ns, PROMETHEUS.name).await;
+            self.progress.step(format!("prometheus {state}"));
+        }
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
         let reasons = |app: &str| {
             let mut r = timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
-            if d == Disruption::StuckRolloutUnblock {
+            if d.unblocks() {
                 // The deadline this cell provokes on purpose is its
                 // precondition (it stays in the findings), not its outcome:
                 // the table asks whether the data reads back afterwards.

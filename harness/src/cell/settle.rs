@@ -31,9 +31,18 @@ use crate::workload::{self, Kind, Workload};
 ///   After reschedule-other-node the same refusal is transient: the old pod
 ///   finishes terminating on its working node, and the scheduler's next
 ///   answer is the node affinity (seen on kind 1.35, rwop/reschedule-other-node).
-/// - A StatefulSet's pod on the stopped node is marked for deletion after
-///   NodeNotReady but can never finish terminating, and the controller
-///   creates no replacement until it has (kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/).
+/// - After node-stop only: a Deployment's replacement waits on
+///   FailedAttachVolume (Multi-Attach / "Waiting for detach") while the old
+///   pod is stranded Terminating on the stopped node: that pod keeps the
+///   volume wanted there, so the attach/detach controller never detaches it
+///   (pkg/controller/volume/attachdetach/util/util.go, IsPodTerminated).
+///   After node-stop-out-of-service the same event is transient: pod GC
+///   deletes the old pod and the volume is detached at once.
+/// - After node-stop only: a StatefulSet's pod on the stopped node is marked
+///   for deletion after NodeNotReady but can never finish terminating, and
+///   the controller creates no replacement until it has
+///   (kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/).
+///   The out-of-service taint ends that too (pod GC force-deletes it).
 pub(super) fn held_by_node(
     t: &timeline::Timeline,
     since_ms: u64,
@@ -43,32 +52,44 @@ pub(super) fn held_by_node(
     disruption: Disruption,
 ) -> Option<Reason> {
     let after = || t.entries.iter().filter(|e| e.at_ms >= since_ms);
-    let stranded_claim = disruption == Disruption::NodeStop;
+    // Only a plain node-stop strands the old pod: the out-of-service taint
+    // makes pod GC delete it.
+    let stranding = disruption == Disruption::NodeStop;
+    let stranded = || {
+        stranding
+            && after().any(|e| {
+                matches!(&e.record, timeline::Record::Pod(p)
+                    if p.name == old_pod && p.terminating && !p.deleted && p.node.as_deref() == Some(node))
+            })
+    };
     let refused = after().find_map(|e| match &e.record {
         timeline::Record::Event(ev) if ev.reason == "FailedScheduling" => {
             match timeline::classify_event(&ev.reason, &ev.message)? {
                 Reason::NodeAffinityConflict => Some(Reason::NodeAffinityConflict),
-                Reason::RwopRejected if stranded_claim => Some(Reason::RwopRejected),
+                Reason::RwopRejected if stranding => Some(Reason::RwopRejected),
                 Reason::Unschedulable if ev.message.contains(NODE_SELECTOR_MISMATCH) => {
                     Some(Reason::Unschedulable)
                 }
                 _ => None,
             }
         }
+        timeline::Record::Event(ev) if ev.reason == "FailedAttachVolume" => {
+            (timeline::classify_event(&ev.reason, &ev.message)? == Reason::MultiAttach)
+                .then_some(Reason::MultiAttach)
+        }
         _ => None,
     });
-    if refused.is_some() || kind != Kind::StatefulSet {
-        return refused;
+    match refused {
+        Some(Reason::MultiAttach) => return stranded().then_some(Reason::MultiAttach),
+        Some(r) => return Some(r),
+        None if kind != Kind::StatefulSet => return None,
+        None => {}
     }
     let not_ready = t
         .entries
         .iter()
         .any(|e| matches!(&e.record, timeline::Record::Event(ev) if ev.reason == "NodeNotReady"));
-    let stranded = after().any(|e| {
-        matches!(&e.record, timeline::Record::Pod(p)
-            if p.name == old_pod && p.terminating && !p.deleted && p.node.as_deref() == Some(node))
-    });
-    (not_ready && stranded).then_some(Reason::NodeNotReady)
+    (not_ready && stranded()).then_some(Reason::NodeNotReady)
 }
 
 /// The scheduler's words for a pod whose nodeSelector or node affinity
@@ -195,7 +216,7 @@ pub(super) async fn settle(
     let stuck = async {
         // For stuck-rollout-unblock the stuck state is the starting point the
         // cell provokes, not its outcome: only recovery counts.
-        if kind != Kind::Deployment || a.disruption == Disruption::StuckRolloutUnblock {
+        if kind != Kind::Deployment || a.disruption.unblocks() {
             return std::future::pending::<()>().await;
         }
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
@@ -308,17 +329,23 @@ pub(super) fn recovered_pod<'p>(
                 })
         }
         Disruption::NfsRestart => ready.len() == replicas,
-        Disruption::RolloutRestart | Disruption::RolloutRecreate | Disruption::ImageUpgrade => {
+        Disruption::RolloutRestart
+        | Disruption::RolloutRecreate
+        | Disruption::RolloutOtherNode
+        | Disruption::ImageUpgrade => {
             live.len() == replicas && ready.len() == replicas && ready.iter().all(replaced)
         }
         // After the workaround, either ReplicaSet's pod may win the volume
         // (the old one recreates its pod at once): recovered is "a pod
         // other than the deleted one serves", whichever it is.
-        Disruption::StuckRolloutUnblock => ready.len() >= replicas && ready.iter().all(replaced),
+        Disruption::StuckRolloutUnblock | Disruption::RolloutOtherNodeUnblock => {
+            ready.len() >= replicas && ready.iter().all(replaced)
+        }
         Disruption::PodDelete
         | Disruption::PodForceDelete
         | Disruption::RescheduleOtherNode
-        | Disruption::NodeStop => {
+        | Disruption::NodeStop
+        | Disruption::NodeStopOutOfService => {
             live.len() == replicas
                 && ready.len() == replicas
                 && !ready.iter().any(|p| uid(p) == a.old_uid)

@@ -258,6 +258,37 @@ mod rules {
         );
     }
 
+    /// The attach/detach controller's event as v1.35.8 and v1.36.4 word it
+    /// (reconciler.go, kubernetes PR #138837).
+    const MULTI_ATTACH_135: &str = "Multi-Attach error for volume \"pvc-0c1d\" Volume is already \
+        used by pod(s) prometheus-a";
+    const MULTI_ATTACH_136: &str = "Waiting for detach for volume \"pvc-0c1d\" Volume is already \
+        used by pod(s) prometheus-a";
+
+    /// After node-stop the old pod stays Terminating on the stopped node and
+    /// keeps its attachable volume there: the replacement's wait for
+    /// attach is final. With the out-of-service taint it is transient.
+    #[test]
+    fn a_multi_attach_wait_is_final_only_while_the_old_pod_is_stranded_on_the_stopped_node() {
+        let t = |entries| timeline::Timeline { entries };
+        let held = |t: &timeline::Timeline, d| {
+            held_by_node(t, 1_000, "prometheus-a", "w1", Kind::Deployment, d)
+        };
+        for text in [MULTI_ATTACH_135, MULTI_ATTACH_136] {
+            let wait = event_at(3_000, "prometheus-b", "FailedAttachVolume", text);
+            let stranded = pod_at(2_000, "prometheus-a", "w1", true);
+            let both = t(vec![stranded.clone(), wait.clone()]);
+            assert_eq!(
+                held(&both, Disruption::NodeStop),
+                Some(Reason::MultiAttach),
+                "{text}"
+            );
+            assert_eq!(held(&both, Disruption::NodeStopOutOfService), None);
+            // The wait alone (the old pod finished elsewhere): not final.
+            assert_eq!(held(&t(vec![wait]), Disruption::NodeStop), None);
+        }
+    }
+
     #[test]
     fn a_statefulset_pod_stranded_on_the_stopped_node_is_held() {
         let held = |entries, kind| {

@@ -43,7 +43,17 @@ pub struct K3dConfig {
     agents: u8,
     #[serde(rename = "kubeAPI")]
     kube_api: KubeApi,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<VolumeWithFilters>,
     options: Options,
+}
+
+/// A host path mounted into the nodes the filters name (`host:container`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeWithFilters {
+    volume: String,
+    node_filters: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,6 +152,7 @@ pub fn config(nodes: u8, run_id: Option<&str>) -> K3dConfig {
         kube_api: KubeApi {
             host_ip: "127.0.0.1",
         },
+        volumes: Vec::new(),
         options: Options {
             k3d: K3dOptions {
                 wait: true,
@@ -159,10 +170,29 @@ pub fn config(nodes: u8, run_id: Option<&str>) -> K3dConfig {
     }
 }
 
+impl K3dConfig {
+    /// This config with `host` mounted at `container` in every server and
+    /// agent (not the load balancer): one directory all nodes see at the
+    /// same path (the attachable CSI driver's shared image directory).
+    #[must_use]
+    pub fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
+        self.volumes.push(VolumeWithFilters {
+            volume: format!("{}:{container}", host.to_string_lossy()),
+            node_filters: vec!["server:*".to_owned(), "agent:*".to_owned()],
+        });
+        self
+    }
+
+    /// As YAML, ready for `--config`.
+    pub fn to_yaml(&self) -> String {
+        // Serializing plain structs of strings cannot fail.
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+}
+
 /// [`config`] as YAML, ready for `--config`.
 pub fn config_yaml(nodes: u8, run_id: Option<&str>) -> String {
-    // Serializing plain structs of strings cannot fail.
-    serde_yaml_ng::to_string(&config(nodes, run_id)).unwrap_or_default()
+    config(nodes, run_id).to_yaml()
 }
 
 fn k3d(kubeconfig: &Path) -> Cmd {
@@ -216,6 +246,22 @@ pub fn node_logs(container: &str) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_dir_is_a_volume_on_servers_and_agents() {
+        let yaml = config(3, None)
+            .with_shared_dir(Path::new("/tmp/e2e-kube-x/san"), "/var/lib/storage-e2e-san")
+            .to_yaml();
+        assert!(
+            yaml.contains("volume: /tmp/e2e-kube-x/san:/var/lib/storage-e2e-san"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("- server:*") && yaml.contains("- agent:*"),
+            "{yaml}"
+        );
+        assert!(!config_yaml(3, None).contains("volumes"), "only when asked");
+    }
 
     use crate::cluster::tests_support::config_file as file;
 

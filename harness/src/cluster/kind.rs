@@ -95,17 +95,30 @@ struct Networking {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct KindNode {
     role: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extra_mounts: Vec<ExtraMount>,
+}
+
+/// A host path bind-mounted into a node container (kind's `extraMounts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtraMount {
+    host_path: String,
+    container_path: String,
 }
 
 /// The config for `nodes` nodes: one control plane, the rest workers; the
 /// API server on 127.0.0.1. Equal to `kind-config/kind-{1node,3nodes}.yaml`.
 pub fn config(nodes: u8) -> KindConfig {
-    let mut list = vec![KindNode {
-        role: "control-plane",
-    }];
-    list.extend((1..nodes.max(1)).map(|_| KindNode { role: "worker" }));
+    let node = |role| KindNode {
+        role,
+        extra_mounts: Vec::new(),
+    };
+    let mut list = vec![node("control-plane")];
+    list.extend((1..nodes.max(1)).map(|_| node("worker")));
     KindConfig {
         kind: "Cluster",
         api_version: "kind.x-k8s.io/v1alpha4",
@@ -125,6 +138,20 @@ impl KindConfig {
         self.kubeadm_config_patches.clone_from(&patches.kubeadm);
         self.containerd_config_patches
             .clone_from(&patches.containerd);
+        self
+    }
+
+    /// This config with `host` mounted at `container` in every node: one
+    /// directory all nodes see at the same path (the attachable CSI
+    /// driver's shared image directory).
+    #[must_use]
+    pub fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
+        for n in &mut self.nodes {
+            n.extra_mounts.push(ExtraMount {
+                host_path: host.to_string_lossy().into_owned(),
+                container_path: container.to_owned(),
+            });
+        }
         self
     }
 
@@ -220,6 +247,31 @@ mod tests {
     use super::*;
 
     use crate::cluster::tests_support::config_file as file;
+
+    /// Every node mounts the same host folder at the same path: the
+    /// attachable driver's volumes must be reachable from whichever node
+    /// a volume is attached to.
+    #[test]
+    fn a_shared_dir_is_mounted_into_every_node_at_one_path() {
+        let yaml = config(3)
+            .with_shared_dir(Path::new("/tmp/e2e-kube-x/san"), "/var/lib/storage-e2e-san")
+            .to_yaml();
+        let v: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
+        let nodes = v["nodes"].as_sequence().cloned().unwrap_or_default();
+        assert_eq!(nodes.len(), 3);
+        for n in nodes {
+            assert_eq!(
+                n["extraMounts"][0]["hostPath"], "/tmp/e2e-kube-x/san",
+                "{yaml}"
+            );
+            assert_eq!(
+                n["extraMounts"][0]["containerPath"],
+                "/var/lib/storage-e2e-san"
+            );
+        }
+        assert!(!config_yaml(3).contains("extraMounts"), "only when asked");
+    }
 
     fn generated(nodes: u8) -> serde_yaml_ng::Value {
         serde_yaml_ng::from_str(&config_yaml(nodes)).unwrap_or_else(|e| panic!("{e}"))

@@ -3,8 +3,8 @@
 //! container), and its role. Listing goes through Docker labels, so it works
 //! the same for both providers; cordoning goes through the Kubernetes API.
 
-use k8s_openapi::api::core::v1::Node as KubeNode;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Node as KubeNode, Taint};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use crate::cluster::{k3d, kind};
 use crate::cmd::Cmd;
@@ -199,9 +199,97 @@ pub async fn set_unschedulable(
     Ok(())
 }
 
+/// The taint of a non-graceful node shutdown: an operator puts it on a node
+/// that is down for good, and the pod GC and attach/detach controllers then
+/// force-delete its terminating pods and detach its volumes at once
+/// (kubernetes.io/docs/concepts/cluster-administration/node-shutdown/#non-graceful-node-shutdown,
+/// GA in 1.28).
+pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
+/// The taint's value, as the Kubernetes docs write it.
+pub const OUT_OF_SERVICE_VALUE: &str = "nodeshutdown";
+/// The taint's effect.
+pub const OUT_OF_SERVICE_EFFECT: &str = "NoExecute";
+
+/// `taints` with the out-of-service taint added (`on`) or removed; the
+/// other taints (the node lifecycle controller's `unreachable` ones) stay.
+pub fn with_out_of_service(taints: &[Taint], on: bool) -> Vec<Taint> {
+    let mut out: Vec<Taint> = taints
+        .iter()
+        .filter(|t| t.key != OUT_OF_SERVICE_TAINT)
+        .cloned()
+        .collect();
+    if on {
+        out.push(Taint {
+            key: OUT_OF_SERVICE_TAINT.to_owned(),
+            value: Some(OUT_OF_SERVICE_VALUE.to_owned()),
+            effect: OUT_OF_SERVICE_EFFECT.to_owned(),
+            time_added: None,
+        });
+    }
+    out
+}
+
+/// How often a taint change is retried when the node changed under it.
+const TAINT_ATTEMPTS: usize = 5;
+
+/// Put the out-of-service taint on `node` (`on`) or take it off.
+///
+/// The node lifecycle controller edits the same taint list while the node
+/// is NotReady, so the list is read, changed and written back with its
+/// resourceVersion, and the write retried when it was changed meanwhile
+/// (409 Conflict), never merged blindly over the controller's taints.
+///
+/// # Errors
+/// [`Error::Kube`] naming the node, or the conflict after every attempt.
+pub async fn set_out_of_service(client: &kube::Client, node: &str, on: bool) -> Result<()> {
+    let api: Api<KubeNode> = Api::all(client.clone());
+    let action = || {
+        format!(
+            "{} the {OUT_OF_SERVICE_TAINT} taint {} node {node}",
+            if on { "add" } else { "remove" },
+            if on { "to" } else { "from" }
+        )
+    };
+    let mut attempt = 1;
+    loop {
+        let mut current = api.get(node).await.map_err(|e| Error::kube(action(), e))?;
+        let spec = current.spec.get_or_insert_with(Default::default);
+        let taints = spec.taints.clone().unwrap_or_default();
+        let wanted = with_out_of_service(&taints, on);
+        if wanted == taints {
+            return Ok(());
+        }
+        spec.taints = (!wanted.is_empty()).then_some(wanted);
+        match api.replace(node, &PostParams::default(), &current).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 && attempt < TAINT_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(Error::kube(action(), e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_out_of_service_taint_is_added_beside_the_controllers_taints_and_removed_alone() {
+        let unreachable = Taint {
+            key: "node.kubernetes.io/unreachable".into(),
+            value: None,
+            effect: "NoExecute".into(),
+            time_added: None,
+        };
+        let on = with_out_of_service(std::slice::from_ref(&unreachable), true);
+        assert_eq!(on.len(), 2);
+        assert_eq!(on[0], unreachable);
+        assert_eq!(on[1].key, "node.kubernetes.io/out-of-service");
+        assert_eq!(on[1].value.as_deref(), Some("nodeshutdown"));
+        assert_eq!(on[1].effect, "NoExecute");
+        assert_eq!(with_out_of_service(&on, true), on, "added once");
+        assert_eq!(with_out_of_service(&on, false), vec![unreachable]);
+        assert!(with_out_of_service(&[], false).is_empty());
+    }
 
     #[test]
     fn the_listing_commands_filter_on_the_providers_labels() {

@@ -171,8 +171,104 @@ pub fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
     r.findings.push(kubectl(path_env));
     if config.provider != Provider::Existing {
         r.findings.extend(inotify(inotify_dir, config.nodes));
+        if config.variants.iter().any(|v| v.uses_attachable_csi()) {
+            let tmp = std::env::temp_dir();
+            r.findings.extend(attachable_storage(
+                Path::new(LOOP_CONTROL).exists(),
+                &tmp,
+                free_bytes(&tmp),
+            ));
+        }
     }
     r
+}
+
+/// The kernel's loop-device control node: with it a privileged container
+/// can have a free loop device made (`losetup -f`), which the attachable
+/// CSI driver stages every csi-rwo volume on (kind nodes share the kernel).
+pub const LOOP_CONTROL: &str = "/dev/loop-control";
+/// What one csi-rwo cell claims at most (manifests/storage/csi-rwo: 2 GiB
+/// for Prometheus, 1 GiB for Grafana). The image files are sparse, but the
+/// driver refuses a volume the directory cannot hold (full-disk cells fill
+/// them for real), so one cell's worth must fit.
+pub const ATTACHABLE_CELL_BYTES: u64 = 3 << 30;
+
+/// The checks for csi-rwo (pure: the caller reads the live system): the
+/// loop-device control node, and room for one cell's volumes in the
+/// directory the cluster's nodes share (under `tmp`, the cluster's temp dir).
+pub fn attachable_storage(loop_control: bool, tmp: &Path, free: Option<u64>) -> Vec<Finding> {
+    let mut out = vec![if loop_control {
+        Finding {
+            level: Level::Ok,
+            what: format!("{LOOP_CONTROL} present (loop devices for csi-rwo volumes)"),
+            fix: None,
+        }
+    } else {
+        Finding {
+            level: Level::Fail,
+            what: format!(
+                "{LOOP_CONTROL} is missing: csi-rwo volumes are ext4 on loop devices, and the \
+                 kernel offers none"
+            ),
+            fix: Some(
+                "load the loop module (`sudo modprobe loop`), or leave csi-rwo out of E2E_VARIANTS"
+                    .into(),
+            ),
+        }
+    }];
+    match free {
+        Some(bytes) if bytes < ATTACHABLE_CELL_BYTES => out.push(Finding {
+            level: Level::Fail,
+            what: format!(
+                "{} has {} MiB free, but a csi-rwo cell's volumes need up to {} MiB there (the \
+                 nodes' shared directory lives in the cluster's temp dir)",
+                tmp.display(),
+                bytes >> 20,
+                ATTACHABLE_CELL_BYTES >> 20
+            ),
+            fix: Some("free space there, or point TMPDIR at a filesystem with room".into()),
+        }),
+        Some(bytes) => out.push(Finding {
+            level: Level::Ok,
+            what: format!(
+                "{} has {} MiB free for csi-rwo volumes",
+                tmp.display(),
+                bytes >> 20
+            ),
+            fix: None,
+        }),
+        None => out.push(Finding {
+            level: Level::Warn,
+            what: format!(
+                "could not read the free space of {} (df failed)",
+                tmp.display()
+            ),
+            fix: Some(format!(
+                "make sure {} MiB are free there for csi-rwo volumes",
+                ATTACHABLE_CELL_BYTES >> 20
+            )),
+        }),
+    }
+    out
+}
+
+/// Free bytes of the filesystem holding `dir` (`df -Pk`), when df answers.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = Cmd::new("df")
+        .arg("-Pk")
+        .arg(dir.to_string_lossy())
+        .quiet()
+        .run_unchecked()
+        .ok()
+        .filter(crate::cmd::Output::success)?;
+    parse_df_available(&out.stdout)
+}
+
+/// The "Available" column (KiB) of `df -Pk`'s one data line, in bytes.
+pub fn parse_df_available(stdout: &str) -> Option<u64> {
+    let line = stdout.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn make_tools(tool: &str) -> String {
@@ -370,6 +466,35 @@ mod tests {
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn csi_rwo_needs_loop_devices_and_room_for_one_cells_volumes() {
+        let tmp = Path::new("/tmp");
+        let ok = attachable_storage(true, tmp, Some(10 << 30));
+        assert!(ok.iter().all(|f| f.level == Level::Ok), "{ok:?}");
+        let no_loop = attachable_storage(false, tmp, Some(10 << 30));
+        assert_eq!(
+            no_loop[0].to_string(),
+            "FAIL /dev/loop-control is missing: csi-rwo volumes are ext4 on loop devices, and the \
+             kernel offers none; fix: load the loop module (`sudo modprobe loop`), or leave csi-rwo \
+             out of E2E_VARIANTS"
+        );
+        let full = attachable_storage(true, tmp, Some(1 << 30));
+        assert_eq!(
+            full[1].to_string(),
+            "FAIL /tmp has 1024 MiB free, but a csi-rwo cell's volumes need up to 3072 MiB there \
+             (the nodes' shared directory lives in the cluster's temp dir); fix: free space there, \
+             or point TMPDIR at a filesystem with room"
+        );
+        assert_eq!(attachable_storage(true, tmp, None)[1].level, Level::Warn);
+        assert_eq!(
+            parse_df_available(
+                "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 264000000 12000000 83886080 13% /\n"
+            ),
+            Some(83_886_080 * 1024)
+        );
+        assert_eq!(parse_df_available("garbage"), None);
     }
 
     fn inotify_dir(watches: u64, instances: u64) -> tempfile::TempDir {

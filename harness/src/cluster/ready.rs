@@ -109,8 +109,10 @@ pub async fn schedulable_nodes(client: &Client) -> Result<Vec<String>> {
 
 impl ClusterGuard {
     /// Start every worker container that is stopped, uncordon every
-    /// worker, and wait until all nodes are Ready. Idempotent; nothing to
-    /// do on an existing cluster, whose nodes the harness never touches.
+    /// worker, take the out-of-service taint off it (after the start, as
+    /// the non-graceful shutdown docs ask), and wait until all nodes are
+    /// Ready. Idempotent; nothing to do on an existing cluster, whose
+    /// nodes the harness never touches.
     ///
     /// # Errors
     /// [`Error::Timeout`] naming the nodes not Ready, or the first command
@@ -122,6 +124,7 @@ impl ClusterGuard {
         for n in self.workers() {
             self.start_node(&n.name).await?;
             super::node::set_unschedulable(self.client(), &n.name, false).await?;
+            super::node::set_out_of_service(self.client(), &n.name, false).await?;
         }
         wait_nodes_ready(self.client(), self.nodes().len(), NODES_READY_TIMEOUT).await
     }

@@ -17,6 +17,11 @@ use crate::config::{Config, Keep};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::labels::{NAME_PREFIX, run_id, unique_name};
+use crate::manifest::SAN_DIR;
+
+/// The folder of the cluster's temp dir that every node sees at
+/// [`SAN_DIR`].
+pub const SHARED_DIR_NAME: &str = "san";
 use crate::versions::VersionTable;
 use crate::vocab::{Minor, Provider};
 
@@ -32,6 +37,10 @@ pub struct Cluster {
     path_env: Option<String>,
     host: Option<Host>,
     preflighted: bool,
+    /// Host directory mounted into every node at [`SAN_DIR`] (for the
+    /// attachable CSI driver), when the run needs one.
+    shared_dir: Option<PathBuf>,
+    wants_shared_dir: bool,
 }
 
 /// What starting a kind or k3d cluster will run: pure, for tier-0 checks
@@ -94,6 +103,8 @@ impl Cluster {
             path_env: None,
             host: None,
             preflighted: false,
+            shared_dir: None,
+            wants_shared_dir: false,
         }
     }
 
@@ -121,7 +132,26 @@ impl Cluster {
             .with_keep(config.keep);
         c.version = config.k8s_version;
         c.kubeconfig = config.kubeconfig.clone();
+        c.wants_shared_dir = config.variants.iter().any(|v| v.uses_attachable_csi());
         c
+    }
+
+    /// Give every node a directory at [`SAN_DIR`] that all nodes share (a
+    /// folder of the cluster's temp dir, removed with it): what the
+    /// attachable CSI driver keeps its volumes in.
+    #[must_use]
+    pub fn with_shared_dir(mut self, wanted: bool) -> Self {
+        self.wants_shared_dir = wanted;
+        self
+    }
+
+    /// [`Cluster::with_shared_dir`] at an explicit host path (tests; a
+    /// started cluster uses a folder of its temp dir).
+    #[must_use]
+    pub fn with_shared_dir_at(mut self, host: impl Into<PathBuf>) -> Self {
+        self.shared_dir = Some(host.into());
+        self.wants_shared_dir = true;
+        self
     }
 
     /// Set the cluster name.
@@ -252,7 +282,12 @@ impl Cluster {
                 minor: row.minor,
                 image: row.k3s_image.clone(),
                 config_file: "k3d.yaml",
-                config_yaml: k3d::config_yaml(self.nodes, Some(run_id())),
+                config_yaml: match &self.shared_dir {
+                    Some(host) => k3d::config(self.nodes, Some(run_id()))
+                        .with_shared_dir(host, SAN_DIR)
+                        .to_yaml(),
+                    None => k3d::config_yaml(self.nodes, Some(run_id())),
+                },
                 warnings: Vec::new(),
             },
             _ => {
@@ -268,7 +303,13 @@ impl Cluster {
                     minor: row.minor,
                     image: row.kind_node_image.clone(),
                     config_file: "kind.yaml",
-                    config_yaml: kind::config(self.nodes).with_patches(&patches).to_yaml(),
+                    config_yaml: match &self.shared_dir {
+                        Some(host) => kind::config(self.nodes)
+                            .with_patches(&patches)
+                            .with_shared_dir(host, SAN_DIR),
+                        None => kind::config(self.nodes).with_patches(&patches),
+                    }
+                    .to_yaml(),
                     warnings: patches.warnings,
                 }
             }
@@ -339,6 +380,15 @@ impl Cluster {
         if self.host.is_none() {
             self.host = Some(Host::detect());
         }
+        // The temp dir first: the shared directory lives in it, so it goes
+        // wherever the cluster's temp dir goes (reaper, cleanup, make clean).
+        let dir = kubeconfig::KubeconfigDir::new()?;
+        if self.wants_shared_dir && self.shared_dir.is_none() {
+            let san = dir.dir().join(SHARED_DIR_NAME);
+            std::fs::create_dir(&san)
+                .map_err(|e| Error::io("creating the nodes' shared directory", &san, e))?;
+            self.shared_dir = Some(san);
+        }
         let mut plan = self.plan()?;
         let mut notes = Vec::new();
         for w in &plan.warnings {
@@ -359,7 +409,6 @@ impl Cluster {
             notes.push(choice.why);
             plan.image = choice.image;
         }
-        let dir = kubeconfig::KubeconfigDir::new()?;
         let config_path = dir.dir().join(plan.config_file);
         std::fs::write(&config_path, &plan.config_yaml)
             .map_err(|e| Error::io("writing the cluster config", &config_path, e))?;

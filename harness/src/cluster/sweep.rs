@@ -8,6 +8,10 @@
 //!   network `k3d-<name>`, volume `k3d-<name>-images`);
 //! - Docker containers, networks and volumes labelled
 //!   `app.kubernetes.io/managed-by=storage-e2e`;
+//! - loop devices whose backing file is a volume image of the attachable
+//!   CSI driver (a path under [`SAN_DIR`]): loop devices belong to the
+//!   kernel, not to a container, so a node that vanished without unstaging
+//!   could leave one behind;
 //! - with [`Selector::All`] also the stale `$TMPDIR` dirs of
 //!   [`TEMP_DIR_PREFIXES`] (kubeconfigs, tier-1 data dirs, build contexts);
 //!   a data dir holding files a container user wrote that the invoking user
@@ -29,6 +33,7 @@ use crate::cluster::{k3d, kind, kubeconfig};
 use crate::cmd::{Cmd, on_path};
 use crate::error::{Error, Result, tail};
 use crate::labels::{MANAGED_BY, NAME_PREFIX, OWNER, RUN_ID, unique_name};
+use crate::manifest::SAN_DIR;
 
 /// Which leftovers to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +76,8 @@ pub struct SweepReport {
     pub networks: Vec<String>,
     /// Labelled volumes removed (names).
     pub volumes: Vec<String>,
+    /// Loop devices detached (`/dev/loopN <backing file>`).
+    pub loop_devices: Vec<String>,
     /// Stale `$TMPDIR` dirs removed ([`TEMP_DIR_PREFIXES`]).
     pub temp_dirs: Vec<String>,
     /// Removals that failed, one line each.
@@ -103,6 +110,7 @@ impl fmt::Display for SweepReport {
             ("containers", &self.containers),
             ("networks", &self.networks),
             ("volumes", &self.volumes),
+            ("loop devices", &self.loop_devices),
             ("temp dirs", &self.temp_dirs),
         ];
         for (what, list) in parts {
@@ -283,6 +291,12 @@ pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
         }
     }
 
+    // After the clusters: their mount namespaces are gone, so a loop device
+    // still backed by a volume image is a leftover, not a volume in use.
+    let (detached, errors) = detach_volume_loops(Path::new(SYS_BLOCK));
+    r.loop_devices.extend(detached);
+    r.errors.extend(errors);
+
     if *selector == Selector::All {
         r.temp_dirs = remove_stale_temp_dirs(
             &std::env::temp_dir(),
@@ -295,6 +309,109 @@ pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
     Ok(r)
 }
 
+/// Where the kernel lists block devices; a loop device's backing file is in
+/// `<dev>/loop/backing_file`, readable by any user.
+pub const SYS_BLOCK: &str = "/sys/block";
+
+/// Loop devices (`/dev/loopN`, backing file) whose backing file is one of
+/// the attachable CSI driver's volume images. The kernel prints the path as
+/// the process that attached it saw it, i.e. inside the node (or tier-1
+/// test container), where the shared directory is always [`SAN_DIR`];
+/// once that mount namespace is gone it prints the path relative to the
+/// bind mount (`/volumes/vol-….img`), so the file name decides too.
+pub fn harness_loop_devices(sys_block: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(sys_block) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("loop") {
+                return None;
+            }
+            let file = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            let file = file.trim().to_owned();
+            is_volume_image(&file).then(|| (format!("/dev/{name}"), file))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Detach every loop device [`harness_loop_devices`] finds: `losetup -d`
+/// on the host, else (not root) the same in a privileged throw-away
+/// container, whose `/dev` holds the host's devices. A device that is
+/// still mounted somewhere is only marked to be freed at its last unmount
+/// (the kernel's LOOP_CLR_FD on a busy device), so this never pulls a
+/// filesystem from under anyone. Returns what was detached
+/// (`/dev/loopN <backing file>`) and the failures, one line each.
+pub fn detach_volume_loops(sys_block: &Path) -> (Vec<String>, Vec<String>) {
+    let mut detached = Vec::new();
+    let mut errors = Vec::new();
+    for (device, file) in harness_loop_devices(sys_block) {
+        let host = Cmd::new("losetup").args(["-d", device.as_str()]).quiet();
+        let ok = host.run_unchecked().is_ok_and(|o| o.success())
+            || {
+                let image = shell_images().into_iter().find(|i| {
+                    Cmd::new("docker")
+                        .args(["image", "inspect", "--format", "{{.Id}}", i.as_str()])
+                        .quiet()
+                        .run_unchecked()
+                        .is_ok_and(|o| o.success())
+                });
+                match image {
+                    Some(image) => try_remove(&detach_as_root_cmd(&device, &image), &mut errors),
+                    None => {
+                        errors.push(format!(
+                        "`{host}` failed and Docker has no image to retry it as root with ({}); fix: sudo losetup -d {device}",
+                        shell_images().join(", ")
+                    ));
+                        false
+                    }
+                }
+            };
+        if ok {
+            detached.push(format!("{device} {file}"));
+        }
+    }
+    (detached, errors)
+}
+
+/// `losetup -d <device>` as root in a privileged throw-away container.
+pub fn detach_as_root_cmd(device: &str, image: &str) -> Cmd {
+    Cmd::new("docker").args([
+        "run".to_owned(),
+        "--rm".into(),
+        "--privileged".into(),
+        "--label".into(),
+        format!("{MANAGED_BY}={OWNER}"),
+        "--name".into(),
+        unique_name("sweep-loop"),
+        "--user".into(),
+        "0".into(),
+        "--entrypoint".into(),
+        "losetup".into(),
+        image.into(),
+        "-d".into(),
+        device.into(),
+    ])
+}
+
+/// Whether a loop device's backing file is an attachable-driver volume
+/// image: under [`SAN_DIR`], or named as the driver names its images
+/// (`vol-<16 hex digits>.img`, images/csi-driver/src/ids.rs).
+pub fn is_volume_image(backing_file: &str) -> bool {
+    let path = backing_file.trim_end_matches(" (deleted)");
+    let named = path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_prefix("vol-"))
+        .and_then(|f| f.strip_suffix(".img"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    path.starts_with(&format!("{SAN_DIR}/")) || named
+}
+
 /// The `$TMPDIR` folders the harness, its tests and scripts/node-image.sh
 /// make. Each is removed when its run ends; a killed run leaves them, and
 /// `make clean` removes them (a tier-0 test keeps this list complete).
@@ -305,6 +422,7 @@ pub const TEMP_DIR_PREFIXES: &[&str] = &[
     "e2e-image-",           // image build contexts (docker::LocalImage)
     "e2e-images-",          // image archives for kind#3795 (cluster::info)
     "e2e-node-image-",      // node image build contexts (scripts/node-image.sh)
+    "e2e-csi-san-",         // tier-1 CSI driver SAN dirs (tests/containers/csi.rs)
 ];
 
 /// Remove `<tmp>/<prefix>*` dirs of [`TEMP_DIR_PREFIXES`] (of clusters the
@@ -447,6 +565,49 @@ fn empty_as_root(dir: &Path) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Read from a recorded /sys/block: only loop devices backed by a
+    /// volume image of the attachable driver are the harness's.
+    #[test]
+    fn loop_devices_backed_by_volume_images_are_found_and_no_others() {
+        let sys = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dev = |name: &str, backing: Option<&str>| {
+            let d = sys.path().join(name);
+            std::fs::create_dir_all(d.join("loop")).unwrap_or_else(|e| panic!("{e}"));
+            if let Some(b) = backing {
+                std::fs::write(d.join("loop/backing_file"), format!("{b}\n"))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        };
+        dev(
+            "loop0",
+            Some("/var/lib/storage-e2e-san/volumes/vol-0a1b.img"),
+        );
+        dev("loop1", None);
+        dev("loop2", Some("/home/me/disk.img"));
+        dev(
+            "loop8",
+            Some("/var/lib/storage-e2e-san/volumes/vol-ff.img (deleted)"),
+        );
+        dev("vda", None);
+        assert_eq!(
+            harness_loop_devices(sys.path()),
+            vec![
+                (
+                    "/dev/loop0".to_owned(),
+                    "/var/lib/storage-e2e-san/volumes/vol-0a1b.img".to_owned()
+                ),
+                (
+                    "/dev/loop8".to_owned(),
+                    "/var/lib/storage-e2e-san/volumes/vol-ff.img (deleted)".to_owned()
+                ),
+            ]
+        );
+        assert!(!is_volume_image("/var/lib/storage-e2e-sanity/x.img"));
+        assert!(is_volume_image("/volumes/vol-0194510378c982bc.img"));
+        assert!(is_volume_image("/vol-0194510378c982bc.img (deleted)"));
+        assert!(!is_volume_image("/home/me/vol-1.img"));
+    }
 
     #[test]
     fn selectors_narrow_by_run_label_and_cluster_name() {

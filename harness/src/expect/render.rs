@@ -87,8 +87,8 @@ pub fn render_markdown() -> String {
         "The last column is what real runs recorded in `{}` saw for Prometheus (`make observed` \
          adds a run's report): the outcome, the Kubernetes minors and dates, and CONTRADICTED \
          where the table does not accept it. \"predicted only\" means no run here has checked the \
-         cell yet: NFS cells (no NFS client in the recording machine's kernel), k3d and existing \
-         clusters. Grafana's column is predicted only everywhere: no Grafana image could be \
+         cell yet: NFS cells (no NFS client in the recording machine's kernel), k3d, and the \
+         existing-cluster cells no run has covered. Grafana's column is predicted only everywhere: no Grafana image could be \
          obtained where these runs were recorded.\n",
         super::observed::RECORD_PATH
     );

@@ -191,6 +191,13 @@ pub(super) const NODE_SELECTOR: Source = doc(
     "Kubernetes only schedules the Pod onto nodes that have each of the labels you specify.",
 );
 
+pub(super) const NODE_AFFINITY: Source = doc(
+    "kubernetes.io: Assigning Pods to Nodes, node affinity",
+    "https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#node-affinity",
+    "requiredDuringSchedulingIgnoredDuringExecution: the scheduler can't schedule the Pod unless the \
+     rule is met; NotIn gives anti-affinity to the listed nodes.",
+);
+
 pub(super) const CORDON: Source = doc(
     "kubernetes.io: Nodes, manual node administration",
     "https://kubernetes.io/docs/concepts/architecture/nodes/#manual-node-administration",
@@ -266,9 +273,18 @@ pub(super) const TAINT_EVICTION: Source = doc(
 pub(super) const NON_GRACEFUL_SHUTDOWN: Source = doc(
     "kubernetes.io: Node shutdowns, non-graceful node shutdown",
     "https://kubernetes.io/docs/concepts/cluster-administration/node-shutdown/#non-graceful-node-shutdown",
-    "After a non-graceful shutdown the Pods of the node stay Terminating and their volumes stay \
-     attached; the attach/detach controller only force-detaches after its timeout (or at once with \
-     the out-of-service taint).",
+    "Without it, the VolumeAttachments will not be deleted from the original shutdown node, so the \
+     volumes used by its pods cannot be attached to a new running node. With the \
+     node.kubernetes.io/out-of-service taint, pods on the node are forcefully deleted if they have no \
+     matching toleration, and volume detach operations for the pods terminating on the node happen \
+     immediately (stable since 1.28).",
+);
+
+pub(super) const FORCE_DETACH_TIMEOUT: Source = doc(
+    "kubernetes.io: Node shutdowns, storage force detach on timeout",
+    "https://kubernetes.io/docs/concepts/cluster-administration/node-shutdown/#storage-force-detach-on-timeout",
+    "In any situation where a pod deletion has not succeeded for 6 minutes, kubernetes will force \
+     detach volumes being unmounted if the node is unhealthy at that instant.",
 );
 
 // ---- Prometheus and Grafana -----------------------------------------------
@@ -375,9 +391,53 @@ pub(super) const VOLUME_BINDING: Source = code(
 pub(super) const ATTACH_RECONCILER: Source = code(
     "kubernetes/kubernetes",
     "pkg/controller/volume/attachdetach/reconciler/reconciler.go",
-    "A volume already exclusively attached to another node is not attached again: the new pod gets \
-     a FailedAttachVolume event, 'Multi-Attach error for volume ... Volume is already used by \
-     pod(s) ...' (v1.35.8) or 'Waiting for detach for volume ...' (v1.36.4).",
+    "A ReadWriteOnce volume attached to one node is not attached to a second: once per volume and \
+     node the new pod gets a Warning FailedAttachVolume, 'Multi-Attach error for volume \"<pv>\" \
+     Volume is already used by pod(s) <old pod>' (v1.35.8, lines 396-437) or 'Waiting for detach \
+     for volume \"<pv>\" ...' (v1.36.4, kubernetes PR #138837).",
+);
+
+pub(super) const ATTACH_SAFE_DETACH: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/controller/volume/attachdetach/reconciler/reconciler.go",
+    "A volume no longer wanted on a node is detached only once that node's status stops listing it \
+     in volumesInUse (the kubelet unmounted it); the 6-minute maxWaitForUnmountDuration forces it \
+     only on an unhealthy node, and the out-of-service taint skips the wait (v1.35.8 lines 229-275; \
+     the same in v1.36.4).",
+);
+
+pub(super) const ATTACH_WANTED_WHILE_TERMINATING: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/controller/volume/attachdetach/util/util.go",
+    "A pod keeps its volumes wanted on its node until it is deleted from the API or terminated \
+     (phase Failed/Succeeded, or deletion requested and no container running); a pod stranded \
+     Terminating on a stopped node still reports its container running, so the reconciler never \
+     starts the force-detach timer for it (util.go:186 and pkg/volume/util/util.go IsPodTerminated \
+     at v1.35.8).",
+);
+
+pub(super) const PODGC_OUT_OF_SERVICE: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/controller/podgc/gc_controller.go",
+    "Every 20 s pod GC force-deletes (grace 0) the terminating pods on nodes that are NotReady and \
+     carry the node.kubernetes.io/out-of-service taint (gcTerminating, line 162 at v1.35.8 and \
+     v1.36.4).",
+);
+
+pub(super) const ROLLING_OLD_RS_KEPT: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/controller/deployment/rolling.go",
+    "With maxUnavailable 0 a stuck rollout cannot scale the old ReplicaSet down (maxScaledDown = \
+     all pods - minAvailable - unavailable new pods = 0, line 129 at v1.35.8), so a deleted old pod \
+     is recreated by its ReplicaSet at once, from the old template.",
+);
+
+pub(super) const SCHEDULER_SPREAD: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/scheduler/framework/plugins/podtopologyspread/plugin.go",
+    "The default topology spread (hostname, maxSkew 3, ScheduleAnyway) counts only pods matching the \
+     new ReplicaSet's selector, which carries its own pod-template-hash; nothing in scoring knows \
+     where a volume is attached, and equal scores are broken at random (schedule_one.go).",
 );
 
 pub(super) const RWO_NOT_ENFORCED: Source = issue(
@@ -488,6 +548,17 @@ pub(super) const SEED_HOSTPATH: Source = Source::Seed {
 };
 
 // ---- this project and the user's claim -----------------------------------
+
+pub(super) const PROJECT_ATTACHABLE_CSI: Source = Source::Project {
+    path: Cow::Borrowed("images/csi-driver/README.md"),
+    says: Cow::Borrowed(
+        "The project's own CSI driver stands in for a storage array only: a volume is an ext4 \
+         filesystem in an image file on a directory every node sees, attached to one node at a \
+         time (CSIDriver attachRequired: true; ControllerPublish refuses a second node), staged on \
+         a loop device; the attach/detach controller, VolumeAttachments, external-attacher, the \
+         kubelet and ext4 are real.",
+    ),
+};
 
 pub(super) const PROJECT_EXISTING: Source = Source::Project {
     path: Cow::Borrowed("harness/src/cluster/start.rs"),

@@ -32,7 +32,15 @@ pub const ASSUMPTIONS: &[&str] = &[
      old pod (the seed article's workaround).",
     "reschedule-other-node cordons the node of the Prometheus pod (replica 0 for the statefulset) and \
      deletes the pods on it; node-stop stops that node's container and keeps it stopped while the \
-     cell observes. An app not on that node is untouched and must survive.",
+     cell observes; node-stop-out-of-service does the same, then taints the node \
+     node.kubernetes.io/out-of-service once it is NotReady. An app not on that node is untouched and \
+     must survive.",
+    "rollout-other-node gives the pod template a required node affinity away from the old pod's \
+     node (that change is the rollout, RollingUpdate as deployed); rollout-other-node-unblock then \
+     waits until it is stuck and deletes the old pod.",
+    "csi-rwo claims are provisioned by the project's own CSI driver (attachRequired: true, no \
+     topology: every node can attach every volume, one node at a time), whose controller runs on \
+     the control-plane node, which no cell disrupts.",
     "Survives means a pod of the workload is Ready again and every seeded datum reads back; reasons \
      seen on the way (a lock held for a moment, a Multi-Attach until detach) are reported, not \
      failures.",
@@ -55,6 +63,9 @@ enum Backend {
     Nfs,
     /// The user's class, judged by [`CLAIM_NETWORK_RWO`].
     UserClaim,
+    /// The project's attachable CSI driver (csi-rwo): a volume attached to
+    /// one node at a time, able to move to any other.
+    Attachable,
 }
 
 impl Backend {
@@ -66,6 +77,12 @@ impl Backend {
     /// during a rolling update, so the lock decides.
     fn shares_dir_in_rollout(self) -> bool {
         self.pinned() || self == Self::Nfs
+    }
+
+    /// Backends whose volume is attached to one node at a time and moves
+    /// with its pod: the attach/detach controller decides.
+    fn attachable(self) -> bool {
+        matches!(self, Self::UserClaim | Self::Attachable)
     }
 }
 
@@ -130,6 +147,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
         // A cluster the harness creates has one class, the provider's
         // local-path one (crate::storage_class refuses any other there).
         Variant::CustomClass => (plain(custom_class(provider)), plain(custom_class(provider))),
+        Variant::CsiRwo => (plain(Backend::Attachable), plain(Backend::Attachable)),
     }
 }
 
@@ -169,9 +187,22 @@ const N_ATTACH_TRANSIENT: &str = "On an attachable backend the replacement waits
 const N_UNBLOCK: &str = "Deleting the old pod makes the old ReplicaSet create a replacement at once, so \
      the new pod and a fresh old-template pod race for the volume; whichever wins serves the same \
      data. The cell passes when it reads back; whether the rollout completed is in the report.";
-const N_USER_NODE_STOP: &str = "An attachable backend keeps the volume attached to the stopped node until \
-     the attach/detach controller force-detaches it (about 6 minutes after the node went \
-     unhealthy): the cell's wait must allow for that.";
+const N_ATTACH_NODE_STOP: &str = "The old pod stays Terminating on the stopped node and keeps its volume \
+     wanted there, so the attach/detach controller neither detaches it nor starts its 6-minute \
+     force-detach timer: the replacement waits on FailedAttachVolume for as long as the node stays \
+     away (it recovers once the node is back, which the cell does not wait for).";
+const N_OUT_OF_SERVICE: &str = "The out-of-service taint makes pod GC force-delete the old pod and the \
+     attach/detach controller detach its volume at once (a 'Waiting for detach' / Multi-Attach \
+     event on the way is transient).";
+const N_AWAY_UNBLOCK: &str = "Deleting the old pod does not end the rollout by itself: its ReplicaSet \
+     recreates it at once from the old template (no affinity), on either node. On the old node it \
+     keeps the volume there and the new pod keeps waiting; on the new pod's node the volume moves \
+     there and the two race for the lock. Either way a pod serves the same data; the report says \
+     which pod won, on which node, and whether the rollout completed.";
+const N_ROLLOUT_PLACEMENT: &str = "The scheduler does not know where the volume is attached, so the new \
+     pod lands on the old pod's node (shared attachment, the lock is held: prometheus-lock-held) or \
+     on the other worker (the volume cannot attach there: multi-attach) by a near coin toss; the \
+     report says where it landed.";
 const N_NFS_LEASE: &str = "If the stopped node could not release Prometheus's lock on the export, it \
      lapses with the node's NFSv4 lease: the replacement may crash-loop on the lock until then.";
 const N_GRAFANA_USER_ROLLOUT: &str = "Grafana on an attachable backend: a new pod placed on another node \
@@ -216,6 +247,11 @@ fn placement(s: Shape) -> Vec<Source> {
         Backend::LocalPath => vec![LOCAL_VOLUME, KIND_STORAGE, K3S_LOCAL_PATH],
         Backend::Nfs => vec![NFS_RWO_NOT_ENFORCED, RWO_NOT_ENFORCED],
         Backend::UserClaim => vec![CLAIM_NETWORK_RWO, ATTACH_RECONCILER],
+        Backend::Attachable => vec![
+            PROJECT_ATTACHABLE_CSI,
+            ATTACH_RECONCILER,
+            ATTACH_SAFE_DETACH,
+        ],
     };
     if s.statefulset {
         out.push(STS_STABLE_STORAGE);
@@ -233,7 +269,7 @@ fn overlap_notes(app: App, s: Shape, mut part: Part) -> Part {
     } else if app == App::Prometheus && s.backend != Backend::EmptyDir {
         part = part.note(N_LOCK_TRANSIENT);
     }
-    if s.backend == Backend::UserClaim {
+    if s.backend.attachable() {
         part = part.note(N_ATTACH_TRANSIENT);
     }
     part
@@ -271,7 +307,7 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
                 return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
             }
             let part = Part::new(Outcome::Survives, [DEPLOY_RECREATE]).with(placement(s));
-            if s.backend == UserClaim {
+            if s.backend.attachable() {
                 part.note(N_ATTACH_TRANSIENT)
             } else {
                 part
@@ -283,13 +319,25 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             if s.rwop || app == App::Prometheus {
                 part = part.note(N_UNBLOCK);
             }
-            if s.backend == UserClaim {
+            if s.backend.attachable() {
                 part = part.with([MULTI_ATTACH_PR]).note(N_ATTACH_TRANSIENT);
             }
             part
         }
+        Disruption::RolloutOtherNode => rollout_other_node(app, s),
+        Disruption::RolloutOtherNodeUnblock => {
+            let part = Part::new(Outcome::Survives, [SEED_DEADLOCK, ROLLING_OLD_RS_KEPT])
+                .with(placement(s))
+                .with([ATTACH_RECONCILER, MULTI_ATTACH_PR]);
+            if app == App::Prometheus || s.backend.attachable() {
+                part.note(N_AWAY_UNBLOCK)
+            } else {
+                part
+            }
+        }
         Disruption::RescheduleOtherNode => reschedule(app, s),
         Disruption::NodeStop => node_stop(app, s),
+        Disruption::NodeStopOutOfService => node_stop_out_of_service(app, s),
         Disruption::NfsRestart => {
             let mut part = Part::new(
                 Outcome::Survives,
@@ -347,6 +395,30 @@ fn rollout_restart(app: App, s: Shape) -> Part {
         );
     }
     match (app, s.backend) {
+        (App::Prometheus, Attachable) => Part::new(
+            Outcome::OneOf {
+                outcomes: vec![
+                    Outcome::RolloutStuck {
+                        reason: Reason::PrometheusLockHeld,
+                    },
+                    Outcome::RolloutStuck {
+                        reason: Reason::MultiAttach,
+                    },
+                ],
+            },
+            [
+                SEED_DEADLOCK,
+                DEPLOY_ROLLING,
+                SCHEDULER_SPREAD,
+                ACCESS_MODES,
+                PROM_LOCK_ISSUE,
+                ATTACH_RECONCILER,
+                MULTI_ATTACH_PR,
+                DEPLOY_FAILED,
+                PROJECT_ATTACHABLE_CSI,
+            ],
+        )
+        .note(N_ROLLOUT_PLACEMENT),
         (App::Prometheus, b) if b.shares_dir_in_rollout() => {
             let mut src = vec![
                 SEED_DEADLOCK,
@@ -398,7 +470,7 @@ fn rollout_restart(app: App, s: Shape) -> Part {
                 GRAFANA_NFS_DISK_IO,
             ],
         ),
-        (App::Grafana, UserClaim) => Part::new(
+        (App::Grafana, UserClaim | Attachable) => Part::new(
             Outcome::OneOf {
                 outcomes: vec![
                     Outcome::Survives,
@@ -408,13 +480,14 @@ fn rollout_restart(app: App, s: Shape) -> Part {
                 ],
             },
             [
-                CLAIM_NETWORK_RWO,
                 ACCESS_MODES,
                 DEPLOY_ROLLING,
+                SCHEDULER_SPREAD,
                 MULTI_ATTACH_PR,
                 ATTACH_RECONCILER,
             ],
         )
+        .with(placement(s))
         .note(N_GRAFANA_USER_ROLLOUT),
         (App::Grafana, _) => {
             Part::new(Outcome::Survives, [DEPLOY_ROLLING, ACCESS_MODES]).with(placement(s))
@@ -440,7 +513,7 @@ fn reschedule(app: App, s: Shape) -> Part {
         )
         .with(placement(s)),
         Nfs => Part::new(Outcome::Survives, [CORDON]).with(placement(s)),
-        UserClaim => Part::new(Outcome::Survives, [CORDON, MULTI_ATTACH_PR])
+        UserClaim | Attachable => Part::new(Outcome::Survives, [CORDON, MULTI_ATTACH_PR])
             .with(placement(s))
             .note(N_ATTACH_TRANSIENT),
     }
@@ -502,17 +575,112 @@ fn node_stop(app: App, s: Shape) -> Part {
                 part
             }
         }
-        UserClaim => Part::new(Outcome::Survives, evicted)
-            .with([NON_GRACEFUL_SHUTDOWN])
+        UserClaim | Attachable => Part::new(
+            Outcome::Pending {
+                reason: Reason::MultiAttach,
+            },
+            evicted,
+        )
+        .with([
+            ATTACH_WANTED_WHILE_TERMINATING,
+            NON_GRACEFUL_SHUTDOWN,
+            FORCE_DETACH_TIMEOUT,
+        ])
+        .with(placement(s))
+        .note(N_ATTACH_NODE_STOP),
+    }
+}
+
+/// node-stop, then the out-of-service taint once the node is NotReady:
+/// the old pods are force-deleted and attachable volumes detached at once,
+/// so what stays pending is only what is bound to the node itself.
+fn node_stop_out_of_service(app: App, s: Shape) -> Part {
+    use Backend::*;
+    let shutdown = [NON_GRACEFUL_SHUTDOWN, PODGC_OUT_OF_SERVICE, TAINT_EVICTION];
+    match s.backend {
+        EmptyDir => Part::new(lost(app), shutdown).with([EMPTYDIR]),
+        HostPathPinned => Part::new(
+            Outcome::Pending {
+                reason: Reason::Unschedulable,
+            },
+            shutdown,
+        )
+        .with([NODE_SELECTOR, HOSTPATH, KIND_NODE_TMPFS, KIND_RESTART]),
+        // Also the statefulset's and rwop's: once pod GC has deleted the
+        // old pod, neither the StatefulSet's name nor the RWOP claim is held,
+        // and the replacement meets the PV's node affinity.
+        LocalPv | LocalPath => Part::new(
+            Outcome::Pending {
+                reason: Reason::NodeAffinityConflict,
+            },
+            shutdown,
+        )
+        .with([NODE_AFFINITY_UNREACHABLE, VOLUME_BINDING])
+        .with(placement(s))
+        .with([KIND_NODE_TMPFS, KIND_RESTART]),
+        Nfs => {
+            let part = Part::new(Outcome::Survives, shutdown).with(placement(s));
+            if app == App::Prometheus {
+                part.with([NFS4_LEASES]).note(N_NFS_LEASE)
+            } else {
+                part
+            }
+        }
+        UserClaim | Attachable => Part::new(Outcome::Survives, shutdown)
+            .with([ATTACH_SAFE_DETACH])
             .with(placement(s))
-            .note(N_USER_NODE_STOP),
+            .note(N_OUT_OF_SERVICE),
+    }
+}
+
+/// A rollout whose new pod may not run on the old pod's node: whatever is
+/// bound to that node stops it; an attachable volume cannot attach to the
+/// new node while the old pod still uses it; a shared one meets the lock.
+fn rollout_other_node(app: App, s: Shape) -> Part {
+    use Backend::*;
+    let rollout = [NODE_AFFINITY, DEPLOY_ROLLING, DEPLOY_FAILED];
+    let stuck = |reason| Outcome::RolloutStuck { reason };
+    if s.rwop && s.backend != EmptyDir {
+        return Part::new(stuck(Reason::RwopRejected), rollout).with([
+            ACCESS_MODES,
+            RWOP_SCHEDULER,
+            RWOP_E2E,
+        ]);
+    }
+    match s.backend {
+        EmptyDir => Part::new(lost(app), [EMPTYDIR, NODE_AFFINITY, DEPLOY_ROLLING]),
+        HostPathPinned => Part::new(stuck(Reason::Unschedulable), rollout).with([
+            NODE_SELECTOR,
+            HOSTPATH,
+            SEED_HOSTPATH,
+        ]),
+        LocalPv | LocalPath => Part::new(stuck(Reason::NodeAffinityConflict), rollout)
+            .with([VOLUME_BINDING])
+            .with(placement(s)),
+        Nfs => match app {
+            App::Prometheus => Part::new(stuck(Reason::PrometheusLockHeld), rollout).with([
+                NFS_RWO_NOT_ENFORCED,
+                RWO_NOT_ENFORCED,
+                FLOCK_NFS,
+                PROM_LOCK_ISSUE,
+            ]),
+            App::Grafana => Part::new(Outcome::Survives, [NODE_AFFINITY, DEPLOY_ROLLING]).with([
+                NFS_RWO_NOT_ENFORCED,
+                RWO_NOT_ENFORCED,
+                GRAFANA_SQLITE_NFS,
+                GRAFANA_NFS_DISK_IO,
+            ]),
+        },
+        UserClaim | Attachable => Part::new(stuck(Reason::MultiAttach), rollout)
+            .with([ACCESS_MODES, MULTI_ATTACH_PR])
+            .with(placement(s)),
     }
 }
 
 /// Cells the harness does not run, with why and the sources that say so.
 fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
     match (cell.variant, cell.disruption, cell.provider) {
-        (_, Disruption::NodeStop, Provider::Existing) => Some((
+        (_, Disruption::NodeStop | Disruption::NodeStopOutOfService, Provider::Existing) => Some((
             "the harness never stops a node of a cluster it did not create",
             vec![PROJECT_EXISTING],
         )),
@@ -527,6 +695,12 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
         (Variant::HostPath | Variant::LocalPv, _, Provider::Existing) => Some((
             "the harness never writes directories onto the nodes of a cluster it did not create",
             vec![PROJECT_EXISTING],
+        )),
+        (Variant::CsiRwo, _, Provider::Existing) => Some((
+            "the attachable driver keeps its volumes in a host directory mounted into every node of \
+             a cluster the harness creates; on your cluster, check your own attachable class with \
+             custom-class (E2E_STORAGE_CLASS)",
+            vec![PROJECT_EXISTING, PROJECT_ATTACHABLE_CSI],
         )),
         (v, _, Provider::Existing) if v.uses_nfs() => Some((
             "the NFS server container joins the cluster's Docker network, which only kind/k3d have",
@@ -544,9 +718,29 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
             "a StatefulSet rollout deletes before it recreates, so it never gets stuck on the volume",
             vec![STS_UPDATE_STRATEGIES],
         )),
-        (Variant::EmptyDir, Disruption::StuckRolloutUnblock, _) => Some((
+        (
+            Variant::EmptyDir,
+            Disruption::StuckRolloutUnblock | Disruption::RolloutOtherNodeUnblock,
+            _,
+        ) => Some((
             "the rollout never gets stuck: each new pod gets its own emptyDir",
             vec![EMPTYDIR, DEPLOY_ROLLING],
+        )),
+        (
+            Variant::Statefulset,
+            Disruption::RolloutOtherNode | Disruption::RolloutOtherNodeUnblock,
+            _,
+        ) => Some((
+            "a StatefulSet replaces its pods in place, one at a time, and the variant's two \
+                 replicas with pod anti-affinity already take both workers: there is no other node \
+                 for replica 0's new template",
+            vec![STS_UPDATE_STRATEGIES, NODE_AFFINITY],
+        )),
+        (v, Disruption::RolloutOtherNodeUnblock, p) if shapes(v, p).0.backend.pinned() => Some((
+            "the data is bound to the old node, so no pod of the new template can ever start there \
+             or elsewhere; deleting the old pod only brings back one of the old template \
+             (rollout-other-node shows the stuck rollout itself)",
+            vec![NODE_AFFINITY, ROLLING_OLD_RS_KEPT, VOLUME_BINDING],
         )),
         _ => None,
     }
@@ -737,6 +931,86 @@ mod tests {
     }
 
     #[test]
+    fn attachable_storage_follows_the_pod_and_waits_for_detach() {
+        let e = |d| exp(Variant::CsiRwo, d, Provider::Kind);
+        for d in [
+            Disruption::PodDelete,
+            Disruption::PodForceDelete,
+            Disruption::RolloutRecreate,
+            Disruption::StuckRolloutUnblock,
+            Disruption::RescheduleOtherNode,
+            Disruption::NodeStopOutOfService,
+            Disruption::RolloutOtherNodeUnblock,
+            Disruption::ImageUpgrade,
+            Disruption::ContainerKill,
+        ] {
+            assert_eq!(e(d).prometheus, Outcome::Survives, "{d}");
+            assert!(e(d).sources.contains(&PROJECT_ATTACHABLE_CSI), "{d}");
+        }
+        let stuck = |reason| Outcome::RolloutStuck { reason };
+        assert_eq!(
+            e(Disruption::RolloutOtherNode).prometheus,
+            stuck(Reason::MultiAttach)
+        );
+        assert_eq!(
+            e(Disruption::RolloutOtherNode).grafana,
+            stuck(Reason::MultiAttach)
+        );
+        assert_eq!(
+            e(Disruption::RolloutRestart).prometheus,
+            Outcome::OneOf {
+                outcomes: vec![
+                    stuck(Reason::PrometheusLockHeld),
+                    stuck(Reason::MultiAttach)
+                ]
+            }
+        );
+        assert_eq!(
+            e(Disruption::NodeStop).prometheus,
+            Outcome::Pending {
+                reason: Reason::MultiAttach
+            }
+        );
+        assert!(
+            e(Disruption::NodeStop)
+                .sources
+                .contains(&ATTACH_WANTED_WHILE_TERMINATING)
+        );
+        assert!(!e(Disruption::NfsRestart).is_applicable());
+        assert!(!exp(Variant::CsiRwo, Disruption::PodDelete, Provider::Existing).is_applicable());
+        // The same mechanism on node-local storage: the new pod never starts.
+        assert_eq!(
+            exp(
+                Variant::DefaultClass,
+                Disruption::RolloutOtherNode,
+                Provider::Kind
+            )
+            .prometheus,
+            stuck(Reason::NodeAffinityConflict)
+        );
+        assert!(matches!(
+            exp(
+                Variant::EmptyDir,
+                Disruption::RolloutOtherNode,
+                Provider::Kind
+            )
+            .prometheus,
+            Outcome::Lost { .. }
+        ));
+        assert_eq!(
+            exp(
+                Variant::DefaultClass,
+                Disruption::NodeStopOutOfService,
+                Provider::Kind
+            )
+            .prometheus,
+            Outcome::Pending {
+                reason: Reason::NodeAffinityConflict
+            }
+        );
+    }
+
+    #[test]
     fn not_applicable_cells_say_why() {
         for cell in Cell::all() {
             let e = exp(cell.variant, cell.disruption, cell.provider);
@@ -751,15 +1025,36 @@ mod tests {
                     cell.variant,
                     Variant::HostPath | Variant::LocalPv | Variant::NfsStatic | Variant::NfsDynamic
                 ));
+            let existing_off_limits = existing_off_limits
+                || (cell.provider == Provider::Existing
+                    && (cell.disruption == Disruption::NodeStopOutOfService
+                        || cell.variant == Variant::CsiRwo));
+            let rollout_away = matches!(
+                cell.disruption,
+                Disruption::RolloutOtherNode | Disruption::RolloutOtherNodeUnblock
+            );
+            // The unblock needs a rollout that gets stuck and a volume that
+            // can follow the new pod: not emptyDir, not node-bound storage.
+            let node_bound = matches!(cell.variant, Variant::HostPath | Variant::LocalPv)
+                || (cell.provider != Provider::Existing
+                    && matches!(
+                        cell.variant,
+                        Variant::DefaultClass | Variant::Rwop | Variant::CustomClass
+                    ));
             let should = existing_off_limits
                 || (cell.disruption == Disruption::NfsRestart && !cell.variant.uses_nfs())
                 || (cell.variant == Variant::Statefulset
+                    && (rollout_away
+                        || matches!(
+                            cell.disruption,
+                            Disruption::RolloutRecreate | Disruption::StuckRolloutUnblock
+                        )))
+                || (cell.variant == Variant::EmptyDir
                     && matches!(
                         cell.disruption,
-                        Disruption::RolloutRecreate | Disruption::StuckRolloutUnblock
+                        Disruption::StuckRolloutUnblock | Disruption::RolloutOtherNodeUnblock
                     ))
-                || (cell.variant == Variant::EmptyDir
-                    && cell.disruption == Disruption::StuckRolloutUnblock);
+                || (cell.disruption == Disruption::RolloutOtherNodeUnblock && node_bound);
             assert_eq!(na, should, "{cell}");
         }
     }

@@ -140,6 +140,122 @@ pub async fn wait_ready(client: &Client, objects: &[&Manifest]) -> Result<()> {
     .await
 }
 
+/// Install an addon: its CustomResourceDefinitions first, then, once the
+/// API server serves them (condition Established), everything else; then
+/// wait until its workloads are ready and every CSI driver it has a node
+/// plugin for is registered with every node's kubelet.
+///
+/// Why the last wait: a node plugin Pod is Ready as soon as its process
+/// runs, but the kubelet calls the plugin's registration socket, then
+/// NodeGetInfo, and only then lists the driver in the node's CSINode, which
+/// the external-attacher needs. A volume attached before that fails with
+/// "driver name ... not found in the list of registered CSI drivers".
+///
+/// # Errors
+/// As [`apply_all`] and [`wait_ready`]; [`Error::Timeout`] naming the
+/// CRDs not established or the nodes whose CSINode lacks the driver.
+pub async fn install_addon(client: &Client, objects: &[Manifest]) -> Result<()> {
+    let (crds, rest): (Vec<&Manifest>, Vec<&Manifest>) = objects
+        .iter()
+        .partition(|m| matches!(m.object, Object::CustomResourceDefinition(_)));
+    apply_all(client, crds.iter().copied()).await?;
+    wait_established(client, &crds).await?;
+    apply_all(client, rest.iter().copied()).await?;
+    wait_ready(client, &rest).await?;
+    let drivers: Vec<&str> = rest
+        .iter()
+        .filter(|m| matches!(m.object, Object::CsiDriver(_)))
+        .map(|m| m.object.name())
+        .collect();
+    let has_node_plugin = rest
+        .iter()
+        .any(|m| matches!(m.object, Object::DaemonSet(_)));
+    if has_node_plugin {
+        for driver in drivers {
+            wait_registered(client, driver).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn wait_established(client: &Client, crds: &[&Manifest]) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    if crds.is_empty() {
+        return Ok(());
+    }
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let names: Vec<&str> = crds.iter().map(|m| m.object.name()).collect();
+    poll(
+        &format!(
+            "CustomResourceDefinitions {} to be established",
+            names.join(", ")
+        ),
+        ADDON_READY_TIMEOUT,
+        ADDON_POLL,
+        || async {
+            let mut waiting = Vec::new();
+            for name in &names {
+                let established = api.get(name).await.map(|crd| {
+                    crd.status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                match established {
+                    Ok(true) => {}
+                    Ok(false) => waiting.push(format!("{name} not Established")),
+                    Err(e) => waiting.push(format!("{name} ({e})")),
+                }
+            }
+            if waiting.is_empty() {
+                Check::Ready(())
+            } else {
+                Check::NotYet(waiting.join("; "))
+            }
+        },
+    )
+    .await
+}
+
+/// Wait until every node's CSINode lists `driver`.
+async fn wait_registered(client: &Client, driver: &str) -> Result<()> {
+    use k8s_openapi::api::core::v1::Node;
+    use k8s_openapi::api::storage::v1::CSINode;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let csinodes: Api<CSINode> = Api::all(client.clone());
+    poll(
+        &format!("CSI driver {driver} to be registered on every node (CSINode)"),
+        ADDON_READY_TIMEOUT,
+        ADDON_POLL,
+        || async {
+            let (all, registered) = match (
+                nodes.list(&Default::default()).await,
+                csinodes.list(&Default::default()).await,
+            ) {
+                (Ok(n), Ok(c)) => (n.items, c.items),
+                (Err(e), _) | (_, Err(e)) => return Check::NotYet(format!("listing failed: {e}")),
+            };
+            let missing: Vec<String> = all
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .filter(|name| {
+                    !registered.iter().any(|c| {
+                        c.metadata.name.as_deref() == Some(name.as_str())
+                            && c.spec.drivers.iter().any(|d| d.name == driver)
+                    })
+                })
+                .collect();
+            if missing.is_empty() {
+                Check::Ready(())
+            } else {
+                Check::NotYet(format!("not yet on {}", missing.join(", ")))
+            }
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod contract_tests {
     //! Contract tests: the requests the harness sends, checked against a

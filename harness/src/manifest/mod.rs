@@ -43,14 +43,17 @@ mod params;
 mod patch;
 mod render;
 mod rendered;
+mod snapshot_class;
 #[cfg(test)]
 mod tests;
 
 pub use names::{
-    APP_NAME_LABEL, DATA_VOLUME, GRAFANA, GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET,
-    HOST_DIR, PROMETHEUS, VOLUME_LABEL, addons_for,
+    APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_CLASS, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA,
+    GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, HOST_DIR, PROMETHEUS, SAN_DIR, VOLUME_LABEL,
+    addons_for,
 };
 pub use object::Object;
 pub use params::{PLACEHOLDERS, Params};
 pub use render::render;
 pub use rendered::{Manifest, Rendered, Source, Workload};
+pub use snapshot_class::VolumeSnapshotClass;

@@ -24,9 +24,23 @@ pub const HOST_DIR: &str = "/var/local/storage-e2e";
 pub fn addons_for(variant: Variant) -> &'static [&'static str] {
     match variant {
         Variant::NfsDynamic => &["csi-driver-nfs"],
+        Variant::CsiRwo => &[ATTACHABLE_ADDON],
         _ => &[],
     }
 }
+
+/// The addon of the project's attachable CSI driver (`manifests/addons/csi-loop/`).
+pub const ATTACHABLE_ADDON: &str = "csi-loop";
+/// Its CSI driver name (CSIDriver object, StorageClass provisioner, the
+/// driver's own `DRIVER_NAME`).
+pub const ATTACHABLE_DRIVER: &str = "loop.csi.storage-e2e.test";
+/// Its StorageClass, which csi-rwo claims name and which
+/// `E2E_STORAGE_CLASS` may name on an existing cluster that has the addon.
+pub const ATTACHABLE_CLASS: &str = "storage-e2e-attachable";
+/// The directory every node of a harness-made cluster sees at this path (a
+/// kind extraMount of one host directory): the attachable driver's "SAN",
+/// holding its volumes as image files.
+pub const SAN_DIR: &str = "/var/lib/storage-e2e-san";
 
 /// The label every app object carries with its app's name.
 pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 macro_rules! objects {
-    ($($variant:ident($($ty:ident)::+)),* $(,)?) => {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
         /// One typed Kubernetes object from a manifest. Only the kinds the
         /// manifests use are known; anything else is rejected with the list.
         #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,7 @@ macro_rules! objects {
         pub enum Object {
             $(
                 #[doc = concat!("A `", stringify!($variant), "`.")]
-                $variant(k8s_openapi::api::$($ty)::+),
+                $variant($ty),
             )*
         }
 
@@ -32,8 +32,8 @@ macro_rules! objects {
             pub fn known_kinds() -> Vec<String> {
                 vec![$(format!(
                     "{} {}",
-                    <k8s_openapi::api::$($ty)::+>::API_VERSION,
-                    <k8s_openapi::api::$($ty)::+>::KIND,
+                    <$ty>::API_VERSION,
+                    <$ty>::KIND,
                 )),*]
             }
 
@@ -45,8 +45,8 @@ macro_rules! objects {
                 value: Value,
             ) -> Option<Result<Self, serde_json::Error>> {
                 $(
-                    if api_version == <k8s_openapi::api::$($ty)::+>::API_VERSION
-                        && kind == <k8s_openapi::api::$($ty)::+>::KIND
+                    if api_version == <$ty>::API_VERSION
+                        && kind == <$ty>::KIND
                     {
                         return Some(serde_json::from_value(value).map(Self::$variant));
                     }
@@ -57,14 +57,14 @@ macro_rules! objects {
             /// The object's kind, e.g. `Deployment`.
             pub fn kind(&self) -> &'static str {
                 match self {
-                    $(Self::$variant(_) => <k8s_openapi::api::$($ty)::+>::KIND,)*
+                    $(Self::$variant(_) => <$ty>::KIND,)*
                 }
             }
 
             /// The object's apiVersion, e.g. `apps/v1`.
             pub fn api_version(&self) -> &'static str {
                 match self {
-                    $(Self::$variant(_) => <k8s_openapi::api::$($ty)::+>::API_VERSION,)*
+                    $(Self::$variant(_) => <$ty>::API_VERSION,)*
                 }
             }
 
@@ -78,7 +78,7 @@ macro_rules! objects {
             /// The API resource (group, version, plural) to apply it through.
             pub fn api_resource(&self) -> kube::core::ApiResource {
                 match self {
-                    $(Self::$variant(_) => kube::core::ApiResource::erase::<k8s_openapi::api::$($ty)::+>(&()),)*
+                    $(Self::$variant(_) => kube::core::ApiResource::erase::<$ty>(&()),)*
                 }
             }
 
@@ -94,6 +94,9 @@ macro_rules! objects {
         }
     };
 }
+
+use k8s_openapi::api::{apps, core, rbac, storage};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 objects! {
     Namespace(core::v1::Namespace),
@@ -112,6 +115,8 @@ objects! {
     ClusterRoleBinding(rbac::v1::ClusterRoleBinding),
     Role(rbac::v1::Role),
     RoleBinding(rbac::v1::RoleBinding),
+    CustomResourceDefinition(apiextensions::v1::CustomResourceDefinition),
+    VolumeSnapshotClass(super::snapshot_class::VolumeSnapshotClass),
 }
 
 impl Object {
@@ -140,6 +145,8 @@ impl Object {
                 | Self::CsiDriver(_)
                 | Self::ClusterRole(_)
                 | Self::ClusterRoleBinding(_)
+                | Self::CustomResourceDefinition(_)
+                | Self::VolumeSnapshotClass(_)
         )
     }
 
@@ -170,8 +177,8 @@ impl Object {
     /// permissions), workloads last.
     pub(crate) fn apply_rank(&self) -> u8 {
         match self {
-            Self::Namespace(_) => 0,
-            Self::CsiDriver(_) | Self::StorageClass(_) => 1,
+            Self::Namespace(_) | Self::CustomResourceDefinition(_) => 0,
+            Self::CsiDriver(_) | Self::StorageClass(_) | Self::VolumeSnapshotClass(_) => 1,
             Self::ServiceAccount(_) | Self::ClusterRole(_) | Self::Role(_) => 2,
             Self::ClusterRoleBinding(_) | Self::RoleBinding(_) => 3,
             Self::PersistentVolume(_) => 4,
@@ -202,6 +209,8 @@ impl serde::Serialize for Object {
             Self::ClusterRoleBinding(o) => o.serialize(s),
             Self::Role(o) => o.serialize(s),
             Self::RoleBinding(o) => o.serialize(s),
+            Self::CustomResourceDefinition(o) => o.serialize(s),
+            Self::VolumeSnapshotClass(o) => o.serialize(s),
         }
     }
 }

@@ -19,6 +19,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "PROMETHEUS_IMAGE",
     "GRAFANA_IMAGE",
     "INIT_IMAGE",
+    "CSI_DRIVER_IMAGE",
+    "CSI_SIDECARS_IMAGE",
     "GRAFANA_PASSWORD",
 ];
 
@@ -41,7 +43,8 @@ pub struct Params {
     pub node_name: Option<String>,
     /// `${STORAGE_CLASS}`: the user's StorageClass (custom-class).
     pub storage_class: Option<String>,
-    /// `${PROMETHEUS_IMAGE}`, `${GRAFANA_IMAGE}`, `${INIT_IMAGE}`.
+    /// `${PROMETHEUS_IMAGE}`, `${GRAFANA_IMAGE}`, `${INIT_IMAGE}`,
+    /// `${CSI_DRIVER_IMAGE}`, `${CSI_SIDECARS_IMAGE}`.
     pub images: Images,
     /// `${GRAFANA_PASSWORD}`: Grafana's admin password (goes into a Secret).
     pub grafana_password: String,
@@ -125,6 +128,8 @@ impl Params {
             "PROMETHEUS_IMAGE" => Some(self.images.prometheus.as_str()),
             "GRAFANA_IMAGE" => Some(self.images.grafana.as_str()),
             "INIT_IMAGE" => Some(self.images.init.as_str()),
+            "CSI_DRIVER_IMAGE" => Some(self.images.csi_driver.as_str()),
+            "CSI_SIDECARS_IMAGE" => Some(self.images.csi_sidecars.as_str()),
             "GRAFANA_PASSWORD" => Some(self.grafana_password.as_str()),
             _ => return None,
         })

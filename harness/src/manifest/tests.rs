@@ -670,7 +670,7 @@ fn unknown_variant_lists_the_valid_ones() {
     assert_eq!(
         e,
         Err("unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
-             nfs-dynamic, default-class, statefulset, rwop, custom-class"
+             nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
             .to_owned())
     );
 }

@@ -26,6 +26,16 @@ pub enum Disruption {
     NfsRestart,
     /// Upgrade the image N-1 -> N on the same volume.
     ImageUpgrade,
+    /// A rollout whose new pod cannot land on the old pod's node: the pod
+    /// template gains a required node affinity away from it (the rollout
+    /// itself), so an attachable volume must move between nodes.
+    RolloutOtherNode,
+    /// [`Self::RolloutOtherNode`], then the seed article's workaround once
+    /// it is stuck: delete the old pod.
+    RolloutOtherNodeUnblock,
+    /// Stop the node, wait until it is NotReady, then apply the
+    /// `node.kubernetes.io/out-of-service` taint (non-graceful node shutdown).
+    NodeStopOutOfService,
 }
 
 impl NamedId for Disruption {
@@ -41,6 +51,9 @@ impl NamedId for Disruption {
         Self::NodeStop,
         Self::NfsRestart,
         Self::ImageUpgrade,
+        Self::RolloutOtherNode,
+        Self::RolloutOtherNodeUnblock,
+        Self::NodeStopOutOfService,
     ];
 
     fn id(self) -> &'static str {
@@ -55,6 +68,9 @@ impl NamedId for Disruption {
             Self::NodeStop => "node-stop",
             Self::NfsRestart => "nfs-restart",
             Self::ImageUpgrade => "image-upgrade",
+            Self::RolloutOtherNode => "rollout-other-node",
+            Self::RolloutOtherNodeUnblock => "rollout-other-node-unblock",
+            Self::NodeStopOutOfService => "node-stop-out-of-service",
         }
     }
 }
@@ -67,7 +83,25 @@ impl Disruption {
     pub fn is_node_level(self) -> bool {
         matches!(
             self,
-            Self::RescheduleOtherNode | Self::NodeStop | Self::NfsRestart
+            Self::RescheduleOtherNode
+                | Self::NodeStop
+                | Self::NfsRestart
+                | Self::NodeStopOutOfService
+        )
+    }
+
+    /// Disruptions that stop the Prometheus pod's node.
+    pub fn stops_node(self) -> bool {
+        matches!(self, Self::NodeStop | Self::NodeStopOutOfService)
+    }
+
+    /// Disruptions that provoke a stuck rollout on purpose and then delete
+    /// the old pod: the stuck state is their starting point, not their
+    /// outcome.
+    pub fn unblocks(self) -> bool {
+        matches!(
+            self,
+            Self::StuckRolloutUnblock | Self::RolloutOtherNodeUnblock
         )
     }
 }
@@ -85,7 +119,12 @@ mod tests {
             .collect();
         assert_eq!(
             node_level,
-            ["reschedule-other-node", "node-stop", "nfs-restart"]
+            [
+                "reschedule-other-node",
+                "node-stop",
+                "nfs-restart",
+                "node-stop-out-of-service"
+            ]
         );
     }
 }

@@ -25,6 +25,10 @@ pub enum Variant {
     Rwop,
     /// The user's own StorageClass (E2E_STORAGE_CLASS).
     CustomClass,
+    /// An attachable ReadWriteOnce claim on the project's own CSI driver
+    /// (ext4 on a loop device, attached to one node at a time): network
+    /// block storage as a cloud disk or SAN LUN behaves.
+    CsiRwo,
 }
 
 impl NamedId for Variant {
@@ -39,6 +43,7 @@ impl NamedId for Variant {
         Self::Statefulset,
         Self::Rwop,
         Self::CustomClass,
+        Self::CsiRwo,
     ];
 
     fn id(self) -> &'static str {
@@ -52,6 +57,7 @@ impl NamedId for Variant {
             Self::Statefulset => "statefulset",
             Self::Rwop => "rwop",
             Self::CustomClass => "custom-class",
+            Self::CsiRwo => "csi-rwo",
         }
     }
 }
@@ -62,6 +68,12 @@ impl Variant {
     /// Whether the variant's volumes are served by the harness's NFS server.
     pub fn uses_nfs(self) -> bool {
         matches!(self, Self::NfsStatic | Self::NfsDynamic)
+    }
+
+    /// Whether the variant's volumes are the project's attachable CSI
+    /// driver's (they need its addon and the cluster's shared image dir).
+    pub fn uses_attachable_csi(self) -> bool {
+        self == Self::CsiRwo
     }
 
     /// Whether the data lives in a directory on one node (and so is pinned to it).
@@ -96,7 +108,7 @@ mod tests {
         assert_eq!(
             err,
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
-             nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class"
+             nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
         );
     }
 

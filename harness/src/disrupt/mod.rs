@@ -1,0 +1,22 @@
+//! Applying the disruptions of [`crate::vocab::Disruption`] to running pods
+//! and nodes, and undoing what must be undone afterwards.
+//!
+//! - `target`: what a disruption acts on ([`Target`]) and what it did
+//!   ([`Applied`]), the node and NFS operations it may need.
+//! - `pods`: the pod- and node-level disruptions, one function each, and
+//!   [`restore`].
+//! - `rollout`: the rollouts (restart, Recreate, away from the node, an
+//!   image upgrade) and the seed article's unblock of a stuck one.
+
+mod pods;
+mod rollout;
+mod target;
+#[cfg(test)]
+mod tests;
+
+pub use pods::{NODE_NOT_READY_TIMEOUT, apply, restore};
+pub use rollout::{STUCK_CREATING, STUCK_ROLLOUT_OBSERVE};
+pub use target::{Applied, NodeOps, Restartable, Target, bystander};
+
+#[cfg(test)]
+pub(crate) use target::tests_support;

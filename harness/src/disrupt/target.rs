@@ -1,0 +1,175 @@
+//! What a disruption acts on, what it did, and the operations outside the
+//! Kubernetes API it may need (node containers, the NFS server).
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use kube::{Client, ResourceExt as _};
+
+use crate::cmd::Output;
+use crate::error::{Error, Result};
+use crate::vocab::Disruption;
+use crate::workload::{self, Kind, Workload};
+
+/// Operations on cluster nodes a disruption needs; the cluster guard
+/// implements them (`docker exec`/`docker stop` on node containers).
+#[async_trait]
+pub trait NodeOps: Send + Sync {
+    /// Run `argv` on the node (in the node container).
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output>;
+    /// Stop the node (its container), as a power loss would.
+    async fn stop_node(&self, node: &str) -> Result<()>;
+    /// Start a stopped node again.
+    async fn start_node(&self, node: &str) -> Result<()>;
+}
+
+/// The cluster's node operations (`docker exec`/`stop`/`start` on the node containers).
+#[async_trait]
+impl NodeOps for crate::cluster::ClusterInfo {
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output> {
+        crate::cluster::ClusterInfo::node_exec(self, node, argv).await
+    }
+
+    async fn stop_node(&self, node: &str) -> Result<()> {
+        crate::cluster::ClusterInfo::stop_node(self, node).await
+    }
+
+    async fn start_node(&self, node: &str) -> Result<()> {
+        crate::cluster::ClusterInfo::start_node(self, node).await
+    }
+}
+
+/// Something that can be restarted in place (the NFS server).
+#[async_trait]
+pub trait Restartable: Send + Sync {
+    /// Restart and wait until it serves again.
+    async fn restart(&self) -> Result<()>;
+}
+
+/// What a disruption is applied to.
+pub struct Target<'a> {
+    /// API client.
+    pub client: Client,
+    /// The cell's namespace.
+    pub namespace: &'a str,
+    /// The workload disrupted.
+    pub workload: Workload,
+    /// How it is run.
+    pub kind: Kind,
+    /// Node operations (None on providers whose nodes the harness does not own).
+    pub nodes: Option<&'a dyn NodeOps>,
+    /// The NFS server, for nfs-restart.
+    pub nfs: Option<&'a dyn Restartable>,
+    /// The image to upgrade to, for image-upgrade.
+    pub upgrade_image: Option<&'a str>,
+}
+
+/// What was done, for the wait that follows and for the report.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The disruption.
+    pub disruption: Disruption,
+    /// When it was applied: recovery time counts from here.
+    pub at: Instant,
+    /// The pod that was running before (and may be gone now).
+    pub old_pod: String,
+    /// Its uid: a StatefulSet's replacement pod has the same name.
+    pub old_uid: String,
+    /// The uids of all the workload's pods before (a rollout replaces them all).
+    pub old_uids: Vec<String>,
+    /// Whether the disruption acted on this workload; `false` for a
+    /// bystander (e.g. Grafana on another node during node-stop).
+    pub affected: bool,
+    /// The node it ran on.
+    pub node: Option<String>,
+    /// The main container's restart count before.
+    pub restarts_before: i32,
+    /// What the harness did, step by step, for the report.
+    pub steps: Vec<String>,
+    /// Nodes cordoned, stopped or tainted, to put back by [`super::restore`].
+    pub(super) cordoned: Option<String>,
+    pub(super) stopped: Option<String>,
+    pub(super) tainted: Option<String>,
+}
+
+impl Applied {
+    /// What is known before acting on `pod`, one of the workload's `pods`.
+    pub(super) fn before(
+        d: Disruption,
+        t: &Target<'_>,
+        pod: &k8s_openapi::api::core::v1::Pod,
+        pods: &[k8s_openapi::api::core::v1::Pod],
+    ) -> Self {
+        Self {
+            disruption: d,
+            at: Instant::now(),
+            old_pod: pod.name_any(),
+            old_uid: pod.metadata.uid.clone().unwrap_or_default(),
+            old_uids: pods.iter().filter_map(|p| p.metadata.uid.clone()).collect(),
+            affected: true,
+            node: workload::node_of(pod),
+            restarts_before: workload::restarts(pod, t.workload.container),
+            steps: Vec::new(),
+            cordoned: None,
+            stopped: None,
+            tainted: None,
+        }
+    }
+
+    /// Whether the disruption replaces the pod (as opposed to restarting a
+    /// container in it, or leaving it alone).
+    pub fn replaces_pod(&self) -> bool {
+        !matches!(
+            self.disruption,
+            Disruption::ContainerKill | Disruption::NfsRestart
+        )
+    }
+}
+
+/// Record the state of a workload a node-level disruption may hit in
+/// passing (`affected` says whether its pod is on `node`), without acting.
+///
+/// # Errors
+/// As [`super::apply`] when the workload has no pod.
+pub async fn bystander(
+    d: Disruption,
+    t: &Target<'_>,
+    node: Option<&str>,
+    at: Instant,
+) -> Result<Applied> {
+    let pods = workload::pods(&t.client, t.namespace, &t.workload).await?;
+    let pod = pods.first().ok_or_else(|| Error::Cannot {
+        action: format!("apply {d} near {}", t.workload.name),
+        why: format!("no {} pod in {}", t.workload.name, t.namespace),
+    })?;
+    let mut a = Applied::before(d, t, pod, &pods);
+    a.at = at;
+    let on = a.node.as_deref();
+    a.affected = d == Disruption::NfsRestart || (d.stops_node() && on.is_some() && on == node);
+    Ok(a)
+}
+
+/// Building [`Applied`] values for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    /// What [`super::super::apply`] would record for `d` on `pod`, before acting.
+    pub(crate) fn applied(d: Disruption, pod: &Pod) -> Applied {
+        Applied {
+            disruption: d,
+            at: Instant::now(),
+            old_pod: pod.name_any(),
+            old_uid: pod.metadata.uid.clone().unwrap_or_default(),
+            old_uids: pod.metadata.uid.iter().cloned().collect(),
+            affected: true,
+            node: workload::node_of(pod),
+            restarts_before: workload::restarts(pod, "prometheus"),
+            steps: Vec::new(),
+            cordoned: None,
+            stopped: None,
+            tainted: None,
+        }
+    }
+}

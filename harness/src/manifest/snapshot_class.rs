@@ -1,0 +1,75 @@
+//! `VolumeSnapshotClass` (snapshot.storage.k8s.io/v1), typed here because
+//! k8s-openapi only carries the built-in API groups and the snapshot API is
+//! a CustomResourceDefinition (kubernetes-csi/external-snapshotter's
+//! client/apis/volumesnapshot/v1/types.go defines its fields). Only what a
+//! class has: the driver, the deletion policy and the driver's parameters.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+/// A VolumeSnapshotClass: which CSI driver takes a VolumeSnapshot's
+/// snapshot, and what happens to it when the VolumeSnapshot is deleted.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSnapshotClass {
+    /// Always `snapshot.storage.k8s.io/v1` (written back out as read).
+    pub api_version: String,
+    /// Always `VolumeSnapshotClass`.
+    pub kind: String,
+    /// Standard object metadata.
+    pub metadata: ObjectMeta,
+    /// The CSI driver that takes the snapshots.
+    pub driver: String,
+    /// `Delete` or `Retain`: what happens to the snapshot in the storage
+    /// when its VolumeSnapshotContent is released.
+    pub deletion_policy: String,
+    /// Opaque parameters for the driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, String>>,
+}
+
+impl k8s_openapi::Resource for VolumeSnapshotClass {
+    const API_VERSION: &'static str = "snapshot.storage.k8s.io/v1";
+    const GROUP: &'static str = "snapshot.storage.k8s.io";
+    const KIND: &'static str = "VolumeSnapshotClass";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "volumesnapshotclasses";
+    type Scope = k8s_openapi::ClusterResourceScope;
+}
+
+impl k8s_openapi::Metadata for VolumeSnapshotClass {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_class_reads_and_writes_back_the_same_json() {
+        let v = json!({
+            "apiVersion": "snapshot.storage.k8s.io/v1",
+            "kind": "VolumeSnapshotClass",
+            "metadata": {"name": "c"},
+            "driver": "loop.csi.storage-e2e.test",
+            "deletionPolicy": "Delete"
+        });
+        let c: VolumeSnapshotClass = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(c.driver, "loop.csi.storage-e2e.test");
+        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+        let ar = kube::core::ApiResource::erase::<VolumeSnapshotClass>(&());
+        assert_eq!(ar.plural, "volumesnapshotclasses");
+        assert_eq!(ar.api_version, "snapshot.storage.k8s.io/v1");
+    }
+}
