@@ -30,10 +30,11 @@ test:
 # a node image for E2E_K8S_VERSION (the pinned one, pulled if need be, else
 # built offline), then the matrix. Cells run E2E_PARALLEL at a time
 # (node-level ones alone); the run prints where the report is, pass or fail.
+# E2E_TEST_ARGS go to the test runner after `--` (filters, --skip NAME).
 e2e:
 	scripts/tools.sh "$${E2E_PROVIDER:-kind}"
 	if [ "$${E2E_PROVIDER:-kind}" = kind ]; then scripts/node-image.sh --ensure "$${E2E_K8S_VERSION:-}"; fi
-	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4}
+	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4} $(E2E_TEST_ARGS)
 
 # A kind node image for K8S (a minor of kind-config/versions.toml, default
 # its default), built from Go modules and Debian packages: for machines and

@@ -4,6 +4,7 @@
 #
 #   scripts/csi-images.sh            build (or reuse) both images
 #   scripts/csi-images.sh --driver   only the driver image; prints its tag
+#   scripts/csi-images.sh --sidecars only the sidecars image; prints its tag
 #   scripts/csi-images.sh --sanity   only csi-sanity; prints its path
 #   scripts/csi-images.sh --tags     prints both tags (driver, then sidecars);
 #                                    builds nothing
@@ -58,12 +59,13 @@ start=$(date +%s)
 
 say() { printf '[csi-images %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
 die() { echo "csi-images: $*" >&2; exit 1; }
-usage() { die "usage: scripts/csi-images.sh [--driver | --sanity | --tags]"; }
+usage() { die "usage: scripts/csi-images.sh [--driver | --sidecars | --sanity | --tags]"; }
 
 mode=all
 case "${1:-}" in
   "") ;;
   --driver) mode=driver ;;
+  --sidecars) mode=sidecars ;;
   --sanity) mode=sanity ;;
   --tags) mode=tags ;;
   *) usage ;;
@@ -200,6 +202,10 @@ case $mode in
   driver)
     driver_image
     echo "$DRIVER_TAG"
+    ;;
+  sidecars)
+    sidecars_image
+    echo "$SIDECARS_TAG"
     ;;
   all)
     sidecars_image

@@ -29,6 +29,10 @@ pub struct Host {
     pub cap_sys_resource: bool,
     /// `MemAvailable` in bytes, when /proc/meminfo says.
     pub mem_available: Option<u64>,
+    /// `None` when the attachable CSI driver's images are in Docker or can
+    /// be built here (Go on PATH: its sidecars and the driver's protocol
+    /// files come from the Go module proxy); otherwise why not.
+    pub no_csi_build: Option<String>,
 }
 
 /// The raw inputs [`Host::from_sources`] reads, as the live system shows them.
@@ -50,15 +54,28 @@ pub struct Sources<'a> {
     pub cap_bnd: &'a str,
     /// /proc/meminfo.
     pub meminfo: &'a str,
+    /// Whether `go` is on PATH.
+    pub go_on_path: bool,
+    /// Whether Docker has both attachable CSI driver images under their
+    /// default tags.
+    pub csi_images_present: bool,
 }
 
 impl Host {
     /// Why `variant`'s cells cannot run on a `provider` cluster made on
-    /// this host, if they cannot: the nodes of a kind or k3d cluster share
-    /// this host's kernel, so NFS variants need its NFS client.
-    pub fn cannot_run(&self, variant: Variant, provider: Provider) -> Option<&str> {
-        match (&self.no_nfs_client, variant.uses_nfs(), provider) {
-            (Some(why), true, Provider::Kind | Provider::K3d) => Some(why),
+    /// this host, if they cannot, with where they can: the nodes of a kind
+    /// or k3d cluster share this host's kernel, so NFS variants need its NFS
+    /// client; csi-rwo needs the attachable driver's images, which only Go
+    /// can build where they are not in Docker yet.
+    pub fn cannot_run(&self, variant: Variant, provider: Provider) -> Option<String> {
+        if !matches!(provider, Provider::Kind | Provider::K3d) {
+            return None;
+        }
+        match (&self.no_nfs_client, &self.no_csi_build) {
+            (Some(why), _) if variant.uses_nfs() => Some(format!(
+                "{why} (NFS cells run where the kernel has an NFS client, e.g. GitHub's ubuntu runners)"
+            )),
+            (_, Some(why)) if variant.uses_attachable_csi() => Some(why.clone()),
             _ => None,
         }
     }
@@ -90,6 +107,20 @@ impl Host {
             unified_cgroup: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             cap_bnd: &cap_bnd,
             meminfo: &read("/proc/meminfo"),
+            go_on_path: crate::cmd::on_path("go", &std::env::var("PATH").unwrap_or_default())
+                .is_some(),
+            csi_images_present: Cmd::new("docker")
+                .args([
+                    "image",
+                    "inspect",
+                    "--format",
+                    "{{.Id}}",
+                    crate::config::default_images::CSI_DRIVER,
+                    crate::config::default_images::CSI_SIDECARS,
+                ])
+                .quiet()
+                .run_unchecked()
+                .is_ok_and(|o| o.success()),
         })
     }
 
@@ -119,11 +150,21 @@ impl Host {
             let kb = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
             kb.trim().parse::<u64>().ok().map(|k| k * 1024)
         });
+        let no_csi_build = (!s.go_on_path && !s.csi_images_present).then(|| {
+            format!(
+                "the attachable CSI driver's images ({}, {}) are not in Docker, and building them \
+                 needs Go, which is not on PATH (its sidecars and protocol files come from the Go \
+                 module proxy): install Go (https://go.dev/dl/ or Debian's golang-go) to run csi-rwo",
+                crate::config::default_images::CSI_DRIVER,
+                crate::config::default_images::CSI_SIDECARS
+            )
+        });
         Self {
             no_nfs_client,
             cgroup_v1,
             cap_sys_resource,
             mem_available,
+            no_csi_build,
         }
     }
 }
@@ -184,6 +225,7 @@ impl Host {
             cgroup_v1,
             cap_sys_resource,
             mem_available: None,
+            no_csi_build: None,
         }
     }
 }
@@ -218,7 +260,46 @@ mod tests {
             unified_cgroup: false,
             cap_bnd: "000001fffeffffff",
             meminfo: MEMINFO,
+            go_on_path: true,
+            csi_images_present: false,
         }
+    }
+
+    /// csi-rwo runs where its images exist or Go can build them; where
+    /// neither, its cells are not runnable, with the fix, and no other
+    /// variant is affected.
+    #[test]
+    fn csi_rwo_needs_its_images_or_go_to_build_them() {
+        let with_go = Host::from_sources(&sources(WITH_NFS));
+        assert_eq!(with_go.no_csi_build, None);
+        let built = Sources {
+            go_on_path: false,
+            csi_images_present: true,
+            ..sources(WITH_NFS)
+        };
+        assert_eq!(Host::from_sources(&built).no_csi_build, None);
+        let neither = Host::from_sources(&Sources {
+            go_on_path: false,
+            ..sources(WITH_NFS)
+        });
+        let why = neither
+            .cannot_run(Variant::CsiRwo, Provider::Kind)
+            .unwrap_or_default();
+        assert!(
+            why.contains("building them needs Go, which is not on PATH")
+                && why.ends_with(
+                    "install Go (https://go.dev/dl/ or Debian's golang-go) to run csi-rwo"
+                ),
+            "{why}"
+        );
+        assert_eq!(
+            neither.cannot_run(Variant::DefaultClass, Provider::Kind),
+            None
+        );
+        assert_eq!(
+            neither.cannot_run(Variant::CsiRwo, Provider::Existing),
+            None
+        );
     }
 
     #[test]

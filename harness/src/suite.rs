@@ -49,12 +49,8 @@ pub fn skip_reason(config: &Config, host: &Host, cell: Cell) -> Option<String> {
     if let Some(why) = e.not_applicable_why() {
         return Some(format!("not applicable: {why}"));
     }
-    host.cannot_run(cell.variant, cell.provider).map(|why| {
-        format!(
-            "not runnable on this host: {why} (NFS cells run where the kernel has an NFS client, \
-             e.g. GitHub's ubuntu runners)"
-        )
-    })
+    host.cannot_run(cell.variant, cell.provider)
+        .map(|why| format!("not runnable on this host: {why}"))
 }
 
 fn ids<T: crate::vocab::NamedId>(v: &[T]) -> String {
