@@ -74,57 +74,87 @@ fn code(path: &Path) -> String {
         .join("\n")
 }
 
-/// `crate::a::b` references in `code`, as `[a, b]` (b may be an item).
+/// `code` with every `super::` and `self::` path written from the crate
+/// root, for a file whose module is `module` (a `mod.rs` is its folder's
+/// module): `super::rollout` in `disrupt/pods.rs` becomes
+/// `crate::disrupt::rollout`, so relative imports count like absolute
+/// ones.
+fn absolute(code: &str, module: &[String]) -> String {
+    let path = |up: usize| {
+        module[..module.len().saturating_sub(up)]
+            .iter()
+            .map(|s| format!("{s}::"))
+            .collect::<String>()
+    };
+    code.replace("super::super::", &format!("crate::{}", path(2)))
+        .replace("super::", &format!("crate::{}", path(1)))
+        .replace("self::", &format!("crate::{}", path(0)))
+}
+
+/// `crate::a::b` references in `code`, as `[a, b]` (b may be an item);
+/// groups are expanded at any depth (`crate::{a, b::c}`,
+/// `crate::a::{b, c}`), so a grouped import counts like separate ones.
 fn references(code: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        // `crate::{a, b::c}` groups: take every first segment inside.
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find(';').unwrap_or(group.len());
-            for part in group[..end].split(',') {
-                let path: Vec<String> = part
-                    .trim()
-                    .trim_start_matches('{')
-                    .split("::")
-                    .map(|s| s.trim_matches(|c: char| !c.is_alphanumeric() && c != '_'))
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if !path.is_empty() {
-                    out.push(path);
-                }
-            }
-            continue;
-        }
-        let path: Vec<String> = rest
-            .split("::")
-            .map_while(|s| {
-                let id: String = s
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                (!id.is_empty()).then_some(id)
-            })
-            .take(2)
-            .collect();
-        if !path.is_empty() {
-            out.push(path);
-        }
+        paths(&code[i + "crate::".len()..], &[], &mut out);
     }
     out
+}
+
+/// The paths at the start of `rest` (after `crate::` or a group's `{`),
+/// each `prefix` + up to two segments in all, into `out`.
+fn paths(rest: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    let mut path = prefix.to_vec();
+    let mut rest = rest.trim_start();
+    loop {
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                paths(item, &path, out);
+            }
+            return;
+        }
+        let id: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if id.is_empty() {
+            break;
+        }
+        path.push(id.clone());
+        rest = &rest[id.len()..];
+        match rest.strip_prefix("::") {
+            Some(r) if path.len() < 2 => rest = r.trim_start(),
+            _ => break,
+        }
+    }
+    if !path.is_empty() && path.len() > prefix.len() {
+        path.truncate(2);
+        out.push(path);
+    }
 }
 
 /// The graph between modules at `depth` (1: top-level modules; 2: the
 /// children of one module, edges only between siblings).
 fn graph(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
+    let sources: Vec<(Vec<String>, String)> = files()
+        .into_iter()
+        .filter(|(_, path)| !is_test_file(path))
+        .map(|(module, path)| (module, code(&path)))
+        .collect();
+    graph_of(&sources, depth)
+}
+
+/// [`graph`] over `(module, code)` pairs.
+fn graph_of(sources: &[(Vec<String>, String)], depth: usize) -> BTreeMap<String, BTreeSet<String>> {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (module, path) in files() {
-        if module.len() < depth || is_test_file(&path) || module.is_empty() {
+    for (module, code) in sources {
+        if module.len() < depth || module.is_empty() {
             continue;
         }
         let me = module[..depth].join("::");
-        for r in references(&code(&path)) {
+        for r in references(&absolute(code, module)) {
             if r.len() < depth || (depth == 2 && r[0] != module[0]) {
                 continue;
             }
@@ -176,6 +206,52 @@ fn the_module_graph_has_no_cycle() {
         find_cycle(&children),
         None,
         "sibling modules: {children:#?}"
+    );
+}
+
+/// The mutant check of the graph: a cycle made only of `super::` imports
+/// between sibling files (as `disrupt/pods.rs` and `disrupt/rollout.rs`
+/// had) is found; written from the crate root it is the same cycle.
+#[test]
+fn a_cycle_through_super_imports_is_found() {
+    let m = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let files = |pods: &str, rollout: &str| {
+        vec![
+            (
+                m(&["disrupt"]),
+                "mod pods;\nmod rollout;\npub use self::pods::apply;".to_owned(),
+            ),
+            (m(&["disrupt", "pods"]), pods.to_owned()),
+            (m(&["disrupt", "rollout"]), rollout.to_owned()),
+        ]
+    };
+    let cyclic = files(
+        "use super::rollout;\nuse crate::error::Result;",
+        "use super::pods::delete_pod;",
+    );
+    assert_eq!(
+        find_cycle(&graph_of(&cyclic, 2)),
+        Some(vec![
+            "disrupt::pods".to_owned(),
+            "disrupt::rollout".to_owned()
+        ])
+    );
+    let absolute_paths = files(
+        "use crate::disrupt::rollout;",
+        "use crate::disrupt::pods::delete_pod;",
+    );
+    assert!(find_cycle(&graph_of(&absolute_paths, 2)).is_some());
+    let grouped = files(
+        "use super::{data, rollout};",
+        "use super::{pods::delete_pod, target};",
+    );
+    assert!(find_cycle(&graph_of(&grouped, 2)).is_some());
+    let acyclic = files("use super::rollout;", "use super::target::delete_pod;");
+    assert_eq!(find_cycle(&graph_of(&acyclic, 2)), None);
+    // `super::super::` from a nested file reaches the top level.
+    assert_eq!(
+        absolute("use super::super::error::Result;", &m(&["a", "b"])),
+        "use crate::error::Result;"
     );
 }
 

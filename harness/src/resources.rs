@@ -85,7 +85,7 @@ impl Resources {
                     let created = clock.elapsed();
                     // Cluster::start printed these; the report keeps them.
                     self.note(guard.notes().iter().cloned(), false);
-                    let load = self.images_to_load(&images);
+                    let load = self.images_to_load(&images)?;
                     let refs: Vec<&str> = load.iter().map(String::as_str).collect();
                     let clock = std::time::Instant::now();
                     guard.load_images(&refs).await?;
@@ -143,7 +143,7 @@ impl Resources {
             return Ok(self.config.images.clone());
         }
         let needs_init = self
-            .images_to_load(&self.config.images)
+            .images_to_load(&self.config.images)?
             .contains(&self.config.images.init);
         let config = self.config.clone();
         let chosen = tokio::task::spawn_blocking(move || {
@@ -192,7 +192,11 @@ impl Resources {
     /// Every image a run loads into its nodes: what the selected variants
     /// render to for the apps it runs (addons included), plus the previous
     /// releases when image-upgrade is selected.
-    fn images_to_load(&self, images: &Images) -> Vec<String> {
+    ///
+    /// # Errors
+    /// When a selected variant's manifests do not render: its cells could
+    /// not run either, and the error names the file.
+    fn images_to_load(&self, images: &Images) -> Result<Vec<String>> {
         let apps = &self.config.apps;
         let mut all = Vec::new();
         if self.config.disruptions.contains(&Disruption::ImageUpgrade) {
@@ -212,25 +216,24 @@ impl Resources {
             .iter()
             .filter(|v| self.host.cannot_run(**v, self.config.provider).is_none());
         for v in runnable {
-            if let Ok(r) = manifest::render(&self.config.manifests_dir, *v, &params) {
-                let objects = r.objects_for(apps);
-                let addons = r.addons().iter().flat_map(|(_, m)| m.iter());
-                for m in objects.iter().chain(addons) {
-                    let Some(spec) = m.object.pod_spec() else {
-                        continue;
-                    };
-                    let containers = spec
-                        .init_containers
-                        .iter()
-                        .flatten()
-                        .chain(&spec.containers);
-                    all.extend(containers.filter_map(|c| c.image.clone()));
-                }
+            let r = manifest::render(&self.config.manifests_dir, *v, &params)?;
+            let objects = r.objects_for(apps);
+            let addons = r.addons().iter().flat_map(|(_, m)| m.iter());
+            for m in objects.iter().chain(addons) {
+                let Some(spec) = m.object.pod_spec() else {
+                    continue;
+                };
+                let containers = spec
+                    .init_containers
+                    .iter()
+                    .flatten()
+                    .chain(&spec.containers);
+                all.extend(containers.filter_map(|c| c.image.clone()));
             }
         }
         all.sort();
         all.dedup();
-        all
+        Ok(all)
     }
 
     /// The run's NFS server on the cluster's Docker network, started on first use.
@@ -319,6 +322,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let res = Resources::new(config, host);
         res.images_to_load(&res.config.images.clone())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// NFS cells are skipped where the kernel has no NFS client; the images

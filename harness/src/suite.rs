@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::{Result, chain};
 use crate::expect::expected;
 use crate::host::Host;
-use crate::report::CellResult;
+use crate::report::{CellResult, Status};
 use crate::resources::Resources;
 use crate::vocab::{Cell, Disruption, NamedId as _, Variant};
 
@@ -97,15 +97,13 @@ pub struct Suite {
 /// How a cell ended, for the test runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CellRun {
-    /// Not run: not selected or not applicable (reported as ignored, with why).
+    /// Not run: not selected or not applicable (reported as ignored, with
+    /// why; the report has no row for it).
     Skipped(String),
-    /// Observed what the table expects.
-    Passed,
-    /// Observed something else, or could not observe; the message says what.
-    Failed(String),
-    /// Not run because the run itself failed first (its cluster did not
-    /// start); the run's error is reported once and fails the run.
-    NotRun(String),
+    /// Reached the report with this status. A cell not run because the run
+    /// itself failed first is reported ignored; the run's error is printed
+    /// once and fails the run.
+    Ran(Status),
 }
 
 /// How long one cell may take at most, as the outer backstop. Every step
@@ -147,14 +145,15 @@ impl Suite {
                 // cell is only marked.
                 let why = "the run's cluster did not start (its error is printed once, at the \
                            end of the run)";
-                record(&CellResult::new(cell, "unknown").not_run(why));
-                return CellRun::NotRun(format!("not run: {why}"));
+                let r = CellResult::new(cell, None).not_run(why);
+                record(&r);
+                return CellRun::Ran(r.status);
             }
         };
         let failed = |e: String| {
-            let r = CellResult::new(cell, "unknown").error(&e);
+            let r = CellResult::new(cell, None).error(&e);
             record(&r);
-            CellRun::Failed(r.failure.unwrap_or(e))
+            CellRun::Ran(r.status)
         };
         let run = crate::cell::run(res, &cluster, cell);
         let outcome = match tokio::time::timeout(CELL_TIMEOUT, run).await {
@@ -162,8 +161,7 @@ impl Suite {
                 "no result within {CELL_TIMEOUT:?} (the outer backstop)"
             )),
             Ok(Err(e)) => failed(chain(&e)),
-            Ok(Ok(r)) if r.passed => CellRun::Passed,
-            Ok(Ok(r)) => CellRun::Failed(r.failure.unwrap_or_else(|| format!("{cell} failed"))),
+            Ok(Ok(r)) => CellRun::Ran(r.status),
         };
         if cell.disruption.is_node_level() {
             // Whatever the cell did or failed to undo (a cell cut off by the
@@ -402,7 +400,7 @@ mod tests {
         for d in [Disruption::PodDelete, Disruption::RolloutRestart] {
             assert_eq!(
                 suite.run_cell(cell(d)).await,
-                CellRun::NotRun(format!("not run: {why}"))
+                CellRun::Ran(Status::NotRun { why: why.into() })
             );
         }
         let failure = suite
@@ -423,7 +421,7 @@ mod tests {
         assert!(
             cells
                 .iter()
-                .all(|c| c.not_run.as_deref() == Some(why) && !c.passed)
+                .all(|c| c.status == Status::NotRun { why: why.into() })
         );
         suite.finish(true).await.unwrap_or_else(|e| panic!("{e}"));
         let md = std::fs::read_to_string(report.join("report.md")).unwrap_or_default();

@@ -13,6 +13,7 @@ use kube::{Client, ResourceExt as _};
 
 use crate::error::{Error, Result};
 use crate::prometheus;
+use crate::vocab::App;
 use crate::{grafana, manifest};
 
 /// How the workload is run.
@@ -29,8 +30,9 @@ pub enum Kind {
 pub struct Workload {
     /// The Deployment/StatefulSet name.
     pub name: &'static str,
-    /// The pods' `app.kubernetes.io/name` label value.
-    pub app: &'static str,
+    /// The app it runs; its id is the pods' `app.kubernetes.io/name`
+    /// label value and the prefix of their names.
+    pub app: App,
     /// The main container's name.
     pub container: &'static str,
     /// The HTTP port probes talk to.
@@ -42,7 +44,7 @@ pub struct Workload {
 /// Prometheus as manifests/base deploys it.
 pub const PROMETHEUS: Workload = Workload {
     name: manifest::PROMETHEUS,
-    app: manifest::PROMETHEUS,
+    app: App::Prometheus,
     container: manifest::PROMETHEUS,
     port: prometheus::PORT,
     data_dir: prometheus::DATA_DIR,
@@ -51,7 +53,7 @@ pub const PROMETHEUS: Workload = Workload {
 /// Grafana as manifests/base deploys it.
 pub const GRAFANA: Workload = Workload {
     name: manifest::GRAFANA,
-    app: manifest::GRAFANA,
+    app: App::Grafana,
     container: manifest::GRAFANA,
     port: grafana::PORT,
     data_dir: grafana::DATA_DIR,
@@ -329,6 +331,16 @@ pub fn restarts(pod: &Pod, container: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The app's id is what the manifests name its workload and label its
+    /// pods with: the selector and the timeline's per-app view rely on it.
+    #[test]
+    fn each_workload_is_named_and_labelled_after_its_app() {
+        for w in [PROMETHEUS, GRAFANA] {
+            assert_eq!(w.app.id(), w.name);
+            assert_eq!(w.selector(), format!("app.kubernetes.io/name={}", w.name));
+        }
+    }
 
     /// A pod as `kubectl get pod -o json` shows one crash-looping on the
     /// Prometheus lock after a rollout restart (shape from the Pod API).

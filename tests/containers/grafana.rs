@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Result, ensure};
 use harness::grafana::{self, DbFile, SeedSpec, classify_log};
-use harness::vocab::{Reason, Verdict};
+use harness::vocab::{Part, PartKind, Reason, Verdict};
 
 use crate::grafana_support::{DataDir, EXIT_TIMEOUT, Grafana, image, within_test_timeout};
 
@@ -147,9 +147,9 @@ async fn container_filesystem_loses_the_dashboard_on_recreation_negative_control
             judgement.verdict
                 == Verdict::Lost {
                     parts: vec![
-                        format!("dashboard {}", uids.dashboard),
-                        format!("datasource {}", uids.datasource),
-                        format!("folder {}", uids.folder),
+                        Part::object(PartKind::Dashboard, &uids.dashboard),
+                        Part::object(PartKind::Datasource, &uids.datasource),
+                        Part::object(PartKind::Folder, &uids.folder),
                     ]
                 },
             "the negative control must be judged Lost, naming what was lost: {judgement:?}"

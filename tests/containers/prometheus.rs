@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use harness::prometheus::{
-    DATA_DIR, History, Read, Seeded, Snapshot, await_queryable, classify_log, compare, part,
+    DATA_DIR, DENSE_SPAN, History, Read, Seeded, Snapshot, await_queryable, classify_log, compare,
     seed_blocks, unclean_stop_logged, write_blocks,
 };
-use harness::vocab::{Judgement, Reason, Verdict};
+use harness::vocab::{Judgement, PartKind, Reason, Verdict};
 use rstest::rstest;
 
 use crate::prom_support::{
@@ -34,6 +34,8 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 const QUERYABLE_AFTER_RESTART: Duration = Duration::from_secs(20);
 /// The flag that turns the TSDB lock file off (used by the Thanos seed manifest).
 const NO_LOCKFILE: &str = "--storage.tsdb.no-lockfile";
+/// The flag the dense head needs (manifests/base sets it too).
+const REMOTE_WRITE: &str = "--web.enable-remote-write-receiver";
 
 /// How the seeded blocks become queryable.
 #[derive(Debug, Clone, Copy)]
@@ -249,15 +251,70 @@ async fn container_filesystem_survives_a_restart_but_not_recreation() -> Result<
         "restart: {restarted:#?}"
     );
     ensure!(
-        replaced.verdict
-            == Verdict::Lost {
-                parts: vec![part::BLOCKS.into(), part::HEAD.into()]
-            },
+        replaced.verdict.lost_kinds() == Some(vec![PartKind::Blocks, PartKind::HeadWal]),
         "recreation: {replaced:#?}"
     );
     ensure!(
         after.blocks.is_empty() && after.marker_count.is_none(),
         "{after:#?}"
+    );
+    Ok(())
+}
+
+/// The dense head through Prometheus's real remote-write receiver, and
+/// wal-tail-torn's cut on its data dir: five minutes of samples, one per
+/// second, are accepted and counted; the top-up after the next scrape adds
+/// the seconds since; after a graceful stop, halving the newest WAL
+/// segment (the script tier 2 runs on a node) loses the head's newest
+/// samples and only those: lost head/wal with both counts, blocks whole.
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dense_head_is_counted_and_a_halved_wal_loses_its_tail() -> Result<()> {
+    let dir = BindDir::writable()?;
+    let prom = start_ready(&dir.storage(), &[REMOTE_WRITE]).await?;
+    let history = History::new(prom.name());
+    seed_blocks(&prom.probe().await?, &history).await?;
+    let mut before = prom.probe().await?.snapshot_dense(&history).await?;
+    let count = |s: &Snapshot| s.head.count.as_ref().and_then(|c| c.samples);
+    let dense = count(&before);
+    let span = DENSE_SPAN.as_secs();
+    ensure!(
+        dense.is_some_and(|n| n + 1 >= span && n <= span + 1),
+        "five minutes at one sample per second, counted: {dense:?}"
+    );
+    prom.await_next_scrape().await?;
+    let gained = prom.probe().await?.top_up_head(&mut before).await?;
+    ensure!(
+        gained >= 1 && count(&before) == dense.map(|n| n + gained),
+        "the top-up after a scrape adds the seconds since: {dense:?} + {gained} = {:?}",
+        count(&before)
+    );
+    let at = Instant::now();
+    prom.stop().await?;
+    dir.run_as_root(&harness::disrupt::cut_newest_segment_script(DATA_DIR))
+        .await?;
+    prom.start_again().await?;
+    let (judgement, after) = judge(&prom, &before, at).await?;
+    prom.rm().await?;
+    dir.cleanup().await?;
+
+    ensure!(
+        judgement.verdict.lost_kinds() == lost(PartKind::HeadWal),
+        "only the head's tail is lost: {judgement:#?}"
+    );
+    let (Some(had), has) = (count(&before), count(&after).unwrap_or(0)) else {
+        anyhow::bail!("no count before: {before:#?}");
+    };
+    ensure!(has < had, "{had} samples before, {has} after");
+    let Verdict::Lost { parts } = &judgement.verdict else {
+        anyhow::bail!("{judgement:#?}");
+    };
+    let evidence = parts[0].evidence.clone().unwrap_or_default();
+    ensure!(
+        evidence.contains(&format!("{had} samples before, {has} after"))
+            && evidence.contains(&format!("({} lost)", had - has)),
+        "the lost part carries both counts: {evidence}"
     );
     Ok(())
 }
@@ -273,13 +330,13 @@ enum Remove {
 
 /// compare() must fail, naming the right part, when seeded data is missing.
 #[rstest]
-#[case::blocks_removed(Remove::Blocks, part::BLOCKS)]
-#[case::wal_removed(Remove::Head, part::HEAD)]
+#[case::blocks_removed(Remove::Blocks, PartKind::Blocks)]
+#[case::wal_removed(Remove::Head, PartKind::HeadWal)]
 #[timeout(TEST_TIMEOUT)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_names_the_part_that_is_missing(
     #[case] what: Remove,
-    #[case] lost: &str,
+    #[case] lost: PartKind,
 ) -> Result<()> {
     let dir = BindDir::writable()?;
     let (prom, before) = seeded(&dir.storage(), Seeding::Restart).await?;
@@ -298,10 +355,7 @@ async fn compare_names_the_part_that_is_missing(
     dir.cleanup().await?;
 
     ensure!(
-        judgement.verdict
-            == Verdict::Lost {
-                parts: vec![lost.to_owned()]
-            },
+        judgement.verdict.lost_kinds() == Some(vec![lost]),
         "{judgement:#?}"
     );
     Ok(())
@@ -382,11 +436,9 @@ printf "\\$(printf '%03o' $(( (old + 1) % 256 )))" | dd of="$f" bs=1 seek=$off c
     }
 }
 
-/// `Lost` naming one part.
-fn lost(part: &str) -> Verdict {
-    Verdict::Lost {
-        parts: vec![part.to_owned()],
-    }
+/// [`Verdict::lost_kinds`] of a loss of `part` alone (whatever the evidence).
+fn lost(part: PartKind) -> Option<Vec<PartKind>> {
+    Some(vec![part])
 }
 
 /// Stop Prometheus, apply `damage` to `dir`, start it again, and judge.
@@ -414,15 +466,15 @@ async fn damage_and_judge(
 #[rstest]
 #[case::newest_wal_segment_torn(
     Damage::NewestWalSegmentTorn,
-    lost(part::HEAD),
+    lost(PartKind::HeadWal),
     &[Reason::PrometheusCorruption]
 )]
-#[case::earlier_wal_segment_emptied(Damage::EarlierWalSegmentEmptied, Verdict::Survived, &[])]
+#[case::earlier_wal_segment_emptied(Damage::EarlierWalSegmentEmptied, None, &[])]
 #[timeout(TEST_TIMEOUT)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_head_is_lost_with_both_counts(
     #[case] damage: Damage,
-    #[case] one_sample_says: Verdict,
+    #[case] one_sample_says: Option<Vec<PartKind>>,
     #[case] logged: &[Reason],
 ) -> Result<()> {
     let dir = BindDir::writable()?;
@@ -432,7 +484,10 @@ async fn damaged_head_is_lost_with_both_counts(
     prom.rm().await?;
     dir.cleanup().await?;
 
-    ensure!(judgement.verdict == lost(part::HEAD), "{judgement:#?}");
+    ensure!(
+        judgement.verdict.lost_kinds() == lost(PartKind::HeadWal),
+        "{judgement:#?}"
+    );
     let count = |s: &Snapshot| s.head.count.as_ref().and_then(|c| c.samples);
     let (had, has) = (count(&before), count(&after));
     let (Some(had), Some(has)) = (had, has) else {
@@ -453,7 +508,8 @@ async fn damaged_head_is_lost_with_both_counts(
     );
     let weak = weakened::compare_one_exact_head_sample(&before, &after);
     ensure!(
-        weak.verdict == one_sample_says,
+        weak.verdict.lost_kinds() == one_sample_says
+            && (one_sample_says.is_some() || weak.verdict == Verdict::Survived),
         "the one-exact-sample head check should say {one_sample_says:?}: {weak:#?}"
     );
     let reasons = classify_log(&logs);
@@ -483,13 +539,16 @@ async fn unreadable_block_is_lost_with_the_query_error(#[case] damage: Damage) -
     prom.rm().await?;
     dir.cleanup().await?;
 
-    ensure!(judgement.verdict == lost(part::BLOCKS), "{judgement:#?}");
+    ensure!(
+        judgement.verdict.lost_kinds() == lost(PartKind::Blocks),
+        "{judgement:#?}"
+    );
     ensure!(
         !after.read_errors.is_empty()
             && after
                 .read_errors
                 .iter()
-                .all(|e| e.read.part() == part::BLOCKS),
+                .all(|e| e.read.part() == PartKind::Blocks),
         "the block reads should be refused, and only they: {:#?}",
         after.read_errors
     );
@@ -513,7 +572,7 @@ async fn unreadable_block_is_lost_with_the_query_error(#[case] damage: Damage) -
     } else {
         ensure!(
             after.marker_count < Some(before.history.samples())
-                && weak.verdict == lost(part::BLOCKS),
+                && weak.verdict.lost_kinds() == lost(PartKind::Blocks),
             "a count Prometheus answered must be short: {after:#?}"
         );
     }

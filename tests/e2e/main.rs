@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use harness::config::Config;
 use harness::host::Host;
+use harness::report::Status;
 use harness::suite::{CellRun, Suite, run_order, test_name};
 use harness::vocab::{Cell, Provider};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -80,11 +81,13 @@ fn main() -> ExitCode {
             Trial::ignorable_test(test_name(cell), move || {
                 match rt.block_on(suite.run_cell(cell)) {
                     CellRun::Skipped(why) => Ok(Completion::ignored_with(why)),
-                    CellRun::Passed => Ok(Completion::Completed),
-                    CellRun::Failed(message) => Err(Failed::from(message)),
+                    CellRun::Ran(Status::Passed) => Ok(Completion::Completed),
+                    CellRun::Ran(Status::Failed { failure }) => Err(Failed::from(failure)),
                     // The run's own error was printed once; the exit code
                     // below makes the run fail whatever libtest counts.
-                    CellRun::NotRun(why) => Ok(Completion::ignored_with(why)),
+                    CellRun::Ran(Status::NotRun { why }) => {
+                        Ok(Completion::ignored_with(format!("not run: {why}")))
+                    }
                 }
             })
             .with_kind(provider.to_string())

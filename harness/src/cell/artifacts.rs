@@ -1,11 +1,14 @@
 //! Failure artifacts from outside the API: node directory listings, the
 //! NFS export listing, the cluster's node logs.
 
-use super::pipeline::Pipeline;
+use std::sync::Arc;
+
 use crate::cluster::ClusterGuard;
 use crate::error::Result;
 use crate::manifest;
+use crate::nfs::SharedNfs;
 use crate::report::TextArtifact;
+use crate::vocab::Cell;
 
 /// `kind export logs` (k3d: node container logs) into `node-logs/`.
 struct NodeLogs<'c>(&'c ClusterGuard);
@@ -86,13 +89,17 @@ impl crate::report::Artifact for AttachableDriver<'_> {
 
 /// Failure artifacts from outside the API: node directory listings, the NFS
 /// export listing, the cluster's node logs.
+/// `node` is where the cell deployed, `nfs` the server its variant uses.
 pub(super) fn artifacts<'c>(
-    pipeline: &Pipeline<'_>,
+    cell: Cell,
+    ns: &str,
+    node: Option<String>,
+    nfs: Option<Arc<SharedNfs>>,
     cluster: &'c ClusterGuard,
 ) -> Vec<Box<dyn crate::report::Artifact + 'c>> {
     let mut out: Vec<Box<dyn crate::report::Artifact + 'c>> = vec![Box::new(NodeLogs(cluster))];
-    if let Some(node) = pipeline.node.clone() {
-        let ns = pipeline.ns.clone();
+    if let Some(node) = node {
+        let ns = ns.to_owned();
         out.push(Box::new(TextArtifact::new(format!("node-dirs-{node}.txt"), move || {
             let node = node.clone();
             let ns = ns.clone();
@@ -105,11 +112,11 @@ pub(super) fn artifacts<'c>(
             }
         })));
     }
-    if pipeline.cell.variant.uses_attachable_csi() {
+    if cell.variant.uses_attachable_csi() {
         out.push(Box::new(AttachableDriver(cluster)));
     }
-    if let Some(nfs) = pipeline.nfs.clone() {
-        let ns = pipeline.ns.clone();
+    if let Some(nfs) = nfs {
+        let ns = ns.to_owned();
         out.push(Box::new(TextArtifact::new("nfs-export.txt", move || {
             let nfs = nfs.clone();
             let ns = ns.clone();

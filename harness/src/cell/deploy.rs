@@ -9,7 +9,7 @@ use crate::exec::PodExec;
 use crate::forward::PortForward;
 use crate::grafana::{self, GrafanaClient, SeedSpec};
 use crate::manifest::{self, Params, Rendered};
-use crate::prometheus::{DATA_DIR, History, PrometheusProbe, prestart};
+use crate::prometheus::{DATA_DIR, DENSE_METRIC, History, PrometheusProbe, prestart};
 use crate::vocab::{Disruption, Variant};
 use crate::workload::{self, GRAFANA, PROMETHEUS, Workload};
 
@@ -132,9 +132,12 @@ impl Pipeline<'_> {
             .filter(|m| matches!(m.object.kind(), "Deployment" | "StatefulSet"))
             .filter(|m| m.object.name() == workload)
             .find_map(|m| m.object.pod_spec_mut())
-            .ok_or_else(|| crate::Error::Parse {
-                what: format!("the rendered {} variant", self.cell.variant),
-                message: format!("no Prometheus workload {workload:?} to seed"),
+            .ok_or_else(|| crate::Error::Cannot {
+                action: format!("seed Prometheus in the {} variant", self.cell.variant),
+                why: format!(
+                    "its manifests define no Deployment or StatefulSet named {workload:?} \
+                     (the harness finds Prometheus by that name: manifests/README.md)"
+                ),
             })?;
         prestart::add_init_container(spec, PROMETHEUS.container, DATA_DIR)?;
         prestart::create_configmap(self.client(), &self.ns, history).await
@@ -167,13 +170,14 @@ impl Pipeline<'_> {
         prestart::delete_configmap(self.client(), &self.ns).await?;
         self.progress
             .step(format!("{seeded} (written before start)"));
-        // Prometheus's first self-scrape is a wait on Prometheus, not on
-        // the harness: timed apart for the overhead figure.
-        let scrape = std::time::Instant::now();
-        let sample = probe.await_head_sample().await?;
-        let waited = scrape.elapsed().as_secs_f64();
-        self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + waited);
-        let prometheus = probe.snapshot_from(&history, sample).await?;
+        // The head: minutes of samples written through the remote-write
+        // receiver (no wait for a first self-scrape), brought up to the
+        // disruption again right before it (top_up_head).
+        let prometheus = probe.snapshot_dense(&history).await?;
+        self.progress.step(format!(
+            "head: {} of {DENSE_METRIC}",
+            head_counted(&prometheus)
+        ));
         if prom_replicas > 1 {
             self.progress.step(format!(
                 "{prom_replicas} Prometheus replicas: the first one is seeded and judged"
@@ -209,6 +213,33 @@ impl Pipeline<'_> {
             grafana: Some(grafana),
             password,
         })
+    }
+
+    /// Bring the before snapshot's head up to now, right before the
+    /// disruption, so the window the judgement counts ends within a second
+    /// of it: a lost WAL tail is counted, not missed.
+    pub(super) async fn top_up_head(&self, before: &mut Before) -> Result<()> {
+        let (exec, fwd) = self.connect(&before.prom_pod, &PROMETHEUS).await?;
+        let probe = PrometheusProbe::new(fwd.url(), &exec);
+        let written = probe.top_up_head(&mut before.prometheus).await?;
+        self.progress.step(format!(
+            "head: {written} more samples; judged: {}",
+            head_counted(&before.prometheus)
+        ));
+        Ok(())
+    }
+}
+
+/// `N samples over [from, to] ms (span)`: what a snapshot's head count covers.
+fn head_counted(s: &crate::prometheus::Snapshot) -> String {
+    match &s.head.count {
+        Some(c) => format!(
+            "{} over {}",
+            c.samples
+                .map_or_else(|| "no count".to_owned(), |n| format!("{n} samples")),
+            c.window()
+        ),
+        None => "no head count".to_owned(),
     }
 }
 

@@ -13,5 +13,6 @@ mod settle;
 #[cfg(test)]
 mod tests;
 
-pub use pipeline::{DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT, SETTLE_TIMEOUT, run};
+pub use pipeline::{DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT, run};
+pub use settle::SETTLE_TIMEOUT;
 pub use settle::Settled;

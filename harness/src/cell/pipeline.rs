@@ -26,12 +26,6 @@ use crate::workload::{GRAFANA, Kind, PROMETHEUS, Workload};
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).
 pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long a disrupted workload gets to settle: recovered, visibly stuck,
-/// or not coming back. Longer than the manifests' progressDeadlineSeconds
-/// (120 s) so a stuck rollout is reported by its Deployment condition, and
-/// than the node-stop eviction path (node NotReady after ~50 s, then the
-/// pods' 10 s tolerations).
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(240);
 /// How long Grafana gets to answer healthy again after recovering.
 pub const GRAFANA_AFTER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -44,9 +38,8 @@ pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> Result<
     let progress = Progress::new(cell.short());
     // The cell's own time starts once the run's cluster is there.
     let started = std::time::Instant::now();
-    let version = cluster
-        .version()
-        .map_or_else(|| "unknown".to_owned(), |m| m.to_string());
+    // None only where the cluster's version could not be read.
+    let version = cluster.version().map(|m| m.to_string());
     let ns = cluster
         .create_namespace(&format!("{}-{}", cell.variant, cell.disruption))
         .await?;
@@ -67,12 +60,12 @@ pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> Result<
         history: None,
     };
     let result = match pipeline.run().await {
-        Ok(judged) => CellResult::new(cell, &version).judge(
+        Ok(judged) => CellResult::new(cell, version.as_deref()).judge(
             judged.observation,
             judged.prometheus_judgement.as_ref(),
             judged.grafana_judgement.as_ref(),
         ),
-        Err(e) => CellResult::new(cell, &version).error(chain(&e)),
+        Err(e) => CellResult::new(cell, version.as_deref()).error(chain(&e)),
     };
     let mut result = result.with_steps(&progress);
     let timeline = pipeline.timeline.take();
@@ -81,23 +74,29 @@ pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> Result<
         .map(|t| timeline::findings(t, &pipeline.logs, &log_classifier))
         .unwrap_or_default();
     result = result.with_findings(&findings);
-    if !result.passed {
+    if !result.status.passed() {
         cluster.mark_failed();
         let dir = res.report.artifacts_dir(cell);
-        let extras = artifacts(&pipeline, cluster);
+        let extras = artifacts(
+            cell,
+            &pipeline.ns,
+            pipeline.node.clone(),
+            pipeline.nfs.clone(),
+            cluster,
+        );
         let refs: Vec<&dyn crate::report::Artifact> = extras.iter().map(|a| a.as_ref()).collect();
         match collect_artifacts(cluster.client(), &ns, &dir, timeline.as_ref(), &refs).await {
-            Ok(_) => result = result.with_artifacts(&res.report, &dir),
+            Ok(_) => result = result.with_artifacts(res.report.dir(), &dir),
             Err(e) => progress.step(format!("could not collect artifacts: {}", chain(&e))),
         }
     }
     if let Some(t) = timeline
         .as_ref()
-        .filter(|_| res.config.timelines.wanted(result.passed))
+        .filter(|_| res.config.timelines.wanted(result.status.passed()))
     {
-        let dir = res.report.timeline_dir(cell, result.passed);
+        let dir = res.report.timeline_dir(cell, result.status.passed());
         match write_timeline_svg(&dir, t, &findings, &cell.to_string()) {
-            Ok(file) => result = result.with_timeline_svg(&res.report, &file),
+            Ok(file) => result = result.with_timeline_svg(res.report.dir(), &file),
             Err(e) => progress.step(format!("could not draw the timeline: {}", chain(&e))),
         }
     }
@@ -128,7 +127,7 @@ pub(super) struct Pipeline<'a> {
     pub(super) node: Option<String>,
     pub(super) password: String,
     pub(super) applied: Vec<manifest::Manifest>,
-    pub(super) logs: Vec<(String, String)>,
+    pub(super) logs: Vec<timeline::PodLog>,
     pub(super) timings: Timings,
     /// The Prometheus history the seed ConfigMap holds, fixed at deploy
     /// time (History::new depends on the clock).
@@ -179,12 +178,13 @@ impl Pipeline<'_> {
         };
         let prom_replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
         let phase = std::time::Instant::now();
-        let before = self.seed(prom_replicas, self.password.clone()).await?;
+        let mut before = self.seed(prom_replicas, self.password.clone()).await?;
         self.timings.seed = Some(phase.elapsed().as_secs_f64());
 
         let watcher = TimelineWatcher::new(self.client().clone(), self.ns.clone()).start();
         watcher.synced().await;
         let d = self.cell.disruption;
+        self.top_up_head(&mut before).await?;
         self.progress.step(format!("disrupting: {d}"));
         let nfs_restart: Option<&dyn Restartable> =
             self.nfs.as_deref().map(|n| n as &dyn Restartable);
@@ -209,15 +209,18 @@ impl Pipeline<'_> {
         // Pod-level disruptions hit both apps; node-level ones act on
         // Prometheus's node (or the NFS server), and Grafana is recorded as
         // a bystander that is affected only when it shares that node or the
-        // server.
-        let applied_g = match (self.runs_grafana(), d.is_node_level()) {
-            (false, _) => Ok(None),
-            (true, true) => {
+        // server; one done to Prometheus's data alone leaves Grafana be.
+        let applied_g = match (self.runs_grafana(), d.is_node_level(), d.prometheus_only()) {
+            (false, _, _) => Ok(None),
+            (true, _, true) => disrupt::bystander(d, &graf_target, None, applied_p.at)
+                .await
+                .map(Some),
+            (true, true, false) => {
                 disrupt::bystander(d, &graf_target, applied_p.node.as_deref(), applied_p.at)
                     .await
                     .map(Some)
             }
-            (true, false) => disrupt::apply(d, &graf_target).await.map(Some),
+            (true, false, false) => disrupt::apply(d, &graf_target).await.map(Some),
         };
         let applied_g = match applied_g {
             Ok(a) => a,
@@ -301,7 +304,7 @@ impl Pipeline<'_> {
                 continue;
             };
             if let Some(line) =
-                placement::describe(&timeline.only(app), &a.old_pod, a.node.as_deref())
+                placement::describe(&timeline.only(app.id()), &a.old_pod, a.node.as_deref())
             {
                 self.progress.step(format!("{app} {line}"));
             }
@@ -311,8 +314,9 @@ impl Pipeline<'_> {
             self.progress.step(format!("prometheus {state}"));
         }
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
-        let reasons = |app: &str| {
-            let mut r = timeline::classify_with_logs(&timeline.only(app), &logs, &log_classifier);
+        let reasons = |app: App| {
+            let mut r =
+                timeline::classify_with_logs(&timeline.only(app.id()), &logs, &log_classifier);
             if d.unblocks() {
                 // The deadline this cell provokes on purpose is its
                 // precondition (it stays in the findings), not its outcome:
@@ -343,7 +347,7 @@ impl Pipeline<'_> {
     /// Delete the namespace and the cell's cluster-scoped objects, unless
     /// the cell failed and E2E_KEEP says keep.
     pub(super) async fn cleanup(&self, result: &CellResult) {
-        if self.res.config.keep.keep(!result.passed) {
+        if self.res.config.keep.keep(!result.status.passed()) {
             self.progress
                 .step(format!("keeping namespace {} (E2E_KEEP)", self.ns));
             return;

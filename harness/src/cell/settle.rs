@@ -9,11 +9,17 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::{Client, ResourceExt as _};
 
-use super::pipeline::SETTLE_TIMEOUT;
 use crate::disrupt::Applied;
 use crate::timeline::{self, Mark, TimelineHandle};
-use crate::vocab::{Disruption, Reason};
+use crate::vocab::{App, Disruption, Reason};
 use crate::workload::{self, Kind, Workload};
+
+/// How long a disrupted workload gets to settle: recovered, visibly stuck,
+/// or not coming back. Longer than the manifests' progressDeadlineSeconds
+/// (120 s) so a stuck rollout is reported by its Deployment condition, and
+/// than the node-stop eviction path (node NotReady after ~50 s, then the
+/// pods' 10 s tolerations).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Why the disrupted workload cannot come back while the node the
 /// disruption took away stays away, once the timeline `t` (this app's
@@ -67,7 +73,11 @@ pub(super) fn held_by_node(
             match timeline::classify_event(&ev.reason, &ev.message)? {
                 Reason::NodeAffinityConflict => Some(Reason::NodeAffinityConflict),
                 Reason::RwopRejected if stranding => Some(Reason::RwopRejected),
-                Reason::Unschedulable if ev.message.contains(NODE_SELECTOR_MISMATCH) => {
+                Reason::Unschedulable
+                    if ev
+                        .message
+                        .contains(timeline::phrases::NODE_SELECTOR_MISMATCH) =>
+                {
                     Some(Reason::Unschedulable)
                 }
                 _ => None,
@@ -91,10 +101,6 @@ pub(super) fn held_by_node(
         .any(|e| matches!(&e.record, timeline::Record::Event(ev) if ev.reason == "NodeNotReady"));
     (not_ready && stranded()).then_some(Reason::NodeNotReady)
 }
-
-/// The scheduler's words for a pod whose nodeSelector or node affinity
-/// names no node it may use (NodeAffinity plugin, ErrReasonPod).
-const NODE_SELECTOR_MISMATCH: &str = "didn't match Pod's node affinity/selector";
 
 /// How a disrupted workload ended up.
 #[derive(Debug, Clone)]
@@ -183,14 +189,14 @@ impl std::fmt::Display for Settled {
 /// merely stayed Ready gets no mark), for its picture.
 pub(super) fn mark_recovery(
     watcher: &TimelineHandle,
-    app: &str,
+    app: App,
     applied: &Applied,
     settled: &Settled,
 ) {
     if let (true, Settled::Recovered { after, .. }) = (applied.affected, settled)
         && let Some(at) = applied.at.checked_add(*after)
     {
-        watcher.mark(at, Mark::Recovery, app);
+        watcher.mark(at, Mark::Recovery, app.id());
     }
 }
 
@@ -289,17 +295,10 @@ pub(super) async fn settle(
     }
 }
 
+/// Whether `d` reports its rollout stuck: the timeline's one rule
+/// ([`timeline::DeploymentRecord::deadline_exceeded`]).
 pub(super) fn deadline_exceeded(d: &Deployment) -> bool {
-    d.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.type_ == "Progressing"
-                    && c.status == "False"
-                    && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-            })
-        })
+    timeline::DeploymentRecord::from_deployment(d).deadline_exceeded()
 }
 
 /// The recovery rule of [`settle`], pure so tier 0 can test it.
@@ -345,7 +344,8 @@ pub(super) fn recovered_pod<'p>(
         | Disruption::PodForceDelete
         | Disruption::RescheduleOtherNode
         | Disruption::NodeStop
-        | Disruption::NodeStopOutOfService => {
+        | Disruption::NodeStopOutOfService
+        | Disruption::WalTailTorn => {
             live.len() == replicas
                 && ready.len() == replicas
                 && !ready.iter().any(|p| uid(p) == a.old_uid)

@@ -477,18 +477,26 @@ fn remove_stale_temp_dirs(
 /// (HARNESS_*_IMAGE, else the defaults, and the Debian-built Prometheus
 /// stand-ins), then the harness's own busybox build. Each has `sh` and `rm`.
 pub fn shell_images() -> Vec<String> {
-    let defaults = crate::config::Images::default();
-    let mut images: Vec<String> = [
+    const VARS: [&str; 5] = [
         "HARNESS_PROMETHEUS_IMAGE",
         "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
         "HARNESS_GRAFANA_IMAGE",
         "HARNESS_GRAFANA_PREVIOUS_IMAGE",
         "HARNESS_INIT_IMAGE",
-    ]
-    .iter()
-    .filter_map(|var| std::env::var(var).ok())
-    .filter(|image| !image.trim().is_empty())
-    .collect();
+    ];
+    // A bad override is config's error to report where it is used; here
+    // the defaults still serve.
+    let chosen = crate::config::Config::from_env_vars(&VARS)
+        .map(|c| c.images)
+        .unwrap_or_default();
+    let defaults = crate::config::Images::default();
+    let mut images: Vec<String> = vec![
+        chosen.prometheus,
+        chosen.prometheus_previous,
+        chosen.grafana,
+        chosen.grafana_previous,
+        chosen.init,
+    ];
     images.extend([
         defaults.prometheus,
         defaults.prometheus_previous,

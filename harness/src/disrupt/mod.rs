@@ -5,15 +5,18 @@
 //!   ([`Applied`]), the node and NFS operations it may need.
 //! - `pods`: the pod- and node-level disruptions, one function each, and
 //!   [`restore`].
+//! - `data`: what is done to an app's data on the node (wal-tail-torn).
 //! - `rollout`: the rollouts (restart, Recreate, away from the node, an
 //!   image upgrade) and the seed article's unblock of a stuck one.
 
+mod data;
 mod pods;
 mod rollout;
 mod target;
 #[cfg(test)]
 mod tests;
 
+pub use data::cut_newest_segment_script;
 pub use pods::{NODE_NOT_READY_TIMEOUT, apply, restore};
 pub use rollout::{STUCK_CREATING, STUCK_ROLLOUT_OBSERVE};
 pub use target::{Applied, NodeOps, Restartable, Target, bystander};

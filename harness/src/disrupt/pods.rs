@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 
-use super::rollout;
-use super::target::{Applied, NodeOps, Target};
+use super::target::{Applied, Target, delete_pod, need_nodes, unscheduled};
+use super::{data, rollout};
 use crate::cluster::node;
 use crate::error::{Error, Result};
 use crate::vocab::Disruption;
@@ -61,6 +61,7 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
         }
         Disruption::NfsRestart => nfs_restart(t, &mut a).await?,
         Disruption::ImageUpgrade => rollout::image_upgrade(t, &mut a, pod).await?,
+        Disruption::WalTailTorn => data::wal_tail_torn(t, &mut a, pod).await?,
     }
     Ok(a)
 }
@@ -215,9 +216,9 @@ async fn nfs_restart(t: &Target<'_>, a: &mut Applied) -> Result<()> {
     Ok(())
 }
 
-/// Undo what a disruption left changed on shared state (uncordon, start a
-/// stopped node and then remove its out-of-service taint). Always call it,
-/// also when the cell failed.
+/// Undo what a disruption left changed (scale a workload it stopped back
+/// up; on shared state: uncordon, start a stopped node and then remove its
+/// out-of-service taint). Always call it, also when the cell failed.
 ///
 /// The taint comes off only after the node runs again: the docs ask to
 /// remove it once the pods have moved and the node is recovered, so the
@@ -226,6 +227,9 @@ async fn nfs_restart(t: &Target<'_>, a: &mut Applied) -> Result<()> {
 /// # Errors
 /// The Kubernetes or node error; the caller reports it.
 pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
+    if let Some(replicas) = a.scaled_from {
+        data::scale(t, replicas).await?;
+    }
     if let Some(node) = &a.cordoned {
         node::set_unschedulable(&t.client, node, false).await?;
     }
@@ -236,31 +240,4 @@ pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
         node::set_out_of_service(&t.client, node, false).await?;
     }
     Ok(())
-}
-
-fn need_nodes<'a>(d: Disruption, t: &Target<'a>) -> Result<&'a dyn NodeOps> {
-    t.nodes.ok_or_else(|| Error::NotSupported {
-        what: d.to_string(),
-        why: "node operations need a cluster the harness owns (kind or k3d)".into(),
-    })
-}
-
-fn unscheduled(d: Disruption, pod: &str) -> Error {
-    Error::Cannot {
-        action: format!("apply {d}"),
-        why: format!("pod {pod} is not scheduled on a node"),
-    }
-}
-
-pub(super) async fn delete_pod(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-    dp: &DeleteParams,
-) -> Result<()> {
-    Api::<Pod>::namespaced(client.clone(), namespace)
-        .delete(name, dp)
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::kube(format!("delete pod {name}"), e))
 }

@@ -11,8 +11,7 @@ use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
-use super::pods::delete_pod;
-use super::target::{Applied, Target};
+use super::target::{Applied, Target, delete_pod};
 use crate::error::{Error, Result};
 use crate::workload::{self, Kind};
 
@@ -181,7 +180,7 @@ async fn restart_rollout(t: &Target<'_>, strategy: Option<serde_json::Value>) ->
     patch_workload(t, &patch, Patch::Merge(patch.clone())).await
 }
 
-async fn patch_workload(
+pub(super) async fn patch_workload(
     t: &Target<'_>,
     shown: &serde_json::Value,
     patch: Patch<serde_json::Value>,

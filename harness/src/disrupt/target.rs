@@ -4,6 +4,8 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
 use kube::{Client, ResourceExt as _};
 
 use crate::cmd::Output;
@@ -90,6 +92,8 @@ pub struct Applied {
     pub(super) cordoned: Option<String>,
     pub(super) stopped: Option<String>,
     pub(super) tainted: Option<String>,
+    /// The replicas of a workload it scaled to 0 and has not scaled back.
+    pub(super) scaled_from: Option<i32>,
 }
 
 impl Applied {
@@ -111,6 +115,7 @@ impl Applied {
             restarts_before: workload::restarts(pod, t.workload.container),
             steps: Vec::new(),
             cordoned: None,
+            scaled_from: None,
             stopped: None,
             tainted: None,
         }
@@ -150,6 +155,34 @@ pub async fn bystander(
 }
 
 /// Building [`Applied`] values for other modules' tests.
+/// The node operations `d` needs, or why there are none here.
+pub(super) fn need_nodes<'a>(d: Disruption, t: &Target<'a>) -> Result<&'a dyn NodeOps> {
+    t.nodes.ok_or_else(|| Error::NotSupported {
+        what: d.to_string(),
+        why: "node operations need a cluster the harness owns (kind or k3d)".into(),
+    })
+}
+
+pub(super) fn unscheduled(d: Disruption, pod: &str) -> Error {
+    Error::Cannot {
+        action: format!("apply {d}"),
+        why: format!("pod {pod} is not scheduled on a node"),
+    }
+}
+
+pub(super) async fn delete_pod(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    dp: &DeleteParams,
+) -> Result<()> {
+    Api::<Pod>::namespaced(client.clone(), namespace)
+        .delete(name, dp)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::kube(format!("delete pod {name}"), e))
+}
+
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;
@@ -170,6 +203,7 @@ pub(crate) mod tests_support {
             cordoned: None,
             stopped: None,
             tainted: None,
+            scaled_from: None,
         }
     }
 }

@@ -197,13 +197,13 @@ mod tests {
 
     const REPORT: &str = r#"{"summary": {}, "cells": [
       {"variant": "empty-dir", "disruption": "pod-delete", "provider": "kind", "k8s_version": "1.35",
-       "observed": {"prometheus": {"outcome": {"outcome": "lost", "what": "blocks, head/wal", "parts": ["blocks", "head/wal"]}, "reasons": []}},
-       "passed": true, "findings": []},
+       "observed": {"prometheus": {"outcome": {"outcome": "lost", "what": "blocks, head/wal", "parts": [{"kind": "blocks"}, {"kind": "head/wal"}]}, "reasons": []}},
+       "status": "passed", "findings": []},
       {"variant": "host-path", "disruption": "node-stop", "provider": "kind", "k8s_version": "1.35",
        "observed": {"prometheus": {"outcome": {"outcome": "pending", "reason": "node-not-ready"}, "reasons": ["node-not-ready"]}},
-       "passed": false, "findings": ["unschedulable Pod/prometheus-x: FailedScheduling: 0/3 nodes"]},
+       "status": "failed", "failure": "expected pending", "findings": ["unschedulable Pod/prometheus-x: FailedScheduling: 0/3 nodes"]},
       {"variant": "rwop", "disruption": "pod-delete", "provider": "kind", "k8s_version": "1.35",
-       "observed": null, "passed": false, "findings": []}
+       "observed": null, "status": "failed", "failure": "timed out", "findings": []}
     ]}"#;
 
     #[test]

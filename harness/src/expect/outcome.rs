@@ -5,15 +5,11 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::sources::Source;
-use crate::vocab::{App, Cell, Judgement, Reason, Verdict};
+use crate::vocab::{App, Cell, Judgement, Part, PartKind, Reason, Verdict, show_parts};
 
 /// Text that is usually a `'static` literal from the table but can be owned
 /// after a round trip through JSON (the report reads cells back).
 pub type Text = Cow<'static, str>;
-
-/// How the probes mark a part that was already missing before the
-/// disruption (harness::grafana's compare).
-pub(super) const MISSING_BEFORE: &str = "already missing before";
 
 /// What happens to one app in one cell, in the table's terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,11 +23,11 @@ pub enum Outcome {
     Lost {
         /// What is lost (expected: in words; observed: the probe's parts).
         what: Text,
-        /// Expected: the probe parts that must all be reported lost (e.g.
-        /// `blocks`, `head/wal`; `dashboard` matches `dashboard <uid>`), so a
+        /// Expected: the kinds of part that must all be reported lost
+        /// (`blocks`, `head/wal`, `dashboard`: any dashboard), so a
         /// half-detected loss does not pass. Observed: the parts reported.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        parts: Vec<Text>,
+        parts: Vec<Part>,
     },
     /// The rollout never finishes: Deployment condition
     /// Progressing=False/ProgressDeadlineExceeded, with `reason` among the
@@ -127,11 +123,11 @@ impl Outcome {
         let cause = Reason::headline(reasons);
         match judgement.map(|j| &j.verdict) {
             Some(Verdict::Lost { parts }) => Outcome::Lost {
-                what: parts.join(", ").into(),
-                parts: parts.iter().cloned().map(Text::from).collect(),
+                what: show_parts(parts).into(),
+                parts: parts.clone(),
             },
             Some(Verdict::Changed { parts }) => Outcome::Changed {
-                what: parts.join(", ").into(),
+                what: show_parts(parts).into(),
             },
             _ if stuck => Outcome::RolloutStuck {
                 reason: cause.unwrap_or(Reason::ProgressDeadlineExceeded),
@@ -150,14 +146,19 @@ impl Outcome {
     pub fn accepts(&self, observed: &Outcome, reasons: &[Reason]) -> bool {
         match (self, observed) {
             (Self::Survives, Self::Survives) => true,
-            // A loss passes only when every expected part was detected, and
+            // A loss passes only when every expected part was detected,
             // none was missing already before the disruption (a seed that
-            // never took must not read as the negative control working).
+            // never took must not read as the negative control working),
+            // and nothing else was lost: a cell expecting the head's tail
+            // gone fails when the blocks went too. grafana.db itself may
+            // go with a database whose objects are expected lost.
             (Self::Lost { parts: want, .. }, Self::Lost { parts: seen, .. }) => {
-                seen.iter().all(|p| !p.contains(MISSING_BEFORE))
-                    && want.iter().all(|w| {
-                        seen.iter()
-                            .any(|p| p == w || p.starts_with(&format!("{w} ")))
+                let wanted = |k: PartKind| want.iter().any(|w| w.kind == k);
+                seen.iter().all(|p| !p.missing_before)
+                    && want.iter().all(|w| seen.iter().any(|p| p.kind == w.kind))
+                    && seen.iter().all(|p| {
+                        wanted(p.kind)
+                            || (p.kind == PartKind::GrafanaDb && wanted(PartKind::Dashboard))
                     })
             }
             (Self::RolloutStuck { reason }, Self::RolloutStuck { .. }) => reasons.contains(reason),

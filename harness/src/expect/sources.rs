@@ -2,6 +2,10 @@
 //! what it documents, so a mismatch message can quote the claim it
 //! contradicts. Primary sources (docs, code, issues, the seed articles) come
 //! first; this project's own code, where a cell rests on it, comes after.
+//!
+//! Over 600 lines because it is the bibliography: one constant per source
+//! with the sentence it is cited for; split, a reader could no longer scan
+//! every claim the table rests on in one place.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -346,6 +350,15 @@ pub(super) const PROM_WAL: Source = code(
      when the segment is reopened.",
 );
 
+pub(super) const PROM_WAL_REPAIR: Source = code(
+    "prometheus/prometheus",
+    "tsdb/db.go",
+    "When the head's WAL replay at open fails, Prometheus logs 'Encountered WAL read error, attempting \
+     repair' and calls the WAL's Repair (tsdb/wlog/wlog.go), which 'discards all data after the \
+     corruption': the segments after it are deleted and the corrupted one is rewritten up to its \
+     last whole record. The samples after the cut are gone; those before it, and the blocks, stay.",
+);
+
 pub(super) const PROM_NFS_CORRUPTION: Source = issue(
     "prometheus/prometheus",
     2805,
@@ -557,6 +570,18 @@ pub(super) const PROJECT_ATTACHABLE_CSI: Source = Source::Project {
          time (CSIDriver attachRequired: true; ControllerPublish refuses a second node), staged on \
          a loop device; the attach/detach controller, VolumeAttachments, external-attacher, the \
          kubelet and ext4 are real.",
+    ),
+};
+
+pub(super) const PROJECT_WAL_TEAR: Source = Source::Project {
+    path: Cow::Borrowed("harness/src/disrupt/data.rs"),
+    says: Cow::Borrowed(
+        "wal-tail-torn is a fault the harness makes, no storage: it scales Prometheus to 0 (a \
+         graceful stop that closes the WAL), halves the newest WAL segment in the volume's \
+         directory on the node, and scales back. It needs a node directory the harness can reach \
+         (hostPath, local PV, local-path) on a cluster it created. The head holds minutes of \
+         samples written through the remote-write receiver up to the stop, so the cut takes the \
+         newest of them.",
     ),
 };
 

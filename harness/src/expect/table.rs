@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use super::sources::*;
 use super::{Expectation, Outcome, Source, Text};
-use crate::vocab::{App, Cell, Disruption, Provider, Reason, Variant};
+use crate::vocab::{self, App, Cell, Disruption, PartKind, Provider, Reason, Variant};
 
 /// What the table assumes about how the harness deploys and disrupts. The
 /// manifests and disruptions must keep to this, or the cells they break
@@ -219,22 +219,19 @@ const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k
 /// seeded part must be reported lost (prometheus::part, and the
 /// Grafana objects the harness created through the API).
 fn lost(app: App) -> Outcome {
-    let (what, parts): (&str, &[&'static str]) = match app {
+    let (what, parts): (&str, &[PartKind]) = match app {
         App::Prometheus => (
             "blocks and WAL: the new pod starts on an empty directory",
-            &[
-                crate::prometheus::part::BLOCKS,
-                crate::prometheus::part::HEAD,
-            ],
+            &[PartKind::Blocks, PartKind::HeadWal],
         ),
         App::Grafana => (
             "dashboard, datasource and folder: the new pod starts on an empty grafana.db",
-            &["dashboard", "datasource", "folder"],
+            &[PartKind::Dashboard, PartKind::Datasource, PartKind::Folder],
         ),
     };
     Outcome::Lost {
         what: Cow::Borrowed(what),
-        parts: parts.iter().map(|p| Cow::Borrowed(*p)).collect(),
+        parts: parts.iter().copied().map(vocab::Part::new).collect(),
     }
 }
 
@@ -352,6 +349,22 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             }
             part
         }
+        Disruption::WalTailTorn => match app {
+            // Only where the harness reaches the directory (not_applicable
+            // leaves the others out): the backends pinned to a node.
+            App::Prometheus => Part::new(
+                Outcome::Lost {
+                    what: Cow::Borrowed(
+                        "the head's newest samples: the WAL is replayed up to the cut, the blocks \
+                         stay",
+                    ),
+                    parts: vec![vocab::Part::new(PartKind::HeadWal)],
+                },
+                [PROM_WAL_REPAIR, PROM_WAL, PROJECT_WAL_TEAR],
+            )
+            .with(placement(s)),
+            App::Grafana => Part::new(Outcome::Survives, [PROJECT_WAL_TEAR]),
+        },
         Disruption::ImageUpgrade => {
             let upgrade = match app {
                 App::Prometheus => PROM_STABILITY,
@@ -736,6 +749,16 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
                  for replica 0's new template",
             vec![STS_UPDATE_STRATEGIES, NODE_AFFINITY],
         )),
+        (_, Disruption::WalTailTorn, Provider::Existing) => Some((
+            "the harness never enters a node of a cluster it did not create",
+            vec![PROJECT_EXISTING, PROJECT_WAL_TEAR],
+        )),
+        (v, Disruption::WalTailTorn, p) if !shapes(v, p).0.backend.pinned() => Some((
+            "the harness cuts the WAL in a node directory (hostPath, local PV, local-path); this \
+             variant's data is elsewhere (an emptyDir goes with its pod, an NFS export or an \
+             attachable volume is not a node directory)",
+            vec![PROJECT_WAL_TEAR],
+        )),
         (v, Disruption::RolloutOtherNodeUnblock, p) if shapes(v, p).0.backend.pinned() => Some((
             "the data is bound to the old node, so no pod of the new template can ever start there \
              or elsewhere; deleting the old pod only brings back one of the old template \
@@ -1054,7 +1077,18 @@ mod tests {
                         cell.disruption,
                         Disruption::StuckRolloutUnblock | Disruption::RolloutOtherNodeUnblock
                     ))
-                || (cell.disruption == Disruption::RolloutOtherNodeUnblock && node_bound);
+                || (cell.disruption == Disruption::RolloutOtherNodeUnblock && node_bound)
+                // The WAL cut needs a node directory of a cluster the
+                // harness created.
+                || (cell.disruption == Disruption::WalTailTorn
+                    && (cell.provider == Provider::Existing
+                        || matches!(
+                            cell.variant,
+                            Variant::EmptyDir
+                                | Variant::NfsStatic
+                                | Variant::NfsDynamic
+                                | Variant::CsiRwo
+                        )));
             assert_eq!(na, should, "{cell}");
         }
     }

@@ -6,7 +6,9 @@ use super::matching::{Observation, Observed, matches};
 use super::outcome::{Expectation, Outcome};
 use super::sources::Source;
 use super::table::expected;
-use crate::vocab::{Cell, Disruption, Judgement, NamedId, Provider, Reason, Variant, Verdict};
+use crate::vocab::{
+    Cell, Disruption, Judgement, NamedId, Part, PartKind, Provider, Reason, Variant, Verdict,
+};
 
 fn judged(verdict: Verdict) -> Judgement {
     Judgement {
@@ -23,14 +25,14 @@ fn seen(outcome_of: Option<Verdict>, reasons: &[Reason]) -> Observed {
 #[test]
 fn observed_lost_wins_over_everything_else() {
     let j = judged(Verdict::Lost {
-        parts: vec!["blocks".into(), "head/wal".into()],
+        parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
     });
     let o = Outcome::observed(Some(&j), &[Reason::ProgressDeadlineExceeded]);
     assert_eq!(
         o,
         Outcome::Lost {
             what: "blocks, head/wal".into(),
-            parts: vec!["blocks".into(), "head/wal".into()],
+            parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
         }
     );
 }
@@ -104,7 +106,7 @@ fn one_of_accepts_any_alternative_and_nothing_else() {
     assert!(!want.accepts(
         &Outcome::Lost {
             what: "blocks".into(),
-            parts: vec!["blocks".into()],
+            parts: vec![Part::new(PartKind::Blocks)],
         },
         &[]
     ));
@@ -116,37 +118,48 @@ fn one_of_accepts_any_alternative_and_nothing_else() {
 fn an_expected_loss_needs_every_part_detected() {
     let want = Outcome::Lost {
         what: "blocks and WAL".into(),
-        parts: vec!["blocks".into(), "head/wal".into()],
+        parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
     };
-    let seen = |parts: &[&str]| {
-        let j = judged(Verdict::Lost {
-            parts: parts.iter().map(|p| p.to_string()).collect(),
-        });
+    let seen = |parts: Vec<Part>| {
+        let j = judged(Verdict::Lost { parts });
         Outcome::observed(Some(&j), &[])
     };
-    assert!(want.accepts(&seen(&["blocks", "head/wal"]), &[]));
-    assert!(!want.accepts(&seen(&["head/wal"]), &[]));
+    let blocks = || Part::new(PartKind::Blocks);
+    let head = || Part::new(PartKind::HeadWal);
+    assert!(want.accepts(&seen(vec![blocks(), head()]), &[]));
+    assert!(!want.accepts(&seen(vec![head()]), &[]));
+    assert!(!want.accepts(&seen(vec![blocks(), head().missing_before()]), &[]));
+    // Only the head's tail expected: losing the blocks too is not it.
+    let tail = Outcome::Lost {
+        what: "the head's newest samples".into(),
+        parts: vec![head()],
+    };
+    assert!(tail.accepts(
+        &seen(vec![head().with_evidence("320 before, 301 after")]),
+        &[]
+    ));
+    assert!(!tail.accepts(&seen(vec![blocks(), head()]), &[]));
+    assert!(!tail.accepts(&seen(vec![blocks()]), &[]));
     let grafana = Outcome::Lost {
         what: "grafana.db".into(),
-        parts: vec!["dashboard".into(), "datasource".into(), "folder".into()],
+        parts: [PartKind::Dashboard, PartKind::Datasource, PartKind::Folder]
+            .into_iter()
+            .map(Part::new)
+            .collect(),
     };
-    assert!(grafana.accepts(
-        &seen(&[
-            "dashboard e2e-gdash-1",
-            "datasource e2e-gds-1",
-            "folder e2e-gfolder-1"
-        ]),
-        &[]
-    ));
+    let dashboard = || Part::object(PartKind::Dashboard, "e2e-gdash-1");
+    let others = || {
+        vec![
+            Part::object(PartKind::Datasource, "e2e-gds-1"),
+            Part::object(PartKind::Folder, "e2e-gfolder-1"),
+        ]
+    };
+    assert!(grafana.accepts(&seen([vec![dashboard()], others()].concat()), &[]));
     assert!(!grafana.accepts(
-        &seen(&[
-            "dashboard e2e-gdash-1 (already missing before the disruption)",
-            "datasource e2e-gds-1",
-            "folder e2e-gfolder-1"
-        ]),
+        &seen([vec![dashboard().missing_before()], others()].concat()),
         &[]
     ));
-    assert!(!grafana.accepts(&seen(&["dashboard e2e-gdash-1"]), &[]));
+    assert!(!grafana.accepts(&seen(vec![dashboard()]), &[]));
 }
 
 #[test]
@@ -172,9 +185,9 @@ fn mismatch_names_cell_expectation_source_and_what_was_seen() {
         grafana: seen(
             Some(Verdict::Lost {
                 parts: vec![
-                    "dashboard e2e-dash".into(),
-                    "datasource e2e-ds".into(),
-                    "folder e2e-folder".into(),
+                    Part::object(PartKind::Dashboard, "e2e-dash"),
+                    Part::object(PartKind::Datasource, "e2e-ds"),
+                    Part::object(PartKind::Folder, "e2e-folder"),
                 ],
             }),
             &[],
@@ -206,7 +219,7 @@ fn an_app_not_run_is_shown_never_judged() {
     let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
     let exp = expected(cell.variant, cell.disruption, cell.provider);
     let lost = Verdict::Lost {
-        parts: vec!["blocks".into(), "head/wal".into()],
+        parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
     };
     let obs = Observation {
         prometheus: seen(Some(lost), &[]),

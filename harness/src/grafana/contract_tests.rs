@@ -17,7 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
-use crate::vocab::Verdict;
+use crate::vocab::{Part, PartKind, Verdict};
 
 const PASSWORD: &str = "generated-Secret-password-1";
 
@@ -259,9 +259,9 @@ async fn contract_compare_says_lost_naming_each_object_that_answers_404() {
         j.verdict,
         Verdict::Lost {
             parts: vec![
-                format!("dashboard {}", s.dashboard_uid),
-                format!("datasource {}", s.datasource_uid),
-                format!("folder {}", s.folder_uid),
+                Part::object(PartKind::Dashboard, &s.dashboard_uid),
+                Part::object(PartKind::Datasource, &s.datasource_uid),
+                Part::object(PartKind::Folder, &s.folder_uid),
             ]
         }
     );
@@ -288,10 +288,11 @@ async fn contract_compare_says_changed_for_version_and_panels() {
     assert_eq!(parts.len(), 2, "{parts:?}");
     assert_eq!(
         parts[0],
-        format!("dashboard {} version 1 -> 2", s.dashboard_uid)
+        Part::object(PartKind::Dashboard, &s.dashboard_uid).with_evidence("version 1 -> 2")
     );
+    let panels = parts[1].evidence.as_deref().unwrap_or_default();
     assert!(
-        parts[1].starts_with(&format!("dashboard {} panels [1 ", s.dashboard_uid)),
+        parts[1].kind == PartKind::Dashboard && panels.starts_with("panels [1 "),
         "{}",
         parts[1]
     );
@@ -570,7 +571,7 @@ async fn contract_snapshot_records_the_db_file_through_exec() {
     assert_eq!(
         j.verdict,
         Verdict::Lost {
-            parts: vec!["grafana.db in /var/lib/grafana".into()]
+            parts: vec![Part::object(PartKind::GrafanaDb, "/var/lib/grafana")]
         }
     );
     assert!(

@@ -12,7 +12,7 @@ use crate::exec::Exec;
 use crate::grafana::api::GrafanaClient;
 use crate::grafana::facts::DATA_DIR;
 use crate::grafana::snapshot::{DbFile, Snapshot};
-use crate::vocab::{Judgement, Verdict};
+use crate::vocab::{Judgement, Part, PartKind, Verdict};
 
 impl GrafanaClient {
     /// The usual after-disruption step in one call: wait until healthy
@@ -42,133 +42,166 @@ impl GrafanaClient {
 /// after; Changed when all are there but the dashboard's title, version,
 /// folder or panels, the datasource's name/type/URL or the folder's title
 /// differ; Survived otherwise. An object already missing before is reported
-/// as lost too, so a broken seed can never pass as survival. Parts name the
-/// object (`dashboard <uid>`, `datasource <uid>`, `folder <uid>`, `version
-/// 1 -> 2`, `panels`); details carry the evidence either way. `recovery` is
-/// left `None`: see [`GrafanaClient::wait_recovered`] and
-/// [`GrafanaClient::judge_after`].
+/// as lost too, marked [`Part::missing_before`], so a broken seed can never
+/// pass as survival. Parts name the object by uid; a change's evidence says
+/// what differs (`version 1 -> 2`, `panels [...] -> [...]`); details carry
+/// the rest either way. `recovery` is left `None`: see
+/// [`GrafanaClient::wait_recovered`] and [`GrafanaClient::judge_after`].
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Judgement {
-    let mut lost = Vec::new();
-    let mut changed = Vec::new();
-    let mut details = vec![format!(
-        "health database {} -> {}",
-        before.health.database, after.health.database
-    )];
-
-    let uid = &before.uids.dashboard;
-    match (&before.dashboard, &after.dashboard) {
-        (None, _) => lost.push(format!(
-            "dashboard {uid} (already missing before the disruption)"
-        )),
-        (Some(_), None) => lost.push(format!("dashboard {uid}")),
-        (Some(b), Some(a)) => {
-            if b.title != a.title {
-                changed.push(format!(
-                    "dashboard {uid} title {:?} -> {:?}",
-                    b.title, a.title
-                ));
-            }
-            if b.version != a.version {
-                changed.push(format!(
-                    "dashboard {uid} version {} -> {}",
-                    b.version, a.version
-                ));
-            }
-            if b.folder_uid != a.folder_uid {
-                changed.push(format!(
-                    "dashboard {uid} folder {} -> {}",
-                    b.folder_uid.as_deref().unwrap_or("(none)"),
-                    a.folder_uid.as_deref().unwrap_or("(none)")
-                ));
-            }
-            if b.panels != a.panels {
-                changed.push(format!(
-                    "dashboard {uid} panels {} -> {}",
-                    panel_summary(&b.panels),
-                    panel_summary(&a.panels)
-                ));
-            }
-            details.push(format!(
-                "dashboard {uid}: title {:?}, version {}, {} panels after",
-                a.title,
-                a.version,
-                a.panels.len()
-            ));
-        }
-    }
-
-    let uid = &before.uids.datasource;
-    match (&before.datasource, &after.datasource) {
-        (None, _) => lost.push(format!(
-            "datasource {uid} (already missing before the disruption)"
-        )),
-        (Some(_), None) => lost.push(format!("datasource {uid}")),
-        (Some(b), Some(a)) => {
-            for (field, x, y) in [
-                ("name", &b.name, &a.name),
-                ("type", &b.kind, &a.kind),
-                ("url", &b.url, &a.url),
-            ] {
-                if x != y {
-                    changed.push(format!("datasource {uid} {field} {x:?} -> {y:?}"));
-                }
-            }
-            details.push(format!(
-                "datasource {uid}: {} ({}) at {}",
-                a.name, a.kind, a.url
-            ));
-        }
-    }
-
-    let uid = &before.uids.folder;
-    match (&before.folder, &after.folder) {
-        (None, _) => lost.push(format!(
-            "folder {uid} (already missing before the disruption)"
-        )),
-        (Some(_), None) => lost.push(format!("folder {uid}")),
-        (Some(b), Some(a)) => {
-            if b.title != a.title {
-                changed.push(format!("folder {uid} title {:?} -> {:?}", b.title, a.title));
-            }
-            details.push(format!("folder {uid}: {:?}", a.title));
-        }
-    }
-
-    match (&before.db_file, &after.db_file) {
-        (DbFile::NotChecked, DbFile::NotChecked) => {}
-        (DbFile::Present { .. }, DbFile::Missing { .. }) => {
-            lost.push(format!("grafana.db in {DATA_DIR}"));
-            details.push(format!(
-                "grafana.db {} -> {}",
-                before.db_file, after.db_file
-            ));
-        }
-        (DbFile::Missing { .. }, _) => {
-            // A seed that never took must not pass as "survived".
-            lost.push(format!(
-                "grafana.db in {DATA_DIR} (already missing before the disruption)"
-            ));
-            details.push(format!(
-                "grafana.db {} -> {}",
-                before.db_file, after.db_file
-            ));
-        }
-        (b, a) => details.push(format!("grafana.db {b} -> {a}")),
-    }
-
-    let verdict = if !lost.is_empty() {
-        details.extend(changed.into_iter().map(|c| format!("also changed: {c}")));
-        Verdict::Lost { parts: lost }
-    } else if !changed.is_empty() {
-        Verdict::Changed { parts: changed }
-    } else {
-        Verdict::Survived
+    let mut f = Found {
+        details: vec![format!(
+            "health database {} -> {}",
+            before.health.database, after.health.database
+        )],
+        ..Found::default()
     };
-    Judgement {
-        verdict,
-        details,
-        recovery: None,
+    compare_dashboard(before, after, &mut f);
+    compare_datasource(before, after, &mut f);
+    compare_folder(before, after, &mut f);
+    compare_db_file(before, after, &mut f);
+    f.into_judgement()
+}
+
+/// What the object comparisons of [`compare`] found.
+#[derive(Debug, Default)]
+struct Found {
+    lost: Vec<Part>,
+    changed: Vec<Part>,
+    details: Vec<String>,
+}
+
+impl Found {
+    /// Both states of the object `uid` of `kind` when it exists before and
+    /// after; otherwise it is recorded lost (marked missing before when the
+    /// seed never took) and None is returned.
+    fn pair<'a, T>(
+        &mut self,
+        kind: PartKind,
+        uid: &str,
+        before: &'a Option<T>,
+        after: &'a Option<T>,
+    ) -> Option<(&'a T, &'a T)> {
+        match (before, after) {
+            (None, _) => {
+                self.lost.push(Part::object(kind, uid).missing_before());
+                None
+            }
+            (Some(_), None) => {
+                self.lost.push(Part::object(kind, uid));
+                None
+            }
+            (Some(b), Some(a)) => Some((b, a)),
+        }
     }
+
+    /// `object` of `kind` differs: `what`.
+    fn change(&mut self, kind: PartKind, uid: &str, what: String) {
+        self.changed
+            .push(Part::object(kind, uid).with_evidence(what));
+    }
+
+    fn into_judgement(mut self) -> Judgement {
+        if !self.lost.is_empty() {
+            // The verdict names the losses; the changes stay in the details.
+            self.details
+                .extend(self.changed.iter().map(|c| format!("also changed: {c}")));
+        }
+        Judgement {
+            verdict: Verdict::of(self.lost, self.changed),
+            details: self.details,
+            recovery: None,
+        }
+    }
+}
+
+fn compare_dashboard(before: &Snapshot, after: &Snapshot, f: &mut Found) {
+    let uid = &before.uids.dashboard;
+    let kind = PartKind::Dashboard;
+    let Some((b, a)) = f.pair(kind, uid, &before.dashboard, &after.dashboard) else {
+        return;
+    };
+    if b.title != a.title {
+        f.change(kind, uid, format!("title {:?} -> {:?}", b.title, a.title));
+    }
+    if b.version != a.version {
+        f.change(kind, uid, format!("version {} -> {}", b.version, a.version));
+    }
+    if b.folder_uid != a.folder_uid {
+        f.change(
+            kind,
+            uid,
+            format!(
+                "folder {} -> {}",
+                b.folder_uid.as_deref().unwrap_or("(none)"),
+                a.folder_uid.as_deref().unwrap_or("(none)")
+            ),
+        );
+    }
+    if b.panels != a.panels {
+        f.change(
+            kind,
+            uid,
+            format!(
+                "panels {} -> {}",
+                panel_summary(&b.panels),
+                panel_summary(&a.panels)
+            ),
+        );
+    }
+    f.details.push(format!(
+        "dashboard {uid}: title {:?}, version {}, {} panels after",
+        a.title,
+        a.version,
+        a.panels.len()
+    ));
+}
+
+fn compare_datasource(before: &Snapshot, after: &Snapshot, f: &mut Found) {
+    let uid = &before.uids.datasource;
+    let kind = PartKind::Datasource;
+    let Some((b, a)) = f.pair(kind, uid, &before.datasource, &after.datasource) else {
+        return;
+    };
+    for (field, x, y) in [
+        ("name", &b.name, &a.name),
+        ("type", &b.kind, &a.kind),
+        ("url", &b.url, &a.url),
+    ] {
+        if x != y {
+            f.change(kind, uid, format!("{field} {x:?} -> {y:?}"));
+        }
+    }
+    f.details.push(format!(
+        "datasource {uid}: {} ({}) at {}",
+        a.name, a.kind, a.url
+    ));
+}
+
+fn compare_folder(before: &Snapshot, after: &Snapshot, f: &mut Found) {
+    let uid = &before.uids.folder;
+    let kind = PartKind::Folder;
+    let Some((b, a)) = f.pair(kind, uid, &before.folder, &after.folder) else {
+        return;
+    };
+    if b.title != a.title {
+        f.change(kind, uid, format!("title {:?} -> {:?}", b.title, a.title));
+    }
+    f.details.push(format!("folder {uid}: {:?}", a.title));
+}
+
+fn compare_db_file(before: &Snapshot, after: &Snapshot, f: &mut Found) {
+    let db = || Part::object(PartKind::GrafanaDb, DATA_DIR);
+    match (&before.db_file, &after.db_file) {
+        (DbFile::NotChecked, DbFile::NotChecked) => return,
+        (DbFile::Present { .. }, DbFile::Missing { .. }) => f.lost.push(db()),
+        // A seed that never took must not pass as "survived".
+        (DbFile::Missing { .. }, _) => f.lost.push(db().missing_before()),
+        _ => {}
+    }
+    f.details.push(format!(
+        "grafana.db {} -> {}",
+        before.db_file, after.db_file
+    ));
 }
 
 /// `[1 "title" type, ...]`, short enough for a verdict part.
@@ -271,7 +304,7 @@ mod tests {
         assert_eq!(
             j.verdict,
             Verdict::Lost {
-                parts: vec!["grafana.db in /var/lib/grafana".into()]
+                parts: vec![Part::object(PartKind::GrafanaDb, "/var/lib/grafana")]
             }
         );
     }
@@ -281,7 +314,7 @@ mod tests {
         let s = snapshot_with(None, DbFile::NotChecked);
         let j = compare(&s, &s);
         assert!(
-            matches!(&j.verdict, Verdict::Lost { parts } if parts[0].contains("already missing before")),
+            matches!(&j.verdict, Verdict::Lost { parts } if parts[0].missing_before),
             "{j:?}"
         );
     }
@@ -295,13 +328,13 @@ mod tests {
         assert_eq!(
             j.verdict,
             Verdict::Lost {
-                parts: vec!["folder e2e-gfolder-a".into()]
+                parts: vec![Part::object(PartKind::Folder, "e2e-gfolder-a")]
             }
         );
         assert!(
             j.details
                 .iter()
-                .any(|d| d == "also changed: dashboard e2e-gdash-a version 1 -> 2"),
+                .any(|d| d == "also changed: dashboard e2e-gdash-a: version 1 -> 2"),
             "{:?}",
             j.details
         );

@@ -108,7 +108,12 @@ per_variant! {
         assert!(from_template ^ from_volume, "data must come from exactly one of a volume or a claim template");
         let c = spec.containers.iter().find(|c| c.name == PROMETHEUS).unwrap_or_else(|| panic!("no container"));
         let args = c.args.clone().unwrap_or_default();
-        for want in ["--storage.tsdb.path=/prometheus", "--web.enable-admin-api", "--web.enable-lifecycle"] {
+        for want in [
+            "--storage.tsdb.path=/prometheus",
+            "--web.enable-admin-api",
+            "--web.enable-lifecycle",
+            "--web.enable-remote-write-receiver",
+        ] {
             assert!(args.iter().any(|a| a == want), "{want} missing from {args:?}");
         }
         assert!(args.iter().any(|a| a.starts_with("--config.file=")), "{args:?}");

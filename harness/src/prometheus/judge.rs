@@ -8,12 +8,8 @@ use std::time::Duration;
 
 use crate::prometheus::blocks::BlockInfo;
 use crate::prometheus::head::{Head, HeadCount};
-use crate::prometheus::snapshot::{MarkerValue, Read, ReadError, Snapshot, part};
-use crate::vocab::{Judgement, Verdict};
-
-/// How a judgement marks a part the before snapshot could not check (a
-/// seed that never took must not pass as "survived").
-const MISSING_BEFORE: &str = "already missing before the disruption";
+use crate::prometheus::snapshot::{MarkerValue, Read, ReadError, Snapshot};
+use crate::vocab::{Judgement, Part, PartKind, Verdict};
 
 /// Judge `after` against `before` and the seeded history.
 ///
@@ -73,31 +69,40 @@ pub fn compare(before: &Snapshot, after: &Snapshot, recovery: Option<Duration>) 
 /// What the part checks of [`compare`] found.
 #[derive(Debug, Default)]
 struct Findings {
-    lost: Vec<String>,
-    changed: Vec<String>,
+    lost: Vec<Part>,
+    changed: Vec<Part>,
     details: Vec<String>,
 }
 
 impl Findings {
-    /// Report `part` lost (once, whichever check found it first).
-    fn lose(&mut self, part: String) {
-        if !self.lost.contains(&part) {
-            self.lost.push(part);
+    /// Report `part` lost: once per kind, the later checks' evidence added
+    /// to the first's (a part already missing before stays marked so).
+    fn lose(&mut self, part: Part) {
+        match self.lost.iter_mut().find(|p| p.kind == part.kind) {
+            Some(had) => {
+                had.missing_before |= part.missing_before;
+                if let Some(e) = part.evidence {
+                    had.add_evidence(e);
+                }
+            }
+            None => self.lost.push(part),
         }
     }
 
+    /// The head part as the before snapshot left it unchecked: lost, marked
+    /// missing before (a seed that never took must not pass as survived).
+    fn missing_before(&mut self, why: &str) {
+        self.lose(
+            Part::new(PartKind::HeadWal)
+                .missing_before()
+                .with_evidence(why),
+        );
+        self.details.push(format!("{}: {why}", PartKind::HeadWal));
+    }
+
     fn into_judgement(self, recovery: Option<Duration>) -> Judgement {
-        let verdict = if !self.lost.is_empty() {
-            Verdict::Lost { parts: self.lost }
-        } else if !self.changed.is_empty() {
-            Verdict::Changed {
-                parts: self.changed,
-            }
-        } else {
-            Verdict::Survived
-        };
         Judgement {
-            verdict,
+            verdict: Verdict::of(self.lost, self.changed),
             details: self.details,
             recovery,
         }
@@ -122,7 +127,7 @@ fn judge_blocks(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
     let unreadable: Vec<&ReadError> = after
         .read_errors
         .iter()
-        .filter(|e| e.read.part() == part::BLOCKS)
+        .filter(|e| e.read.part() == PartKind::Blocks)
         .collect();
     let count_unreadable = unreadable.iter().any(|e| e.read == Read::MarkerCount);
     let unread: BTreeSet<i64> = unreadable
@@ -184,35 +189,35 @@ fn judge_blocks(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
         ));
     }
     for e in &unreadable {
-        f.details.push(format!("{}: unreadable: {e}", part::BLOCKS));
+        f.details
+            .push(format!("{}: unreadable: {e}", PartKind::Blocks));
     }
     if !gaps.is_empty() || !unreadable.is_empty() || count != want || !missing.is_empty() {
-        f.lose(part::BLOCKS.to_owned());
+        f.lose(Part::new(PartKind::Blocks).with_evidence(format!("{counted}; {answered}")));
     } else if !wrong.is_empty() {
-        f.changed.push(format!(
-            "{}: {}",
-            part::BLOCKS,
-            wrong
-                .iter()
-                .map(|m| format!(
-                    "at {} {} -> {}",
-                    m.at_ms,
-                    m.expected,
-                    m.found.unwrap_or(f64::NAN)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        f.changed.push(
+            Part::new(PartKind::Blocks).with_evidence(
+                wrong
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "at {} {} -> {}",
+                            m.at_ms,
+                            m.expected,
+                            m.found.unwrap_or(f64::NAN)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        );
     }
 }
 
 /// The head: its exact sample, then its sample count over the window.
 fn judge_head(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
     let Some(b) = &before.head.sample else {
-        // A seed that never took must not pass as "survived".
-        f.lose(format!("{} ({MISSING_BEFORE})", part::HEAD));
-        f.details
-            .push("head/wal: no head sample was recorded before the disruption".into());
+        f.missing_before("no head sample was recorded before the disruption");
         return;
     };
     let sample_unreadable = after.read_errors.iter().any(|e| e.read == Read::HeadSample);
@@ -223,33 +228,40 @@ fn judge_head(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
             b.at_ms,
             b.value
         )),
-        Some(a) => f.changed.push(format!(
-            "{}: sample {} @{} {} -> {}",
-            part::HEAD,
-            show_labels(&b.labels),
-            b.at_ms,
-            b.value,
-            a.value
-        )),
+        Some(a) => f
+            .changed
+            .push(Part::new(PartKind::HeadWal).with_evidence(format!(
+                "sample {} @{} {} -> {}",
+                show_labels(&b.labels),
+                b.at_ms,
+                b.value,
+                a.value
+            ))),
         None => {
-            f.lose(part::HEAD.to_owned());
-            if !sample_unreadable {
-                f.details.push(format!(
-                    "head/wal: sample {} @{} = {} is gone",
+            let what = if sample_unreadable {
+                format!("sample {} @{} unreadable", show_labels(&b.labels), b.at_ms)
+            } else {
+                format!(
+                    "sample {} @{} = {} is gone",
                     show_labels(&b.labels),
                     b.at_ms,
                     b.value
-                ));
+                )
+            };
+            if !sample_unreadable {
+                f.details.push(format!("{}: {what}", PartKind::HeadWal));
             }
+            f.lose(Part::new(PartKind::HeadWal).with_evidence(what));
         }
     }
     judge_head_count(before, after, f);
     for e in after
         .read_errors
         .iter()
-        .filter(|e| e.read.part() == part::HEAD)
+        .filter(|e| e.read.part() == PartKind::HeadWal)
     {
-        f.details.push(format!("{}: unreadable: {e}", part::HEAD));
+        f.details
+            .push(format!("{}: unreadable: {e}", PartKind::HeadWal));
     }
 }
 
@@ -263,9 +275,7 @@ fn judge_head_count(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
         .as_ref()
         .and_then(|c| c.samples.map(|n| (c, n)))
     else {
-        f.lose(format!("{} ({MISSING_BEFORE})", part::HEAD));
-        f.details
-            .push("head/wal: no sample count was recorded before the disruption".into());
+        f.missing_before("no sample count was recorded before the disruption");
         return;
     };
     let series = show_labels(&b.labels);
@@ -281,21 +291,23 @@ fn judge_head_count(before: &Snapshot, after: &Snapshot, f: &mut Findings) {
         Some(n) if n == had => f.details.push(format!(
             "head/wal: {series}: {had_samples} before and after over {window}"
         )),
-        Some(n) if n > had => f.changed.push(format!(
-            "{}: {series}: {had_samples} before, {n} after over {window}",
-            part::HEAD
-        )),
+        Some(n) if n > had => f
+            .changed
+            .push(Part::new(PartKind::HeadWal).with_evidence(format!(
+                "{series}: {had_samples} before, {n} after over {window}"
+            ))),
         Some(n) => {
-            f.lose(part::HEAD.to_owned());
-            f.details.push(format!(
-                "head/wal: {series}: {had_samples} before, {n} after over {window}"
-            ));
+            let counts = format!("{series}: {had_samples} before, {n} after over {window}");
+            f.details.push(format!("{}: {counts}", PartKind::HeadWal));
+            f.lose(
+                Part::new(PartKind::HeadWal).with_evidence(format!("{counts} ({} lost)", had - n)),
+            );
         }
         None => {
-            f.lose(part::HEAD.to_owned());
-            f.details.push(format!(
-                "head/wal: {series}: {had_samples} before, none countable after over {window}"
-            ));
+            let counts =
+                format!("{series}: {had_samples} before, none countable after over {window}");
+            f.details.push(format!("{}: {counts}", PartKind::HeadWal));
+            f.lose(Part::new(PartKind::HeadWal).with_evidence(counts));
         }
     }
 }
@@ -360,11 +372,11 @@ fn ulid_identity(before: &Snapshot, after: &Snapshot) -> String {
     line
 }
 
-// How a judgement shows a head count's window; here, next to the other
-// `show_*` helpers, because only the judgement words it.
+// How a judgement (and a cell's progress) shows a head count's window;
+// here, next to the other `show_*` helpers.
 impl HeadCount {
     /// The window in words: `[from, to] ms (span)`.
-    pub(super) fn window(&self) -> String {
+    pub fn window(&self) -> String {
         format!(
             "[{}, {}] ms ({})",
             self.from_ms,

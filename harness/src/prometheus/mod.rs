@@ -14,7 +14,9 @@
 //! - `judge`: [`compare`], the judgement of a before/after pair;
 //! - `seed` and [`prestart`]: writing the history as TSDB blocks, into a
 //!   running server or before it starts;
-//! - `logs`: [`classify_log`], Prometheus's storage failures in its log.
+//! - `logs`: [`classify_log`], Prometheus's storage failures in its log;
+//! - `remote_write`: a dense head series written through the remote-write
+//!   receiver, so the head count covers minutes up to the disruption.
 //!
 //! [`compare`] names the part that was lost (`blocks`, `head/wal`, or
 //! both), tolerating compaction: coverage and values must hold, block
@@ -28,6 +30,7 @@ mod history;
 mod judge;
 mod logs;
 pub mod prestart;
+mod remote_write;
 mod seed;
 mod snapshot;
 
@@ -38,10 +41,11 @@ pub use head::{HEAD_SAMPLE_TIMEOUT, Head, HeadCount, HeadSample};
 pub use history::{DEFAULT_HOURS, History, MARKER_METRIC, MIN_AGE_HOURS, STEP_SECONDS, is_ulid};
 pub use judge::compare;
 pub use logs::{classify_log, unclean_stop_logged};
+pub use remote_write::{DENSE_METRIC, DENSE_SPAN, DENSE_STEP_MS, DenseSeries, WRITE_PATH};
 pub use seed::{
     BLOCK_RELOAD_TIMEOUT, Seeded, Written, await_queryable, list_blocks, seed_blocks, write_blocks,
 };
-pub use snapshot::{MarkerValue, Read, ReadError, Snapshot, part};
+pub use snapshot::{MarkerValue, Read, ReadError, Snapshot};
 
 #[cfg(test)]
 mod tests;

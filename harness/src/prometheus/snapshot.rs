@@ -17,19 +17,13 @@ use crate::prometheus::api::{Answer, InstantSample, PrometheusProbe, Refusal, se
 use crate::prometheus::blocks::{BlockInfo, BlockSource};
 use crate::prometheus::head::{Head, HeadCount, HeadSample, series_selector};
 use crate::prometheus::history::History;
+use crate::prometheus::remote_write::{DENSE_METRIC, DenseSeries};
+use crate::vocab::PartKind;
 
 /// How far back the first snapshot looks for the first sample of the head
 /// series it counts: a head holds at most 1.5 times its 2 h block range
 /// before compaction moves the older samples into a block.
 const HEAD_COUNT_LOOKBACK: &str = "3h";
-
-/// The part names a [`Verdict`](crate::vocab::Verdict) uses for Prometheus.
-pub mod part {
-    /// The seeded (backfilled) blocks.
-    pub const BLOCKS: &str = "blocks";
-    /// The live head, persisted only in the WAL (and `chunks_head`).
-    pub const HEAD: &str = "head/wal";
-}
 
 /// The marker's value at one checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,11 +54,11 @@ pub enum Read {
 }
 
 impl Read {
-    /// The part ([`part`]) whose data the read returns.
-    pub fn part(self) -> &'static str {
+    /// The part whose data the read returns.
+    pub fn part(self) -> PartKind {
         match self {
-            Self::MarkerCount | Self::MarkerValue { .. } => part::BLOCKS,
-            Self::HeadSample | Self::HeadCount => part::HEAD,
+            Self::MarkerCount | Self::MarkerValue { .. } => PartKind::Blocks,
+            Self::HeadSample | Self::HeadCount => PartKind::HeadWal,
         }
     }
 }
@@ -159,6 +153,64 @@ impl PrometheusProbe<'_> {
         snapshot.head.count = Some(count);
         snapshot.head.sample = Some(sample);
         Ok(snapshot)
+    }
+
+    /// A first snapshot whose head is dense: [`DenseSeries`] of the
+    /// history's run written for the last [`DENSE_SPAN`] (one sample per
+    /// second), its newest sample the head sample and its samples the
+    /// head count. Needs `--web.enable-remote-write-receiver`.
+    ///
+    /// [`DENSE_SPAN`]: crate::prometheus::DENSE_SPAN
+    ///
+    /// # Errors
+    /// As [`Self::write_dense`] and [`Self::snapshot_from`].
+    pub async fn snapshot_dense(&self, history: &History) -> Result<Snapshot> {
+        let sample = self.write_dense(&DenseSeries::new(history.run())).await?;
+        self.snapshot_from(history, sample).await
+    }
+
+    /// Bring `before`'s head up to now, just before the disruption: write
+    /// its dense series for every second since its head sample, take the
+    /// newest as the head sample and count the window again up to it (the
+    /// counted window then ends within a second of the call). Returns the
+    /// samples the count gained (0 when called within the same second).
+    ///
+    /// # Errors
+    /// [`Error::Cannot`] when `before` has no dense head (a snapshot not
+    /// taken by [`Self::snapshot_dense`]); as [`Self::write_dense_after`].
+    ///
+    /// [`Error::Cannot`]: crate::Error::Cannot
+    pub async fn top_up_head(&self, before: &mut Snapshot) -> Result<u64> {
+        let dense = DenseSeries::new(before.history.run());
+        let (Some(sample), Some(window)) = (&before.head.sample, &before.head.count) else {
+            return Err(crate::Error::Cannot {
+                action: "bring the head up to the disruption".into(),
+                why: "the before snapshot has no head sample and count".into(),
+            });
+        };
+        if &sample.labels != dense.labels() {
+            return Err(crate::Error::Cannot {
+                action: "bring the head up to the disruption".into(),
+                why: format!(
+                    "the before snapshot's head series is not {DENSE_METRIC} of run {}",
+                    before.history.run()
+                ),
+            });
+        }
+        if DenseSeries::timestamps(sample.at_ms, now_ms()).is_empty() {
+            // Called within the second of the head sample: the window
+            // already ends within a second of now.
+            return Ok(0);
+        }
+        let had = window.samples.unwrap_or(0);
+        let mut window = window.clone();
+        let newest = self.write_dense_after(&dense, sample.at_ms).await?;
+        window.to_ms = newest.at_ms;
+        let counted = self.count_head(window, &mut before.read_errors).await?;
+        let written = counted.samples.unwrap_or(0).saturating_sub(had);
+        before.head.count = Some(counted);
+        before.head.sample = Some(newest);
+        Ok(written)
     }
 
     /// The first snapshot's [`HeadCount`]: `newest`'s series from its first

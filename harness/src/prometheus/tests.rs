@@ -13,7 +13,7 @@ use super::*;
 use crate::cmd::Output;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
-use crate::vocab::{Judgement, Verdict};
+use crate::vocab::{Judgement, Part, PartKind, Verdict};
 
 fn history() -> History {
     History::ending_before(
@@ -184,12 +184,7 @@ fn compaction_merging_blocks_still_survives_and_is_reported() {
 fn a_fresh_server_loses_blocks_and_head() {
     let h = history();
     let j = compare(&complete(&h), &empty(&h), None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into(), part::HEAD.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::Blocks, PartKind::HeadWal]);
     assert!(
         j.details
             .iter()
@@ -209,12 +204,7 @@ fn lost_blocks_with_a_surviving_head_name_only_blocks() {
     after.marker_count = None;
     after.marker_values.iter_mut().for_each(|m| m.found = None);
     let j = compare(&complete(&h), &after, None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::Blocks]);
 }
 
 #[test]
@@ -223,12 +213,7 @@ fn a_lost_head_with_surviving_blocks_names_only_the_head() {
     let mut after = complete(&h);
     after.head.sample = None;
     let j = compare(&complete(&h), &after, None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::HEAD.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::HeadWal]);
     assert!(j.details.iter().any(|d| d.contains("is gone")));
 }
 
@@ -239,22 +224,12 @@ fn one_missing_block_is_a_loss_even_when_metadata_lies() {
     let mut after = complete(&h);
     after.marker_count = Some(h.samples() - 480);
     let j = compare(&complete(&h), &after, None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::Blocks]);
     // And a gap in the metadata alone is a loss too.
     let mut after = complete(&h);
     after.blocks.remove(5);
     let j = compare(&complete(&h), &after, None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::Blocks]);
     assert_detail_has(&j, "(2.0h)");
 }
 
@@ -268,10 +243,11 @@ fn a_different_value_is_a_change_not_a_survival() {
     match j.verdict {
         Verdict::Changed { parts } => {
             assert_eq!(parts.len(), 2, "{parts:?}");
-            assert!(parts[0].starts_with("blocks: at "), "{parts:?}");
+            let shown: Vec<String> = parts.iter().map(ToString::to_string).collect();
+            assert!(shown[0].starts_with("blocks: at "), "{shown:?}");
             assert!(
-                parts[1].starts_with("head/wal: sample scrape_duration_seconds{"),
-                "{parts:?}"
+                shown[1].starts_with("head/wal: sample scrape_duration_seconds{"),
+                "{shown:?}"
             );
         }
         other => panic!("expected Changed, got {other:?}"),
@@ -324,11 +300,15 @@ fn fewer_head_samples_over_the_window_is_a_loss_with_both_counts() {
     let mut after = complete(&h);
     after.head.count = Some(head_count(&h, Some(90)));
     let j = compare(&complete(&h), &after, None);
+    assert_lost(&j, &[PartKind::HeadWal]);
     assert_eq!(
         j.verdict,
         Verdict::Lost {
-            parts: vec![part::HEAD.into()]
-        }
+            parts: vec![Part::new(PartKind::HeadWal).with_evidence(format!(
+                "{HEAD_SERIES}: 240 samples before, 90 after over [1795305600000, 1795309200000] ms (60.0 min) (150 lost)"
+            ))]
+        },
+        "the lost part carries both counts and the difference"
     );
     assert_detail(
         &j,
@@ -352,9 +332,9 @@ fn more_head_samples_over_the_window_is_a_change() {
     assert_eq!(
         j.verdict,
         Verdict::Changed {
-            parts: vec![format!(
-                "head/wal: {HEAD_SERIES}: 240 samples before, 241 after over [1795305600000, 1795309200000] ms (60.0 min)"
-            )]
+            parts: vec![Part::new(PartKind::HeadWal).with_evidence(format!(
+                "{HEAD_SERIES}: 240 samples before, 241 after over [1795305600000, 1795309200000] ms (60.0 min)"
+            ))]
         }
     );
 }
@@ -367,12 +347,7 @@ fn a_head_count_prometheus_refuses_after_is_a_loss_with_the_error() {
     after.read_errors = vec![refused(Read::HeadCount, &c.query(), c.to_ms)];
     after.head.count = Some(c);
     let j = compare(&complete(&h), &after, None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::HEAD.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::HeadWal]);
     let details = j.details.join("\n");
     assert!(
         details.contains(&format!(
@@ -392,7 +367,11 @@ fn no_head_count_before_is_already_missing_before() {
     assert_eq!(
         j.verdict,
         Verdict::Lost {
-            parts: vec!["head/wal (already missing before the disruption)".into()]
+            parts: vec![
+                Part::new(PartKind::HeadWal)
+                    .missing_before()
+                    .with_evidence("no sample count was recorded before the disruption")
+            ]
         }
     );
     assert!(
@@ -425,12 +404,7 @@ fn with_unreadable_block(h: &History) -> Snapshot {
 fn an_unreadable_block_is_lost_with_the_query_error_as_evidence() {
     let h = history();
     let j = compare(&complete(&h), &with_unreadable_block(&h), None);
-    assert_eq!(
-        j.verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into()]
-        }
-    );
+    assert_lost(&j, &[PartKind::Blocks]);
     let details = j.details.join("\n");
     assert!(
         details.starts_with(
@@ -507,19 +481,15 @@ fn weakened_judges_say_survived_where_the_full_judgement_says_lost() {
     let before = complete(&h);
 
     assert_eq!(
-        compare(&before, &fewer, None).verdict,
-        Verdict::Lost {
-            parts: vec![part::HEAD.into()]
-        }
+        compare(&before, &fewer, None).verdict.lost_kinds(),
+        Some(vec![PartKind::HeadWal])
     );
     let weak = weakened::compare_one_exact_head_sample(&before, &fewer);
     assert_eq!(weak.verdict, Verdict::Survived, "{:#?}", weak.details);
 
     assert_eq!(
-        compare(&before, &unreadable, None).verdict,
-        Verdict::Lost {
-            parts: vec![part::BLOCKS.into()]
-        }
+        compare(&before, &unreadable, None).verdict.lost_kinds(),
+        Some(vec![PartKind::Blocks])
     );
     let weak = weakened::compare_ignoring_read_errors(&before, &unreadable);
     assert_eq!(weak.verdict, Verdict::Survived, "{:#?}", weak.details);
@@ -924,10 +894,8 @@ mod contract {
         );
         let j = compare(&before, &after, None);
         assert_eq!(
-            j.verdict,
-            Verdict::Lost {
-                parts: vec![part::HEAD.into()]
-            },
+            j.verdict.lost_kinds(),
+            Some(vec![PartKind::HeadWal]),
             "{:#?}",
             j.details
         );
@@ -961,10 +929,8 @@ mod contract {
         );
         let j = compare(&before, &after, None);
         assert_eq!(
-            j.verdict,
-            Verdict::Lost {
-                parts: vec![part::BLOCKS.into()]
-            },
+            j.verdict.lost_kinds(),
+            Some(vec![PartKind::Blocks]),
             "{:#?}",
             j.details
         );
@@ -1032,6 +998,11 @@ mod contract {
 }
 
 /// `j` gives `line` among its details (all of them shown when not).
+/// `j` is a loss of exactly `kinds` (none of them missing before).
+fn assert_lost(j: &Judgement, kinds: &[PartKind]) {
+    assert_eq!(j.verdict.lost_kinds(), Some(kinds.to_vec()), "{:#?}", j);
+}
+
 fn assert_detail(j: &Judgement, line: &str) {
     assert!(
         j.details.iter().any(|d| d == line),

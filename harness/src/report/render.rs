@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::result::{CellResult, Timings};
+use super::result::{CellResult, Status, Timings, show_version};
 use crate::error::{Error, Result};
 use crate::expect::{self, Outcome};
 use crate::vocab::{App, Disruption, NamedId, Provider, Variant};
@@ -19,6 +19,7 @@ pub fn render_json(cells: &[CellResult], notes: &[String]) -> Result<String> {
         cells: usize,
         passed: usize,
         failed: usize,
+        not_run: usize,
     }
     #[derive(Serialize)]
     struct Doc<'a> {
@@ -26,12 +27,13 @@ pub fn render_json(cells: &[CellResult], notes: &[String]) -> Result<String> {
         notes: &'a [String],
         cells: &'a [CellResult],
     }
-    let passed = cells.iter().filter(|c| c.passed).count();
+    let count = |f: fn(&Status) -> bool| cells.iter().filter(|c| f(&c.status)).count();
     let doc = Doc {
         summary: Summary {
             cells: cells.len(),
-            passed,
-            failed: cells.len() - passed,
+            passed: count(Status::passed),
+            failed: count(|s| s.failure().is_some()),
+            not_run: count(|s| s.not_run().is_some()),
         },
         notes,
         cells,
@@ -51,8 +53,11 @@ pub const LEGEND: &str = "✅ observed = expected · ❌ observed ≠ expected, 
 pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let not_run: Vec<&CellResult> = cells.iter().filter(|c| c.not_run.is_some()).collect();
-    let passed = cells.iter().filter(|c| c.passed).count();
+    let not_run: Vec<&CellResult> = cells
+        .iter()
+        .filter(|c| c.status.not_run().is_some())
+        .collect();
+    let passed = cells.iter().filter(|c| c.status.passed()).count();
     let failed = cells.len() - passed - not_run.len();
     let _ = writeln!(w, "# storage-e2e report\n");
     let _ = writeln!(
@@ -60,7 +65,7 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
         "{} cells run: {passed} passed, {failed} failed.\n",
         cells.len() - not_run.len()
     );
-    if let Some(why) = not_run.first().and_then(|c| c.not_run.as_deref()) {
+    if let Some(why) = not_run.first().and_then(|c| c.status.not_run()) {
         let _ = writeln!(
             w,
             "**Not run ({} cells)**: {}\n",
@@ -93,7 +98,7 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
         let _ = writeln!(w);
     }
 
-    let mut groups: Vec<(Provider, String)> = cells
+    let mut groups: Vec<(Provider, Option<String>)> = cells
         .iter()
         .map(|c| (c.cell.provider, c.k8s_version.clone()))
         .collect();
@@ -101,7 +106,11 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     groups.dedup();
     for (provider, version) in &groups {
         let in_group = |c: &&CellResult| c.cell.provider == *provider && &c.k8s_version == version;
-        let _ = writeln!(w, "## {provider}, Kubernetes {version}\n");
+        let _ = writeln!(
+            w,
+            "## {provider}, Kubernetes {}\n",
+            show_version(version.as_deref())
+        );
         let _ = write!(w, "| variant |");
         for d in Disruption::ALL {
             let _ = write!(w, " {d} |");
@@ -119,8 +128,8 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
                     .filter(in_group)
                     .find(|c| c.cell.variant == v && c.cell.disruption == d);
                 let mark = match found {
-                    Some(c) if c.passed => "✅",
-                    Some(c) if c.not_run.is_some() => "⛔",
+                    Some(c) if c.status.passed() => "✅",
+                    Some(c) if c.status.not_run().is_some() => "⛔",
                     Some(_) => "❌",
                     None if !expect::expected(v, d, *provider).is_applicable() => "➖",
                     None => "·",
@@ -134,16 +143,21 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
 
     let failures: Vec<&CellResult> = cells
         .iter()
-        .filter(|c| !c.passed && c.not_run.is_none())
+        .filter(|c| c.status.failure().is_some())
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(w, "## Failures\n");
         for c in failures {
-            let _ = writeln!(w, "### {} (Kubernetes {})\n", c.cell(), c.k8s_version);
+            let _ = writeln!(
+                w,
+                "### {} (Kubernetes {})\n",
+                c.cell(),
+                show_version(c.k8s_version.as_deref())
+            );
             let _ = writeln!(
                 w,
                 "```text\n{}\n```\n",
-                c.failure.as_deref().unwrap_or("(no message)")
+                c.status.failure().unwrap_or("(no message)")
             );
             if !c.findings.is_empty() {
                 let _ = writeln!(w, "Findings:\n");
@@ -194,7 +208,7 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let result = if c.passed { "✅" } else { "❌" };
+            let result = if c.status.passed() { "✅" } else { "❌" };
             let result = match &c.timeline_svg {
                 Some(t) => format!("{result} [timeline]({t})"),
                 None => result.to_owned(),
@@ -203,7 +217,7 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
                 w,
                 "| {} | {} | {} | {} | {recovery} | {reasons} | {result} |",
                 c.cell(),
-                c.k8s_version,
+                show_version(c.k8s_version.as_deref()),
                 md_cell(&expected),
                 md_cell(&observed),
             );

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::Report;
 use crate::expect::{self, Expectation, Observation};
 use crate::progress::Progress;
 use crate::timeline::Finding;
@@ -14,10 +13,9 @@ use crate::vocab::{Cell, Judgement, Reason, Verdict};
 /// The probe's judgement of one app, as the report stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRecord {
-    /// `survived`, `lost` or `changed`.
-    pub verdict: String,
-    /// What was lost or changed.
-    pub parts: Vec<String>,
+    /// Survived, lost or changed, with the parts.
+    #[serde(flatten)]
+    pub verdict: Verdict,
     /// The evidence (block coverage, ULID identity, clean_start, owners...).
     pub details: Vec<String>,
     /// Disruption to ready again, in seconds.
@@ -26,14 +24,8 @@ pub struct CheckRecord {
 
 impl From<&Judgement> for CheckRecord {
     fn from(j: &Judgement) -> Self {
-        let (verdict, parts) = match &j.verdict {
-            Verdict::Survived => ("survived", Vec::new()),
-            Verdict::Lost { parts } => ("lost", parts.clone()),
-            Verdict::Changed { parts } => ("changed", parts.clone()),
-        };
         Self {
-            verdict: verdict.to_owned(),
-            parts,
+            verdict: j.verdict.clone(),
             details: j.details.clone(),
             recovery_seconds: j.recovery.map(|d| d.as_secs_f64()),
         }
@@ -90,6 +82,48 @@ impl Timings {
     }
 }
 
+/// How a cell ended: the one place pass, failure and not-run are decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Status {
+    /// Observed what the table expects, and nothing failed.
+    Passed,
+    /// Observed something else, or could not observe.
+    Failed {
+        /// The mismatch message or the error.
+        failure: String,
+    },
+    /// Not run because the run failed before it (its cluster did not
+    /// start): neither passed nor judged.
+    NotRun {
+        /// How the run failed first.
+        why: String,
+    },
+}
+
+impl Status {
+    /// Whether the cell passed.
+    pub fn passed(&self) -> bool {
+        matches!(self, Self::Passed)
+    }
+
+    /// Why it failed, when it did.
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            Self::Failed { failure } => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// Why it was not run, when it was not.
+    pub fn not_run(&self) -> Option<&str> {
+        match self {
+            Self::NotRun { why } => Some(why),
+            _ => None,
+        }
+    }
+}
+
 /// Everything the report says about one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -97,7 +131,10 @@ pub struct CellResult {
     #[serde(flatten)]
     pub cell: Cell,
     /// The cluster's Kubernetes version (as the API server reports it).
-    pub k8s_version: String,
+    /// None when the cell never reached its cluster (the run's cluster did
+    /// not start, or the cell failed before it asked).
+    #[serde(default)]
+    pub k8s_version: Option<String>,
     /// What the table expects.
     pub expected: Expectation,
     /// What was seen (None when the cell failed before it could observe).
@@ -110,10 +147,9 @@ pub struct CellResult {
     pub reasons: Vec<Reason>,
     /// The findings behind the reasons, one line each.
     pub findings: Vec<String>,
-    /// Whether observed == expected and nothing failed.
-    pub passed: bool,
-    /// Why it failed: the mismatch message or the error.
-    pub failure: Option<String>,
+    /// Passed, failed (why) or not run (why).
+    #[serde(flatten)]
+    pub status: Status,
     /// Failure artifacts folder, relative to the report dir.
     pub artifacts: Option<String>,
     /// The picture of the cell's timeline (`timeline.svg`, see
@@ -125,40 +161,35 @@ pub struct CellResult {
     /// Where the cell's time went.
     #[serde(default)]
     pub timings: Timings,
-    /// Why the cell was not run, when the run failed before it (its
-    /// cluster did not start): neither passed nor judged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_run: Option<String>,
 }
 
 impl CellResult {
-    /// A result for `cell` on a cluster of `k8s_version`, not judged yet
+    /// A result for `cell` on a cluster of `k8s_version` (None: not
+    /// reached), not judged yet
     /// (it counts as failed until [`judge`](Self::judge) says otherwise).
-    pub fn new(cell: Cell, k8s_version: impl Into<String>) -> Self {
+    pub fn new(cell: Cell, k8s_version: Option<&str>) -> Self {
         Self {
             cell,
-            k8s_version: k8s_version.into(),
+            k8s_version: k8s_version.map(str::to_owned),
             expected: expect::expected(cell.variant, cell.disruption, cell.provider),
             observed: None,
             recovery_seconds: None,
             checks: Checks::default(),
             reasons: Vec::new(),
             findings: Vec::new(),
-            passed: false,
-            failure: Some("the cell did not finish".into()),
+            status: Status::Failed {
+                failure: "the cell did not finish".into(),
+            },
             artifacts: None,
             timeline_svg: None,
             steps: Vec::new(),
             timings: Timings::default(),
-            not_run: None,
         }
     }
 
     /// The cell was not run because the run failed first (`why` says how).
     pub fn not_run(mut self, why: impl Into<String>) -> Self {
-        self.passed = false;
-        self.failure = None;
-        self.not_run = Some(why.into());
+        self.status = Status::NotRun { why: why.into() };
         self
     }
 
@@ -194,27 +225,24 @@ impl CellResult {
         reasons.sort();
         reasons.dedup();
         self.reasons = reasons;
-        match expect::matches(&self.expected, &observation) {
-            Ok(()) => {
-                self.passed = true;
-                self.failure = None;
-            }
-            Err(m) => {
-                self.passed = false;
-                self.failure = Some(m.to_string());
-            }
-        }
+        self.status = match expect::matches(&self.expected, &observation) {
+            Ok(()) => Status::Passed,
+            Err(m) => Status::Failed {
+                failure: m.to_string(),
+            },
+        };
         self.observed = Some(observation);
         self
     }
 
     /// The cell could not be run to the end (setup, disruption or wait failed).
     pub fn error(mut self, err: impl std::fmt::Display) -> Self {
-        self.passed = false;
-        self.failure = Some(format!(
-            "cell {} failed before it could be judged: {err:#}",
-            self.cell()
-        ));
+        self.status = Status::Failed {
+            failure: format!(
+                "cell {} failed before it could be judged: {err:#}",
+                self.cell()
+            ),
+        };
         self
     }
 
@@ -240,16 +268,21 @@ impl CellResult {
     }
 
     /// Point at the failure artifacts folder (relative to the report dir when inside it).
-    pub fn with_artifacts(mut self, report: &Report, dir: &Path) -> Self {
-        let rel = dir.strip_prefix(report.dir()).unwrap_or(dir);
+    pub fn with_artifacts(mut self, report_dir: &Path, dir: &Path) -> Self {
+        let rel = dir.strip_prefix(report_dir).unwrap_or(dir);
         self.artifacts = Some(rel.display().to_string());
         self
     }
 
     /// Point at the cell's `timeline.svg` (relative to the report dir when inside it).
-    pub fn with_timeline_svg(mut self, report: &Report, file: &Path) -> Self {
-        let rel = file.strip_prefix(report.dir()).unwrap_or(file);
+    pub fn with_timeline_svg(mut self, report_dir: &Path, file: &Path) -> Self {
+        let rel = file.strip_prefix(report_dir).unwrap_or(file);
         self.timeline_svg = Some(rel.display().to_string());
         self
     }
+}
+
+/// A cell's Kubernetes version as the report shows it.
+pub(super) fn show_version(v: Option<&str>) -> &str {
+    v.unwrap_or("(cluster not reached)")
 }

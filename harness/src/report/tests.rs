@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use super::TIMELINE_SVG;
 use super::render::{LEGEND, render_json, render_markdown};
-use super::result::{CellResult, Timings};
+use super::result::{CellResult, Status, Timings};
 use super::store::Report;
 use crate::expect::{Observation, Observed};
 use crate::timeline::Finding;
-use crate::vocab::{Cell, Disruption, Judgement, NamedId, Provider, Reason, Variant, Verdict};
+use crate::vocab::{
+    Cell, Disruption, Judgement, NamedId, Part, PartKind, Provider, Reason, Variant, Verdict,
+};
 
 fn judged(verdict: Verdict, secs: u64) -> Judgement {
     Judgement {
@@ -27,7 +29,7 @@ fn passing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![Reason::PrometheusLockHeld], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    CellResult::new(cell, "v1.34.0").judge(obs, Some(&p), Some(&g))
+    CellResult::new(cell, Some("v1.34.0")).judge(obs, Some(&p), Some(&g))
 }
 
 fn failing() -> CellResult {
@@ -35,7 +37,7 @@ fn failing() -> CellResult {
     let p = judged(Verdict::Survived, 5);
     let g = judged(
         Verdict::Lost {
-            parts: vec!["dashboard e2e-dash".into()],
+            parts: vec![Part::object(PartKind::Dashboard, "e2e-dash")],
         },
         6,
     );
@@ -43,7 +45,7 @@ fn failing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    CellResult::new(cell, "v1.34.0")
+    CellResult::new(cell, Some("v1.34.0"))
         .judge(obs, Some(&p), Some(&g))
         .with_findings(&[Finding {
             reason: Reason::CrashLoop,
@@ -56,18 +58,17 @@ fn failing() -> CellResult {
 #[test]
 fn judge_records_checks_recovery_and_verdict() {
     let c = passing();
-    assert!(c.passed, "{:?}", c.failure);
-    assert_eq!(c.failure, None);
+    assert_eq!(c.status, Status::Passed);
     assert_eq!(c.recovery_seconds, Some(12.0));
     assert_eq!(c.reasons, vec![Reason::PrometheusLockHeld]);
     assert_eq!(
-        c.checks.grafana.as_ref().map(|g| g.verdict.as_str()),
-        Some("survived")
+        c.checks.grafana.as_ref().map(|g| &g.verdict),
+        Some(&Verdict::Survived)
     );
 
     let f = failing();
-    assert!(!f.passed);
-    let msg = f.failure.as_deref().unwrap_or_default();
+    assert!(!f.status.passed());
+    let msg = f.status.failure().unwrap_or_default();
     assert!(msg.contains("cell empty-dir/pod-delete on kind"), "{msg}");
     assert!(msg.contains("prometheus: expected lost"), "{msg}");
 }
@@ -75,10 +76,10 @@ fn judge_records_checks_recovery_and_verdict() {
 #[test]
 fn an_unjudged_or_errored_cell_fails() {
     let cell = Cell::new(Variant::HostPath, Disruption::NodeStop, Provider::K3d);
-    assert!(!CellResult::new(cell, "v1.33.1").passed);
-    let e = CellResult::new(cell, "v1.33.1").error("timed out waiting for prometheus ready");
+    assert!(!CellResult::new(cell, Some("v1.33.1")).status.passed());
+    let e = CellResult::new(cell, Some("v1.33.1")).error("timed out waiting for prometheus ready");
     assert_eq!(
-        e.failure.as_deref(),
+        e.status.failure(),
         Some(
             "cell host-path/node-stop on k3d failed before it could be judged: timed out waiting for \
              prometheus ready"
@@ -144,7 +145,7 @@ fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
     let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
     let p = judged(
         Verdict::Lost {
-            parts: vec!["blocks".into(), "head/wal".into()],
+            parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
         },
         9,
     );
@@ -152,8 +153,8 @@ fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::not_run("E2E_APPS=prometheus"),
     };
-    let c = CellResult::new(cell, "1.35").judge(obs, Some(&p), None);
-    assert!(c.passed, "{:?}", c.failure);
+    let c = CellResult::new(cell, Some("1.35")).judge(obs, Some(&p), None);
+    assert_eq!(c.status, Status::Passed);
     let notes =
         vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
     let md = render_markdown(std::slice::from_ref(&c), &notes);
@@ -219,6 +220,14 @@ fn json_has_a_summary_and_round_trips() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["summary"]["passed"], 1);
     assert_eq!(v["summary"]["failed"], 1);
+    assert_eq!(v["summary"]["not_run"], 0);
+    assert_eq!(v["cells"][0]["status"], "passed");
+    assert_eq!(v["cells"][1]["status"], "failed");
+    assert!(
+        v["cells"][1]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("expected lost"))
+    );
     assert_eq!(v["cells"][0]["variant"], "nfs-static");
     assert_eq!(
         v["cells"][0]["expected"]["prometheus"]["outcome"],
@@ -306,11 +315,11 @@ fn a_cells_timeline_picture_is_linked_from_the_report() {
     let dir = r.timeline_dir(failed.cell(), false);
     assert_eq!(dir, r.artifacts_dir(failed.cell()));
     let failed = failed
-        .with_artifacts(&r, &dir)
-        .with_timeline_svg(&r, &dir.join(TIMELINE_SVG));
+        .with_artifacts(r.dir(), &dir)
+        .with_timeline_svg(r.dir(), &dir.join(TIMELINE_SVG));
     let passed = passing();
     let file = r.timeline_dir(passed.cell(), true).join(TIMELINE_SVG);
-    let passed = passed.with_timeline_svg(&r, &file);
+    let passed = passed.with_timeline_svg(r.dir(), &file);
     assert_eq!(
         passed.timeline_svg.as_deref(),
         Some("passed/nfs-static__pod-delete__kind/timeline.svg")
@@ -343,7 +352,7 @@ fn artifacts_dir_is_per_cell() {
         r.artifacts_dir(cell),
         PathBuf::from("/tmp/r/failures/rwop__rollout-restart__kind")
     );
-    let c = CellResult::new(cell, "v1.34.0").with_artifacts(&r, &r.artifacts_dir(cell));
+    let c = CellResult::new(cell, Some("v1.34.0")).with_artifacts(r.dir(), &r.artifacts_dir(cell));
     assert_eq!(
         c.artifacts.as_deref(),
         Some("failures/rwop__rollout-restart__kind")

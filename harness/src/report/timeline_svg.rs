@@ -620,7 +620,7 @@ mod tests {
     }
 
     /// The findings as the cell computes them (Prometheus's log classifier).
-    fn findings_of(t: &Timeline, logs: &[(String, String)]) -> Vec<Finding> {
+    fn findings_of(t: &Timeline, logs: &[crate::timeline::PodLog]) -> Vec<Finding> {
         crate::timeline::findings(t, logs, &crate::prometheus::classify_log)
     }
 
@@ -692,7 +692,11 @@ mod tests {
     fn a_stuck_rollout_shows_both_pods_the_lock_the_deadline_and_no_recovery() {
         let t = recorded(STUCK);
         let new = "prometheus-54888dd6b5-76b24";
-        let logs = vec![(new.to_owned(), LOCK_LOG.to_owned())];
+        let logs = vec![crate::timeline::PodLog::current(
+            new,
+            "prometheus",
+            LOCK_LOG,
+        )];
         let f = findings_of(&t, &logs);
         let p = Picture::of(&t, &f);
         assert_eq!(

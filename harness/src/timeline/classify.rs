@@ -2,7 +2,7 @@
 //! log lines in, typed [`Reason`]s out. Every phrase matched is the exact
 //! text Kubernetes emits; [`phrases`] names where each one comes from.
 
-use super::{Record, Timeline};
+use super::{PodLog, Record, Timeline};
 use crate::vocab::Reason;
 
 /// The message fragments the classifiers look for, with their origin.
@@ -28,6 +28,10 @@ pub mod phrases {
     /// (test/e2e/storage/testsuites/readwriteoncepod.go, kubernetes PR #102028).
     pub const RWOP_KUBELET: &str =
         "volume uses the ReadWriteOncePod access mode and is already in use by another pod";
+    /// Scheduler NodeAffinity ErrReasonPod: a pod whose nodeSelector or
+    /// node affinity names no node it may use
+    /// (pkg/scheduler/framework/plugins/nodeaffinity/node_affinity.go).
+    pub const NODE_SELECTOR_MISMATCH: &str = "didn't match Pod's node affinity/selector";
     /// kubelet BackOff event (pkg/kubelet/kuberuntime).
     pub const BACK_OFF: &str = "Back-off restarting failed container";
     /// Refusals in FailedMount / FailedAttachVolume messages: mount(8)
@@ -114,14 +118,14 @@ pub fn classify_event(reason: &str, message: &str) -> Option<Reason> {
 
 /// Every finding in a timeline and the given logs.
 ///
-/// `logs` are `(pod name, log text)` pairs (several per pod are fine:
+/// `logs` are container logs (several per pod are fine:
 /// current and previous containers); `log_classifier` reads each text.
 /// Generic findings are dropped when a specific one explains them: a
 /// FailedMount or Unschedulable when the same workload shows why the
 /// volume or node was refused, a crash loop of a pod whose logs say why.
 pub fn findings(
     timeline: &Timeline,
-    logs: &[(String, String)],
+    logs: &[PodLog],
     log_classifier: LogClassifier<'_>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -184,12 +188,12 @@ pub fn findings(
             Record::Note { .. } | Record::Mark { .. } => {}
         }
     }
-    for (pod, text) in logs {
-        for reason in log_classifier(text) {
+    for log in logs {
+        for reason in log_classifier(&log.text) {
             out.push(Finding {
                 reason,
-                object: format!("Pod/{pod}"),
-                evidence: format!("{LOG_EVIDENCE}{}", first_line_with_error(text)),
+                object: format!("Pod/{}", log.pod),
+                evidence: format!("{LOG_EVIDENCE}{}", first_line_with_error(&log.text)),
                 at_ms: 0,
             });
         }
@@ -253,7 +257,7 @@ pub fn classify(timeline: &Timeline) -> Vec<Reason> {
 /// `prometheus-lock-held` (the crash loop it explains is dropped).
 pub fn classify_with_logs(
     timeline: &Timeline,
-    logs: &[(String, String)],
+    logs: &[PodLog],
     log_classifier: LogClassifier<'_>,
 ) -> Vec<Reason> {
     reasons_of(&findings(timeline, logs, log_classifier))
@@ -420,9 +424,10 @@ mod tests {
             vec![Reason::CrashLoop, Reason::ProgressDeadlineExceeded]
         );
         // With the new pod's previous log: the lock explains the crash loop.
-        let logs = vec![(
-            "prometheus-server-6b8d4f5c7-new01".to_owned(),
-            PROMETHEUS_LOCK_LOG.to_owned(),
+        let logs = vec![PodLog::current(
+            "prometheus-server-6b8d4f5c7-new01",
+            "prometheus",
+            PROMETHEUS_LOCK_LOG,
         )];
         assert_eq!(
             classify_with_logs(&t, &logs, &prometheus_logs),
@@ -444,7 +449,11 @@ mod tests {
     #[test]
     fn logs_of_another_pod_do_not_explain_a_crash_loop() {
         let t = crashloop_timeline();
-        let logs = vec![("some-other-pod".to_owned(), PROMETHEUS_LOCK_LOG.to_owned())];
+        let logs = vec![PodLog::current(
+            "some-other-pod",
+            "prometheus",
+            PROMETHEUS_LOCK_LOG,
+        )];
         let r = classify_with_logs(&t, &logs, &prometheus_logs);
         assert!(r.contains(&Reason::CrashLoop), "{r:?}");
         assert!(r.contains(&Reason::PrometheusLockHeld), "{r:?}");

@@ -19,7 +19,7 @@ pub use classify::{
     Finding, LogClassifier, classify, classify_event, classify_with_logs, findings, phrases,
 };
 pub use record::{
-    ConditionRecord, ContainerRecord, DeploymentRecord, Entry, EventRecord, Mark, PodRecord,
-    Record, Timeline,
+    ConditionRecord, ContainerRecord, DeploymentRecord, Entry, EventRecord, Mark, PodLog,
+    PodRecord, Record, Timeline,
 };
 pub use watch::{TimelineHandle, TimelineWatcher, collect_logs};

@@ -285,6 +285,35 @@ impl DeploymentRecord {
     }
 }
 
+/// One container log of a pod the timeline saw, as the classifiers read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodLog {
+    /// The pod.
+    pub pod: String,
+    /// The container.
+    pub container: String,
+    /// The log of the container's previous run (after a restart).
+    pub previous: bool,
+    /// The log, or why it could not be read (so the report shows the gap).
+    pub text: String,
+}
+
+impl PodLog {
+    /// The current log of `pod`'s `container`.
+    pub fn current(
+        pod: impl Into<String>,
+        container: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            pod: pod.into(),
+            container: container.into(),
+            previous: false,
+            text: text.into(),
+        }
+    }
+}
+
 impl Record {
     /// `Kind/name` of the object this entry is about (empty for notes).
     pub fn object(&self) -> String {

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
 
-use super::{DeploymentRecord, Entry, EventRecord, Mark, PodRecord, Record, Timeline};
+use super::{DeploymentRecord, Entry, EventRecord, Mark, PodLog, PodRecord, Record, Timeline};
 
 /// Shared, append-only recording with de-duplication per object: an entry
 /// is only added when the object's recorded state changed.
@@ -326,14 +326,10 @@ impl Drop for TimelineHandle {
 
 /// The logs of every pod the timeline saw and that still exists: each
 /// container's current log, and its previous one when it restarted.
-/// Returns `(pod name, text)` pairs for [`classify_with_logs`](super::classify_with_logs);
-/// a log that cannot be read becomes a pair whose text says why, so the
-/// report shows the gap instead of hiding it.
-pub async fn collect_logs(
-    client: &Client,
-    namespace: &str,
-    timeline: &Timeline,
-) -> Vec<(String, String)> {
+/// For [`classify_with_logs`](super::classify_with_logs); a log that
+/// cannot be read is kept with a text that says why, so the report shows
+/// the gap instead of hiding it.
+pub async fn collect_logs(client: &Client, namespace: &str, timeline: &Timeline) -> Vec<PodLog> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut out = Vec::new();
     for pod in timeline.pods() {
@@ -360,7 +356,12 @@ pub async fn collect_logs(
                         c.name
                     ),
                 };
-                out.push((pod.name.clone(), text));
+                out.push(PodLog {
+                    pod: pod.name.clone(),
+                    container: c.name.clone(),
+                    previous,
+                    text,
+                });
             }
         }
     }

@@ -36,6 +36,11 @@ pub enum Disruption {
     /// Stop the node, wait until it is NotReady, then apply the
     /// `node.kubernetes.io/out-of-service` taint (non-graceful node shutdown).
     NodeStopOutOfService,
+    /// Stop Prometheus (its workload scaled to 0), cut its newest WAL
+    /// segment to half its size on the node's copy of the volume (a backend
+    /// that lost the tail of its last writes), and start it again. A
+    /// harness-made fault: the negative control of the head's density.
+    WalTailTorn,
 }
 
 impl NamedId for Disruption {
@@ -54,6 +59,7 @@ impl NamedId for Disruption {
         Self::RolloutOtherNode,
         Self::RolloutOtherNodeUnblock,
         Self::NodeStopOutOfService,
+        Self::WalTailTorn,
     ];
 
     fn id(self) -> &'static str {
@@ -71,6 +77,7 @@ impl NamedId for Disruption {
             Self::RolloutOtherNode => "rollout-other-node",
             Self::RolloutOtherNodeUnblock => "rollout-other-node-unblock",
             Self::NodeStopOutOfService => "node-stop-out-of-service",
+            Self::WalTailTorn => "wal-tail-torn",
         }
     }
 }
@@ -88,6 +95,12 @@ impl Disruption {
                 | Self::NfsRestart
                 | Self::NodeStopOutOfService
         )
+    }
+
+    /// Disruptions done to Prometheus's data alone: Grafana is left alone
+    /// (a bystander, as in a node-level disruption off its node).
+    pub fn prometheus_only(self) -> bool {
+        matches!(self, Self::WalTailTorn)
     }
 
     /// Disruptions that stop the Prometheus pod's node.

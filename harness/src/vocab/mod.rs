@@ -17,7 +17,7 @@ pub use app::App;
 pub use cell::Cell;
 pub use disruption::Disruption;
 pub use id::{NamedId, UnknownId, named_id};
-pub use judgement::{Judgement, Verdict};
+pub use judgement::{Judgement, Part, PartKind, Verdict, show_parts};
 pub use minor::{BadMinor, Minor};
 pub use provider::Provider;
 pub use reason::Reason;
