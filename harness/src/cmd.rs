@@ -246,9 +246,35 @@ impl Cmd {
                 Some(c) => format!("exit {c}"),
                 None => "killed by a signal".into(),
             },
-            stderr: tail(text, ERROR_OUTPUT_CHARS),
+            stderr: output_in_one_line(text),
         }
     }
+}
+
+/// The end of a failed command's output as one line: whole lines only
+/// (a cut never starts mid-line) joined with ` ⏎ `. One line because the
+/// run's error is printed as one (`error::chain` keeps each message's
+/// first line): with the lines kept apart, a kind load that failed showed
+/// only `...ing...`, the cut's fragment, and not kind's error below it.
+fn output_in_one_line(text: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for line in text
+        .trim()
+        .lines()
+        .rev()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        if len + line.len() > ERROR_OUTPUT_CHARS && !kept.is_empty() {
+            kept.push("...");
+            break;
+        }
+        len += line.len() + 3;
+        kept.push(line);
+    }
+    kept.reverse();
+    tail(&kept.join(" ⏎ "), ERROR_OUTPUT_CHARS + 10)
 }
 
 /// Shell-like rendering: arguments with spaces or quotes are single-quoted.
@@ -312,6 +338,33 @@ mod tests {
         assert_eq!(out.stderr, "step one\nbroke\n");
         let e = c.run().expect_err("exit 4 fails").to_string();
         assert!(e.contains("failed (exit 4)") && e.contains("broke"), "{e}");
+    }
+
+    /// kind's two-line error after a long progress output reads in one
+    /// line, whole lines from the end, never a fragment of a cut line.
+    #[test]
+    fn a_long_failure_output_keeps_whole_last_lines_in_one_line() {
+        let mut text = "Loading images...\n".repeat(200);
+        text.push_str(
+            "ERROR: failed to load image: command \"docker exec ctr images import\" failed\n\
+             Command Output: ctr: write /var/lib/containerd/x: no space left on device\n",
+        );
+        let one = output_in_one_line(&text);
+        assert!(!one.contains('\n'), "{one}");
+        assert!(one.starts_with("..."), "{one}");
+        assert!(
+            one.ends_with(
+                "ERROR: failed to load image: command \"docker exec ctr images import\" failed ⏎ \
+                 Command Output: ctr: write /var/lib/containerd/x: no space left on device"
+            ),
+            "{one}"
+        );
+        assert!(one.contains("⏎ Loading images... ⏎"), "whole lines: {one}");
+        assert!(
+            one.chars().count() <= ERROR_OUTPUT_CHARS + 10,
+            "{}",
+            one.len()
+        );
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub fn test_name(cell: Cell) -> String {
 /// for the lock no new cell starts, so scattered among the others each one
 /// drains every parallel slot first; gathered at the end they drain them
 /// once. The provoked stuck rollouts (the 120 s deadline) start first so
-/// they do not form the tail. Measured on kind 1.35 with E2E_PARALLEL=4:
-/// the variant-by-variant order took 26.3 min for the 60-cell matrix.
+/// they do not form the tail (what it saved is in the README's Speed
+/// section).
 pub fn run_order(cell: Cell) -> (bool, u8) {
     let long_first = match cell.disruption {
         Disruption::RolloutRestart | Disruption::RolloutOtherNode => 0,

@@ -171,33 +171,19 @@ pub async fn watch_pods<T>(
     // Watch errors are retryable (kube-runtime's watcher docs): back off and
     // keep going; the last one shows in the timeout error.
     let mut stream = watcher(api, cfg).default_backoff().boxed();
-    let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
-    let mut init: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut set = PodSet::default();
     let mut last_error: Option<String> = None;
     let start = Instant::now();
     let run = async {
         while let Some(item) = stream.next().await {
-            let ev = match item {
-                Ok(ev) => ev,
+            match item {
+                Ok(ev) => set.apply(ev),
                 Err(e) => {
                     last_error = Some(e.to_string());
                     continue;
                 }
-            };
-            match ev {
-                watcher::Event::Init => init.clear(),
-                watcher::Event::InitApply(p) => {
-                    init.insert(p.name_any(), p);
-                }
-                watcher::Event::InitDone => pods = std::mem::take(&mut init),
-                watcher::Event::Apply(p) => {
-                    pods.insert(p.name_any(), p);
-                }
-                watcher::Event::Delete(p) => {
-                    pods.remove(&p.name_any());
-                }
             }
-            if let Some(v) = ready(&pods) {
+            if let Some(v) = set.known().and_then(&mut ready) {
                 return Ok(v);
             }
         }
@@ -214,12 +200,50 @@ pub async fn watch_pods<T>(
             last_seen: match &last_error {
                 Some(e) => format!(
                     "{} (last watch error: {e})",
-                    describe(&pods.values().collect::<Vec<_>>())
+                    describe(&set.pods.values().collect::<Vec<_>>())
                 ),
-                None => describe(&pods.values().collect::<Vec<_>>()),
+                None => describe(&set.pods.values().collect::<Vec<_>>()),
             },
         })
     })
+}
+
+/// The pods a watch has seen, by name, and whether its initial list is
+/// complete. A condition on the whole set means nothing before that: "no
+/// pod left" held at the watch's first event, when nothing was listed yet,
+/// and wal-tail-torn cut a WAL its Prometheus was still writing.
+#[derive(Debug, Default)]
+struct PodSet {
+    pods: BTreeMap<String, Pod>,
+    listing: BTreeMap<String, Pod>,
+    synced: bool,
+}
+
+impl PodSet {
+    fn apply(&mut self, ev: watcher::Event<Pod>) {
+        match ev {
+            watcher::Event::Init => self.listing.clear(),
+            watcher::Event::InitApply(p) => {
+                self.listing.insert(p.name_any(), p);
+            }
+            watcher::Event::InitDone => {
+                self.pods = std::mem::take(&mut self.listing);
+                self.synced = true;
+            }
+            watcher::Event::Apply(p) => {
+                self.pods.insert(p.name_any(), p);
+            }
+            watcher::Event::Delete(p) => {
+                self.pods.remove(&p.name_any());
+            }
+        }
+    }
+
+    /// The pods, once the first listing is complete (a re-list keeps the
+    /// last known set until it completes).
+    fn known(&self) -> Option<&BTreeMap<String, Pod>> {
+        self.synced.then_some(&self.pods)
+    }
 }
 
 /// Wait until `count` pods of the workload are Ready and none is
@@ -331,6 +355,30 @@ pub fn restarts(pod: &Pod, container: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by wal-tail-torn on a real cluster: waiting for "no pod left"
+    /// returned at the watch's first event, before the listing of the pods
+    /// still there. The set is only known once the listing is done.
+    #[test]
+    fn a_watch_knows_the_pods_only_once_its_listing_is_done() {
+        let pod = |name: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+                .unwrap_or_default()
+        };
+        let mut set = PodSet::default();
+        set.apply(watcher::Event::Init);
+        assert!(set.known().is_none(), "nothing is known before the listing");
+        set.apply(watcher::Event::InitApply(pod("prometheus-0")));
+        assert!(set.known().is_none());
+        set.apply(watcher::Event::InitDone);
+        assert_eq!(set.known().map(BTreeMap::len), Some(1));
+        set.apply(watcher::Event::Delete(pod("prometheus-0")));
+        assert!(set.known().is_some_and(BTreeMap::is_empty));
+        // A re-list keeps the known set until it completes.
+        set.apply(watcher::Event::Apply(pod("prometheus-1")));
+        set.apply(watcher::Event::Init);
+        assert_eq!(set.known().map(BTreeMap::len), Some(1));
+    }
 
     /// The app's id is what the manifests name its workload and label its
     /// pods with: the selector and the timeline's per-app view rely on it.

@@ -16,10 +16,11 @@
 //! killed run leaves behind carries an ownership label or the `e2e-` name
 //! prefix and is removed by [`sweep`] (`make clean`).
 //!
-//! kind and k3d could not run where this module was written; everything but
-//! the commands that need a live cluster is exercised by tier-0 tests (the
-//! exact command lines, configs, version table, kubeconfig isolation,
-//! preflight, reaper) and tier 1 (the sweep, on real Docker objects).
+//! kind runs on the project's CI machine (tier 2 in `.ci/run`, from a node
+//! image built offline); k3d cannot (its k3s is not served), so its code is
+//! exercised by tier-0 tests (the exact command lines, configs, version
+//! table, kubeconfig isolation, preflight, reaper) and tier 1 (the sweep, on
+//! real Docker objects), and by GitHub Actions where k3d runs.
 
 mod guard;
 mod info;

@@ -66,13 +66,20 @@ impl DenseSeries {
         f64::from(u32::try_from(at_ms.div_euclid(1000).rem_euclid(1_000_000)).unwrap_or(0))
     }
 
-    /// The sample timestamps of `(after_ms, to_ms]` on the step grid.
+    /// The sample timestamps of `(after_ms, to_ms]`: the step grid, and
+    /// `to_ms` itself, so the newest sample is the moment of the write (a
+    /// top-up right before a disruption always writes one, however soon
+    /// after the last).
     pub fn timestamps(after_ms: i64, to_ms: i64) -> Vec<i64> {
         let first = (after_ms.div_euclid(DENSE_STEP_MS) + 1) * DENSE_STEP_MS;
-        (0..)
+        let mut stamps: Vec<i64> = (0..)
             .map(|i| first + i * DENSE_STEP_MS)
             .take_while(|t| *t <= to_ms)
-            .collect()
+            .collect();
+        if to_ms > after_ms && stamps.last() != Some(&to_ms) {
+            stamps.push(to_ms);
+        }
+        stamps
     }
 }
 
@@ -260,10 +267,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_are_the_step_grid_after_the_start_up_to_the_end() {
+    fn timestamps_are_the_step_grid_and_the_end_itself() {
         assert_eq!(DenseSeries::timestamps(999, 3000), vec![1000, 2000, 3000]);
-        assert_eq!(DenseSeries::timestamps(1000, 3999), vec![2000, 3000]);
-        assert!(DenseSeries::timestamps(3000, 3999).is_empty());
+        assert_eq!(DenseSeries::timestamps(1000, 3999), vec![2000, 3000, 3999]);
+        assert_eq!(DenseSeries::timestamps(3000, 3001), vec![3001]);
+        assert!(DenseSeries::timestamps(3001, 3001).is_empty());
         assert_eq!(DenseSeries::timestamps(0, 300_000).len(), 300);
     }
 

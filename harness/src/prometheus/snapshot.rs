@@ -170,10 +170,10 @@ impl PrometheusProbe<'_> {
     }
 
     /// Bring `before`'s head up to now, just before the disruption: write
-    /// its dense series for every second since its head sample, take the
-    /// newest as the head sample and count the window again up to it (the
-    /// counted window then ends within a second of the call). Returns the
-    /// samples the count gained (0 when called within the same second).
+    /// its dense series for every second since its head sample and for now
+    /// itself, take the newest as the head sample and count the window
+    /// again up to it (the counted window then ends at the call). Returns
+    /// the samples the count gained.
     ///
     /// # Errors
     /// [`Error::Cannot`] when `before` has no dense head (a snapshot not
@@ -196,11 +196,6 @@ impl PrometheusProbe<'_> {
                     before.history.run()
                 ),
             });
-        }
-        if DenseSeries::timestamps(sample.at_ms, now_ms()).is_empty() {
-            // Called within the second of the head sample: the window
-            // already ends within a second of now.
-            return Ok(0);
         }
         let had = window.samples.unwrap_or(0);
         let mut window = window.clone();

@@ -1,7 +1,7 @@
 //! Unit tests of the judgement, and contract tests of the API parsing
 //! against a stub server (named as such): the v3.6+ blocks endpoint cannot
-//! run for real here (the stand-in is 2.42), so its documented shape is
-//! pinned by a stub.
+//! run for real here (the stand-ins are 2.42 and 2.53), so its documented
+//! shape is pinned by a stub.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, UNIX_EPOCH};
