@@ -70,7 +70,7 @@ pub(super) async fn wal_tail_torn(t: &Target<'_>, a: &mut Applied, pod: &Pod) ->
 
 /// The shell that cuts the records of the newest WAL segment under `dir`
 /// in half and prints `segment <name>: <size> bytes, records end at <end>
-/// -> <half> bytes`. Half of the records, not of the file: a graceful stop
+/// -> <half> bytes (wal before: <file>=<size> ...)`. Half of the records, not of the file: a graceful stop
 /// pads the segment's last 32 KiB page with zeros, so halving the file
 /// cut padding only and lost nothing (seen on kind: 32768 -> 16384 bytes,
 /// judged survived). Tier 1 runs the same script on a bind-mounted data
@@ -85,8 +85,9 @@ size=$(stat -c %s "$f")
 end=$(od -An -v -tu1 -w1 "$f" | grep -n -v '^ *0$' | tail -n 1 | cut -d: -f1)
 [ -n "$end" ] || {{ echo "WAL segment $f holds no record ($size bytes of zeros)" >&2; exit 1; }}
 half=$((end / 2))
+files=$(stat -c '%n=%s' * | tr '\n' ' ')
 dd if=/dev/null of="$f" bs=1 seek="$half" 2>/dev/null
-echo "segment $f: $size bytes, records end at $end -> $(stat -c %s "$f") bytes""#
+echo "segment $f: $size bytes, records end at $end -> $(stat -c %s "$f") bytes (wal before: $files)""#
     )
 }
 
@@ -205,7 +206,8 @@ mod tests {
         );
         assert_eq!(
             said.trim(),
-            "segment 00000001: 32768 bytes, records end at 1000 -> 500 bytes"
+            "segment 00000001: 32768 bytes, records end at 1000 -> 500 bytes \
+             (wal before: 00000000=10 00000001=32768 )"
         );
         let len = |n: &str| std::fs::metadata(wal.join(n)).map(|m| m.len()).unwrap_or(0);
         assert_eq!((len("00000000"), len("00000001")), (10, 500));
