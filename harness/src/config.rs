@@ -265,59 +265,35 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         var: "HARNESS_PROMETHEUS_IMAGE",
-        apply: |c, var, v| {
-            c.images.prometheus = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.prometheus, var, &v),
     },
     Setting {
         var: "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
-        apply: |c, var, v| {
-            c.images.prometheus_previous = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.prometheus_previous, var, &v),
     },
     Setting {
         var: "HARNESS_GRAFANA_IMAGE",
-        apply: |c, var, v| {
-            c.images.grafana = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.grafana, var, &v),
     },
     Setting {
         var: "HARNESS_GRAFANA_PREVIOUS_IMAGE",
-        apply: |c, var, v| {
-            c.images.grafana_previous = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.grafana_previous, var, &v),
     },
     Setting {
         var: "HARNESS_NFS_IMAGE",
-        apply: |c, var, v| {
-            c.images.nfs = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.nfs, var, &v),
     },
     Setting {
         var: "HARNESS_INIT_IMAGE",
-        apply: |c, var, v| {
-            c.images.init = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.init, var, &v),
     },
     Setting {
         var: "HARNESS_CSI_DRIVER_IMAGE",
-        apply: |c, var, v| {
-            c.images.csi_driver = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.csi_driver, var, &v),
     },
     Setting {
         var: "HARNESS_CSI_SIDECARS_IMAGE",
-        apply: |c, var, v| {
-            c.images.csi_sidecars = pinned_image(var, &v)?;
-            Ok(())
-        },
+        apply: |c, var, v| image(&mut c.images.csi_sidecars, var, &v),
     },
     Setting {
         var: "HARNESS_CONTAINER_HOST",
@@ -328,6 +304,12 @@ pub const SETTINGS: &[Setting] = &[
         apply: set_manifests_dir,
     },
 ];
+
+/// An image override: `slot` becomes the pinned reference `v` names.
+fn image(slot: &mut String, var: &'static str, v: &str) -> Result<()> {
+    *slot = pinned_image(var, v)?;
+    Ok(())
+}
 
 /// The names of [`SETTINGS`], for docs and `env -u` in tests.
 pub fn variables() -> impl Iterator<Item = &'static str> {

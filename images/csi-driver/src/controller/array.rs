@@ -169,32 +169,33 @@ impl Inner {
                 self.san.create_image(&image, size)?;
                 size
             }
-            Some(Source::Snapshot(snap)) => {
-                let found = SnapshotId::parse(snap).map(|s| (self.san.snapshot(&s), s));
-                let (record, sid) = match found {
-                    Some((Ok(Some(r)), sid)) => (r, sid),
-                    Some((Err(e), _)) => return Err(e),
-                    _ => return Err(not_found("snapshot", snap)),
+            Some(source) => {
+                // A copy of the source's image: a snapshot's or a volume's.
+                let (from, had) = match source {
+                    Source::Snapshot(snap) => {
+                        let found = SnapshotId::parse(snap).map(|s| (self.san.snapshot(&s), s));
+                        match found {
+                            Some((Ok(Some(r)), sid)) => {
+                                (self.san.snapshot_image(&sid), r.size_bytes)
+                            }
+                            Some((Err(e), _)) => return Err(e),
+                            _ => return Err(not_found("snapshot", snap)),
+                        }
+                    }
+                    Source::Volume(vol) => {
+                        let found = VolumeId::parse(vol).map(|v| (self.san.volume(&v), v));
+                        match found {
+                            Some((Ok(Some(r)), vid)) => {
+                                (self.san.volume_image(&vid), r.capacity_bytes)
+                            }
+                            Some((Err(e), _)) => return Err(e),
+                            _ => return Err(not_found("volume", vol)),
+                        }
+                    }
                 };
-                let size = range.size_from_source(record.size_bytes)?;
+                let size = range.size_from_source(had)?;
                 self.san.ensure_room(size, &format!("volume {name:?}"))?;
-                self.san
-                    .copy_image(&self.san.snapshot_image(&sid), &image, size)
-                    .await?;
-                size
-            }
-            Some(Source::Volume(vol)) => {
-                let found = VolumeId::parse(vol).map(|v| (self.san.volume(&v), v));
-                let (record, vid) = match found {
-                    Some((Ok(Some(r)), vid)) => (r, vid),
-                    Some((Err(e), _)) => return Err(e),
-                    _ => return Err(not_found("volume", vol)),
-                };
-                let size = range.size_from_source(record.capacity_bytes)?;
-                self.san.ensure_room(size, &format!("volume {name:?}"))?;
-                self.san
-                    .copy_image(&self.san.volume_image(&vid), &image, size)
-                    .await?;
+                self.san.copy_image(&from, &image, size).await?;
                 size
             }
         };
