@@ -16,7 +16,7 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e observed render node-image csi-images lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e observed discount failure-control render node-image csi-images lint clean tools cluster-tools lint-tools fmt
 
 # The driver is its own cargo workspace (its build fetches csi.proto from
 # the Go module proxy, which the harness's tier 0 must not need).
@@ -54,6 +54,19 @@ OBSERVED_HOST ?= $(shell nproc)-core $(shell uname -s), kind
 observed:
 	@test -n "$(REPORTS)" || { echo "usage: make observed REPORTS=\"<report.json> ...\" [OBSERVED_HOST=<words>]" >&2; exit 2; }
 	$(CARGO) run -q -- observed --host "$(OBSERVED_HOST)" $(REPORTS)
+	$(CARGO) run -q -- expectations > docs/expectations.md
+
+# One real cell failed on purpose (E2E_CONTROL=opposite), and the failure
+# path's products read back: the verdict, artifacts, timeline picture, and
+# the namespace and cluster kept by E2E_KEEP=on-failure (then swept).
+failure-control:
+	scripts/failure-control.sh
+
+# Mark observations made by a harness that did not do what the cell claims
+# (shown in docs/expectations.md, no longer counted); WHY names the fix.
+discount:
+	@test -n "$(CELL)" -a -n "$(DATE)" -a -n "$(OUTCOME)" -a -n "$(WHY)" || { echo "usage: make discount CELL='<variant/disruption on provider>' DATE=<YYYY-MM-DD> OUTCOME=<label, e.g. survives> WHY='<the fault and its fix>'" >&2; exit 2; }
+	$(CARGO) run -q -- discount "$(CELL)" "$(DATE)" "$(OUTCOME)" "$(WHY)"
 	$(CARGO) run -q -- expectations > docs/expectations.md
 
 render:

@@ -22,9 +22,11 @@ fn run() -> anyhow::Result<()> {
         Some("variants") => print_out(&variants()),
         Some("render") => print_out(&render(&args[1..], |k| std::env::var(k).ok())?),
         Some("observed") => observed(&args[1..]),
+        Some("discount") => discount(&args[1..]),
         _ => anyhow::bail!(
             "usage: storage-e2e <command>; commands: variants, render <id>, expectations, \
-             sweep [--run <id>], observed --host <words> <report.json>..."
+             sweep [--run <id>], observed --host <words> <report.json>..., \
+             discount <cell> <date> <outcome> <why>"
         ),
     }
 }
@@ -93,6 +95,28 @@ fn observed(args: &[String]) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{report}: {e}"))?;
         eprintln!("{report}: {n} cells recorded");
     }
+    std::fs::write(&path, record.to_json())
+        .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// `storage-e2e discount <cell> <date> <outcome> <why>` (make discount):
+/// mark observations on record as made by a harness that did not do what
+/// the cell claims (shown, no longer counted), then re-render nothing: the
+/// Makefile regenerates docs/expectations.md.
+fn discount(args: &[String]) -> anyhow::Result<()> {
+    let [cell, date, outcome, why] = args else {
+        anyhow::bail!(
+            "usage: storage-e2e discount '<variant/disruption on provider>' <YYYY-MM-DD> <outcome label> <why>"
+        );
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(harness::expect::OBSERVED_PATH);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()))?;
+    let mut record = harness::expect::ObservedRecord::from_json(&text)?;
+    let n = record.discount(cell, date, outcome, why)?;
+    eprintln!("{cell}: {n} observation(s) of {date} discounted");
     std::fs::write(&path, record.to_json())
         .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
     Ok(())

@@ -157,6 +157,11 @@ pub struct Config {
     pub report_dir: PathBuf,
     /// E2E_TIMELINES: which cells get `timeline.svg` (default failed ones).
     pub timelines: Timelines,
+    /// E2E_CONTROL=opposite: every cell expects the opposite of the
+    /// table's Prometheus outcome, so each must fail: the harness's own
+    /// failure path (verdict, artifacts, keep, timeline picture) run on
+    /// real cells on purpose (`make failure-control`).
+    pub expect_opposite: bool,
     /// HARNESS_*_IMAGE overrides.
     pub images: Images,
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
@@ -190,6 +195,7 @@ impl Default for Config {
             apps: App::ALL.to_vec(),
             report_dir: PathBuf::from("target/e2e-report"),
             timelines: Timelines::Failed,
+            expect_opposite: false,
             images: Images::default(),
             container_host: None,
             manifests_dir: default_dir(),
@@ -225,6 +231,16 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         var: "E2E_KEEP",
         apply: set_keep,
+    },
+    Setting {
+        var: "E2E_CONTROL",
+        apply: |c, var, v| {
+            c.expect_opposite = match v.trim() {
+                "opposite" => true,
+                _ => return Err(refuse(var, v, "opposite (or unset)")),
+            };
+            Ok(())
+        },
     },
     Setting {
         var: "E2E_KUBECONFIG",

@@ -69,6 +69,9 @@ struct Slot<'a> {
 /// # Errors
 /// [`Error::Preflight`] naming the first image that cannot be had, the
 /// variable that overrides it, and (Grafana) `E2E_APPS=prometheus`.
+// Over 80 lines: the slots the run needs (which images, which variable
+// overrides each), then one loop deciding each slot: present, stand-in,
+// or a preflight error whose hint depends on the slot.
 pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Result<Chosen> {
     let mut images = config.images.clone();
     let upgrade = config.disruptions.contains(&Disruption::ImageUpgrade);

@@ -139,6 +139,7 @@ impl Resources {
     /// nodes pull the configured images themselves: nothing to decide.
     async fn choose_images(&self) -> Result<Images> {
         if self.config.provider == Provider::Existing {
+            // Cannot be set already: this runs once, inside the cluster's one-time start.
             let _ = self.images.set(self.config.images.clone());
             return Ok(self.config.images.clone());
         }
@@ -158,6 +159,7 @@ impl Resources {
             crate::images::BUSYBOX.ensure(&chosen.images.init).await?;
         }
         self.note(chosen.notes.iter().cloned(), true);
+        // Cannot be set already: this runs once, inside the cluster's one-time start.
         let _ = self.images.set(chosen.images.clone());
         Ok(chosen.images)
     }

@@ -9,7 +9,6 @@
 //! E2E_KEEP. The cluster guard's reaper covers a killed process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use tokio::sync::RwLock;
 
@@ -17,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Result, chain};
 use crate::expect::expected;
 use crate::host::Host;
-use crate::report::{CellResult, Status};
+use crate::report::Status;
 use crate::resources::Resources;
 use crate::vocab::{Cell, Disruption, NamedId as _, Variant};
 
@@ -106,10 +105,6 @@ pub enum CellRun {
     Ran(Status),
 }
 
-/// How long one cell may take at most, as the outer backstop. Every step
-/// inside has its own, shorter bound; this only catches what slips through.
-pub const CELL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
 impl Suite {
     /// A suite for `config` on `host`; nothing is started until a cell needs it.
     pub fn new(config: Config, host: Host) -> Self {
@@ -120,8 +115,9 @@ impl Suite {
         }
     }
 
-    /// Run one cell (unless it is skipped), bounded by [`CELL_TIMEOUT`],
-    /// and make sure the report has a row for it whatever happened.
+    /// Run one cell (unless it is skipped; the cell bounds itself by
+    /// [`crate::cell::CELL_TIMEOUT`] and records its own row), and give
+    /// every node back after a node-level one.
     pub async fn run_cell(&self, cell: Cell) -> CellRun {
         let res = &self.resources;
         if let Some(why) = skip_reason(&res.config, &res.host, cell) {
@@ -132,37 +128,19 @@ impl Suite {
         // otherwise hit the pods other cells are deploying or judging. The
         // backstop starts once the lock is held, so queueing does not count.
         let lock = self.disruption_lock(cell.disruption).await;
-        let record = |r: &CellResult| {
-            if let Err(re) = res.report.record(r) {
-                eprintln!("storage-e2e: could not record {cell}: {re}");
+        let Ok(cluster) = res.cluster().await else {
+            // A run-level failure: its error goes into the report's notes
+            // and is printed once at the end of the run; the cell is only
+            // marked, in the one row it gets.
+            let why = "the run's cluster did not start (its error is printed once, at the end \
+                       of the run)";
+            let r = crate::cell::not_run(cell, why);
+            if let Err(e) = res.report.record(&r) {
+                eprintln!("storage-e2e: could not record {cell}: {e}");
             }
+            return CellRun::Ran(r.status);
         };
-        let cluster = match res.cluster().await {
-            Ok(c) => c,
-            Err(_) => {
-                // A run-level failure: its error goes into the report's
-                // notes and is printed once at the end of the run; the
-                // cell is only marked.
-                let why = "the run's cluster did not start (its error is printed once, at the \
-                           end of the run)";
-                let r = CellResult::new(cell, None).not_run(why);
-                record(&r);
-                return CellRun::Ran(r.status);
-            }
-        };
-        let failed = |e: String| {
-            let r = CellResult::new(cell, None).error(&e);
-            record(&r);
-            CellRun::Ran(r.status)
-        };
-        let run = crate::cell::run(res, &cluster, cell);
-        let outcome = match tokio::time::timeout(CELL_TIMEOUT, run).await {
-            Err(_) => failed(format!(
-                "no result within {CELL_TIMEOUT:?} (the outer backstop)"
-            )),
-            Ok(Err(e)) => failed(chain(&e)),
-            Ok(Ok(r)) => CellRun::Ran(r.status),
-        };
+        let outcome = CellRun::Ran(crate::cell::run(res, &cluster, cell).await.status);
         if cell.disruption.is_node_level() {
             // Whatever the cell did or failed to undo (a cell cut off by the
             // backstop never reaches its own restore), the next cell gets

@@ -264,13 +264,14 @@ async fn container_filesystem_survives_a_restart_but_not_recreation() -> Result<
 /// The dense head through Prometheus's real remote-write receiver, and
 /// wal-tail-torn's cut on its data dir: five minutes of samples, one per
 /// second, are accepted and counted; the top-up after the next scrape adds
-/// the seconds since; after a graceful stop, halving the newest WAL
-/// segment (the script tier 2 runs on a node) loses the head's newest
-/// samples and only those: lost head/wal with both counts, blocks whole.
+/// the seconds since; after a graceful stop, tearing the first WAL record
+/// written after the mark taken before the top-up (the script tier 2 runs
+/// on a node) loses the top-up's samples and only those: lost head/wal
+/// with both counts (exactly the top-up lost), blocks whole.
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dense_head_is_counted_and_a_halved_wal_loses_its_tail() -> Result<()> {
+async fn dense_head_is_counted_and_a_torn_wal_loses_its_tail() -> Result<()> {
     let dir = BindDir::writable()?;
     let prom = start_ready(&dir.storage(), &[REMOTE_WRITE]).await?;
     let history = History::new(prom.name());
@@ -284,6 +285,7 @@ async fn dense_head_is_counted_and_a_halved_wal_loses_its_tail() -> Result<()> {
         "five minutes at one sample per second, counted: {dense:?}"
     );
     prom.await_next_scrape().await?;
+    let mark = prom.probe().await?.wal_mark().await?;
     let gained = prom.probe().await?.top_up_head(&mut before).await?;
     ensure!(
         gained >= 1 && count(&before) == dense.map(|n| n + gained),
@@ -292,7 +294,7 @@ async fn dense_head_is_counted_and_a_halved_wal_loses_its_tail() -> Result<()> {
     );
     let at = Instant::now();
     prom.stop().await?;
-    dir.run_as_root(&harness::disrupt::cut_newest_segment_script(DATA_DIR))
+    dir.run_as_root(&harness::prometheus::cut_after_mark_script(DATA_DIR, &mark))
         .await?;
     prom.start_again().await?;
     let (judgement, after) = judge(&prom, &before, at).await?;
@@ -306,7 +308,10 @@ async fn dense_head_is_counted_and_a_halved_wal_loses_its_tail() -> Result<()> {
     let (Some(had), has) = (count(&before), count(&after).unwrap_or(0)) else {
         anyhow::bail!("no count before: {before:#?}");
     };
-    ensure!(has < had, "{had} samples before, {has} after");
+    ensure!(
+        has + gained == had,
+        "the top-up's {gained} samples lost, no more: {had} samples before, {has} after"
+    );
     let Verdict::Lost { parts } = &judgement.verdict else {
         anyhow::bail!("{judgement:#?}");
     };

@@ -1,22 +1,43 @@
 //! Deploying a cell's variant and seeding both apps before the disruption.
 
 use kube::api::Api;
+use kube::{Client, ResourceExt as _};
 
-use super::judge::ready_pod;
-use super::pipeline::{Before, DEPLOY_TIMEOUT, Pipeline};
-use crate::error::Result;
+use super::pipeline::{DEPLOY_TIMEOUT, Pipeline};
+use crate::error::{Error, Result};
 use crate::exec::PodExec;
 use crate::forward::PortForward;
 use crate::grafana::{self, GrafanaClient, SeedSpec};
-use crate::manifest::{self, Params, Rendered};
-use crate::prometheus::{DATA_DIR, DENSE_METRIC, History, PrometheusProbe, prestart};
+use crate::manifest::{self, Params};
+use crate::prometheus::{DATA_DIR, DENSE_METRIC, History, PrometheusProbe, WalMark, prestart};
 use crate::vocab::{Disruption, Variant};
-use crate::workload::{self, GRAFANA, PROMETHEUS, Workload};
+use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+
+/// What the deploy stage left running, for the stages after it.
+pub(super) struct Deployed {
+    /// How Prometheus is run (a StatefulSet keeps its pod's name).
+    pub(super) prom_kind: Kind,
+    pub(super) prom_replicas: usize,
+    /// The history the seed ConfigMap holds, fixed at deploy time
+    /// (History::new depends on the clock).
+    pub(super) history: History,
+    /// Grafana's admin password.
+    pub(super) password: String,
+}
+
+/// What a cell seeded and saw before the disruption, per app.
+pub(super) struct Before {
+    /// The Prometheus pod that was seeded (a StatefulSet keeps the name).
+    pub(super) prom_pod: String,
+    pub(super) prometheus: crate::prometheus::Snapshot,
+    /// `None` when the run leaves Grafana out (E2E_APPS).
+    pub(super) grafana: Option<grafana::Snapshot>,
+}
 
 impl Pipeline<'_> {
-    /// Prepare storage outside the cluster, render the variant, apply it,
-    /// and wait until both apps are Ready.
-    pub(super) async fn deploy(&mut self) -> Result<Rendered> {
+    /// Prepare storage outside the cluster, render the variant, apply it
+    /// with its seed, and wait until both apps are Ready.
+    pub(super) async fn deploy(&mut self) -> Result<Deployed> {
         let cfg = &self.res.config;
         let mut images = self.res.images().clone();
         if self.cell.disruption == Disruption::ImageUpgrade {
@@ -27,23 +48,10 @@ impl Pipeline<'_> {
         if let Some(class) = &cfg.storage_class {
             params = params.with_storage_class(class);
         }
-        // Pin node-local data to a worker that can take pods now.
-        let schedulable = crate::cluster::schedulable_nodes(self.client()).await?;
-        let workers: Vec<String> = self
-            .cluster
-            .workers()
-            .iter()
-            .map(|n| n.name.clone())
-            .filter(|n| schedulable.contains(n))
-            .collect();
-        let node = workers
-            .get(hash(&self.ns) % workers.len().max(1))
-            .cloned()
-            .or_else(|| schedulable.first().cloned());
-        if let Some(node) = &node {
+        self.node = self.pick_node().await?;
+        if let Some(node) = &self.node {
             params = params.with_node(node);
         }
-        self.node = node.clone();
         if self.cell.variant.uses_nfs() {
             let nfs = self.res.nfs(self.cluster).await?;
             if self.cell.variant == Variant::NfsStatic {
@@ -56,7 +64,7 @@ impl Pipeline<'_> {
             params = params.with_nfs(nfs.address(), nfs.export_path());
             self.nfs = Some(nfs);
         }
-        self.password = params.grafana_password.clone();
+        let password = params.grafana_password.clone();
         let rendered = manifest::render(&cfg.manifests_dir, self.cell.variant, &params)?;
         // A local PV's directory must exist on its node before the pod starts.
         let local_dirs: Vec<String> = rendered
@@ -80,12 +88,42 @@ impl Pipeline<'_> {
         let history = History::new(self.ns.clone());
         self.with_seed(&mut objects, rendered.prometheus().name(), &history)
             .await?;
-        self.history = Some(history);
         self.progress
             .step(format!("applying {} objects", objects.len()));
         manifest::apply::apply_all(self.client(), &objects).await?;
         self.applied = objects;
         let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
+        self.wait_ready(replicas).await?;
+        Ok(Deployed {
+            prom_kind: match rendered.prometheus() {
+                manifest::Workload::StatefulSet(_) => Kind::StatefulSet,
+                manifest::Workload::Deployment(_) => Kind::Deployment,
+            },
+            prom_replicas: replicas,
+            history,
+            password,
+        })
+    }
+
+    /// The worker node-local data is pinned to: one that can take pods
+    /// now, spread over the workers by the namespace's name.
+    async fn pick_node(&self) -> Result<Option<String>> {
+        let schedulable = crate::cluster::schedulable_nodes(self.client()).await?;
+        let workers: Vec<String> = self
+            .cluster
+            .workers()
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| schedulable.contains(n))
+            .collect();
+        Ok(workers
+            .get(hash(&self.ns) % workers.len().max(1))
+            .cloned()
+            .or_else(|| schedulable.first().cloned()))
+    }
+
+    /// Wait until Prometheus's `replicas` and Grafana (when run) are Ready.
+    async fn wait_ready(&mut self, replicas: usize) -> Result<()> {
         let grafana = async {
             if self.runs_grafana() {
                 workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT)
@@ -114,8 +152,7 @@ impl Pipeline<'_> {
         );
         self.timings.waits = Some(waited.elapsed().as_secs_f64());
         p?;
-        g?;
-        Ok(rendered)
+        g
     }
 
     /// Make Prometheus start on its seeded history: create the seed
@@ -157,30 +194,27 @@ impl Pipeline<'_> {
     }
 
     /// Seed both apps and snapshot them before the disruption.
-    pub(super) async fn seed(&mut self, prom_replicas: usize, password: String) -> Result<Before> {
+    pub(super) async fn seed(&self, deployed: &Deployed) -> Result<Before> {
         let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
         let (exec, fwd) = self.connect(&prom_pod, &PROMETHEUS).await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
-        let history = self.history.clone().ok_or_else(|| crate::Error::Cannot {
-            action: "check the seeded Prometheus history".into(),
-            why: "deploy did not record one".into(),
-        })?;
-        let seeded =
-            prestart::confirm(self.client(), &self.ns, &prom_pod, &probe, &history).await?;
+        let history = &deployed.history;
+        let seeded = prestart::confirm(self.client(), &self.ns, &prom_pod, &probe, history).await?;
         prestart::delete_configmap(self.client(), &self.ns).await?;
         self.progress
             .step(format!("{seeded} (written before start)"));
         // The head: minutes of samples written through the remote-write
         // receiver (no wait for a first self-scrape), brought up to the
         // disruption again right before it (top_up_head).
-        let prometheus = probe.snapshot_dense(&history).await?;
+        let prometheus = probe.snapshot_dense(history).await?;
         self.progress.step(format!(
             "head: {} of {DENSE_METRIC}",
             head_counted(&prometheus)
         ));
-        if prom_replicas > 1 {
+        if deployed.prom_replicas > 1 {
             self.progress.step(format!(
-                "{prom_replicas} Prometheus replicas: the first one is seeded and judged"
+                "{} Prometheus replicas: the first one is seeded and judged",
+                deployed.prom_replicas
             ));
         }
 
@@ -189,12 +223,11 @@ impl Pipeline<'_> {
                 prom_pod,
                 prometheus,
                 grafana: None,
-                password,
             });
         }
         let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
         let (gexec, gfwd) = self.connect(&graf_pod, &GRAFANA).await?;
-        let client = GrafanaClient::new(gfwd.url(), password.clone())?;
+        let client = GrafanaClient::new(gfwd.url(), deployed.password.clone())?;
         client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
         // The datasource points at the in-cluster Service, as a user's would.
         let spec = SeedSpec::unique(format!(
@@ -211,7 +244,6 @@ impl Pipeline<'_> {
             prom_pod,
             prometheus,
             grafana: Some(grafana),
-            password,
         })
     }
 
@@ -227,6 +259,15 @@ impl Pipeline<'_> {
             head_counted(&before.prometheus)
         ));
         Ok(())
+    }
+
+    /// Where the seeded Prometheus's WAL ends now (wal-tail-torn's mark).
+    pub(super) async fn wal_mark(&self, before: &Before) -> Result<WalMark> {
+        let (exec, fwd) = self.connect(&before.prom_pod, &PROMETHEUS).await?;
+        let mark = PrometheusProbe::new(fwd.url(), &exec).wal_mark().await?;
+        self.progress
+            .step(format!("WAL marked before the top-up: {mark}"));
+        Ok(mark)
     }
 }
 
@@ -247,4 +288,17 @@ fn hash(s: &str) -> usize {
     s.bytes().fold(0usize, |h, b| {
         h.wrapping_mul(31).wrapping_add(usize::from(b))
     })
+}
+
+/// A Ready pod of `w` in `ns`, to seed.
+async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
+    workload::pods(client, ns, w)
+        .await?
+        .iter()
+        .find(|p| workload::is_ready(p))
+        .map(|p| p.name_any())
+        .ok_or_else(|| Error::Cannot {
+            action: format!("find a ready {} pod in {ns}", w.name),
+            why: "none is Ready".into(),
+        })
 }

@@ -1,20 +1,157 @@
-//! Reading both apps back after the disruption and judging what survived.
+//! Reading both apps back after the disruption and judging what survived;
+//! what the cluster did, classified once per app.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kube::{Client, ResourceExt as _};
+use kube::ResourceExt as _;
 
-use super::pipeline::{Before, GRAFANA_AFTER_TIMEOUT, Pipeline};
+use super::deploy::{Before, Deployed};
+use super::disruption::{Disrupted, SettledApps};
+use super::pipeline::{GRAFANA_AFTER_TIMEOUT, Pipeline};
+use super::placement;
 use super::settle::Settled;
 use crate::disrupt::Applied;
 use crate::error::{Error, Result, chain};
-use crate::grafana::GrafanaClient;
+use crate::expect::{Observation, Observed};
+use crate::grafana::{self, GrafanaClient};
 use crate::prometheus::{self as prom, PrometheusProbe};
-use crate::vocab::{Disruption, Judgement};
-use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+use crate::timeline::{self, Finding, PodLog, Timeline};
+use crate::vocab::{App, Disruption, Judgement, Reason};
+use crate::workload::{self, GRAFANA, Kind, PROMETHEUS};
+
+/// What a cell saw, and the judgements it rests on: the judge stage's
+/// value, from which the cell's verdict is decided (verdict.rs).
+pub(super) struct Judged {
+    pub(super) observation: Observation,
+    /// `None` when no Prometheus pod became Ready to read from.
+    pub(super) prometheus: Option<Judgement>,
+    /// `None` when Grafana was not run or no pod became Ready.
+    pub(super) grafana: Option<Judgement>,
+    /// The namespace's timeline from before the disruption to now.
+    pub(super) timeline: Timeline,
+    /// Every finding of both apps and of the rest of the namespace.
+    pub(super) findings: Vec<Finding>,
+}
+
+/// The cell's findings, classified once: each app on its own objects and
+/// its own pods' logs with its own log classifier (so one app's
+/// explanation never hides the other's failure, nor its log lines count
+/// for the other), and the namespace's other objects (a StatefulSet's
+/// claims, say) on their own.
+pub(super) fn findings_by_app(t: &Timeline, logs: &[PodLog]) -> Vec<(Option<App>, Vec<Finding>)> {
+    let mut out = Vec::new();
+    for w in [PROMETHEUS, GRAFANA] {
+        let own: Vec<PodLog> = logs
+            .iter()
+            .filter(|l| Timeline::names(w.name, &l.pod))
+            .cloned()
+            .collect();
+        let classify: timeline::LogClassifier<'_> = match w.app {
+            App::Prometheus => &prom::classify_log,
+            App::Grafana => &grafana::classify_log,
+        };
+        out.push((
+            Some(w.app),
+            timeline::findings(&t.only(w.name), &own, classify),
+        ));
+    }
+    let rest = t.except(&[PROMETHEUS.name, GRAFANA.name]);
+    out.push((None, timeline::findings(&rest, &[], &|_| Vec::new())));
+    out
+}
+
+/// The distinct reasons of `app`'s findings, sorted.
+fn reasons_of(by_app: &[(Option<App>, Vec<Finding>)], app: App) -> Vec<Reason> {
+    let mut r: Vec<Reason> = by_app
+        .iter()
+        .filter(|(a, _)| *a == Some(app))
+        .flat_map(|(_, f)| f.iter().map(|f| f.reason))
+        .collect();
+    r.sort();
+    r.dedup();
+    r
+}
 
 impl Pipeline<'_> {
-    pub(super) async fn judge_prometheus(
+    /// Read both apps back and judge them, stop the watch, say where the
+    /// new pods landed, and classify what the cluster did.
+    pub(super) async fn judge(
+        &mut self,
+        deployed: &Deployed,
+        before: &Before,
+        disrupted: &Disrupted,
+        settled: &SettledApps,
+    ) -> Result<Judged> {
+        let phase = Instant::now();
+        let p = &disrupted.prometheus;
+        let prometheus = self
+            .judge_prometheus(before, &settled.prometheus, p, deployed.prom_kind)
+            .await;
+        let grafana = match (&settled.grafana, &disrupted.grafana) {
+            (Some(s), Some(a)) => self.judge_grafana(deployed, before, s, a).await,
+            _ => None,
+        };
+        self.timings.judge = Some(phase.elapsed().as_secs_f64());
+        let watcher = self.watcher.take().ok_or_else(|| Error::Cannot {
+            action: format!("judge cell {}", self.cell),
+            why: "its timeline watch was never started".into(),
+        })?;
+        let timeline = watcher.stop().await;
+        self.describe_placement(&timeline, deployed, disrupted)
+            .await;
+        let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
+        let by_app = findings_by_app(&timeline, &logs);
+        let d = self.cell.disruption;
+        let reasons = |app: App| {
+            let mut r = reasons_of(&by_app, app);
+            if d.unblocks() {
+                // The deadline this cell provokes on purpose is its
+                // precondition (it stays in the findings), not its outcome:
+                // the table asks whether the data reads back afterwards.
+                r.retain(|r| *r != Reason::ProgressDeadlineExceeded);
+            }
+            r
+        };
+        let observation = Observation {
+            prometheus: Observed::new(prometheus.as_ref(), reasons(App::Prometheus), true),
+            grafana: match &disrupted.grafana {
+                Some(a) => Observed::new(grafana.as_ref(), reasons(App::Grafana), a.affected),
+                None => self.grafana_not_run(),
+            },
+        };
+        Ok(Judged {
+            observation,
+            prometheus,
+            grafana,
+            timeline,
+            findings: by_app.into_iter().flat_map(|(_, f)| f).collect(),
+        })
+    }
+
+    /// Where each replaced app's new pods landed, and whether an unblocked
+    /// rollout completed, as progress lines.
+    async fn describe_placement(&self, t: &Timeline, deployed: &Deployed, disrupted: &Disrupted) {
+        let apps = [
+            (PROMETHEUS.app, Some(&disrupted.prometheus)),
+            (GRAFANA.app, disrupted.grafana.as_ref()),
+        ];
+        for (app, a) in apps {
+            let Some(a) = a.filter(|a| a.affected && a.replaces_pod()) else {
+                continue;
+            };
+            if let Some(line) =
+                placement::describe(&t.only(app.id()), &a.old_pod, a.node.as_deref())
+            {
+                self.progress.step(format!("{app} {line}"));
+            }
+        }
+        if deployed.prom_kind == Kind::Deployment && self.cell.disruption.unblocks() {
+            let state = placement::rollout_state(self.client(), &self.ns, PROMETHEUS.name).await;
+            self.progress.step(format!("prometheus {state}"));
+        }
+    }
+
+    async fn judge_prometheus(
         &self,
         before: &Before,
         settled: &Settled,
@@ -55,8 +192,9 @@ impl Pipeline<'_> {
             .ok()
     }
 
-    pub(super) async fn judge_grafana(
+    async fn judge_grafana(
         &self,
+        deployed: &Deployed,
         before: &Before,
         settled: &Settled,
         applied: &Applied,
@@ -65,7 +203,7 @@ impl Pipeline<'_> {
         let snapshot = before.grafana.as_ref()?;
         let result: Result<Judgement> = async {
             let (exec, fwd) = self.connect(pod, &GRAFANA).await?;
-            let client = GrafanaClient::new(fwd.url(), before.password.clone())?;
+            let client = GrafanaClient::new(fwd.url(), deployed.password.clone())?;
             let (j, _) = client
                 .judge_after(snapshot, applied.at, GRAFANA_AFTER_TIMEOUT, Some(&exec))
                 .await?;
@@ -107,16 +245,4 @@ async fn await_head_after(probe: &PrometheusProbe<'_>, since: std::time::Instant
         },
     )
     .await
-}
-
-pub(super) async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
-    workload::pods(client, ns, w)
-        .await?
-        .iter()
-        .find(|p| workload::is_ready(p))
-        .map(|p| p.name_any())
-        .ok_or_else(|| Error::Cannot {
-            action: format!("find a ready {} pod in {ns}", w.name),
-            why: "none is Ready".into(),
-        })
 }

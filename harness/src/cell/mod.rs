@@ -6,13 +6,18 @@
 
 mod artifacts;
 mod deploy;
+mod disruption;
 mod judge;
 mod pipeline;
 mod placement;
+mod run;
 mod settle;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
-pub use pipeline::{DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT, run};
+pub use pipeline::{CELL_TIMEOUT, DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT};
+pub use run::run;
 pub use settle::SETTLE_TIMEOUT;
 pub use settle::Settled;
+pub use verdict::{failed, judged, not_run};

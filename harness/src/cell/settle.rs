@@ -204,6 +204,9 @@ pub(super) fn mark_recovery(
 /// settle timeout passes. Recovered means: the wanted number of Ready pods,
 /// none terminating, and the disruption's effect visible (a container
 /// restart for container-kill, the old pod replaced for pod-replacing ones).
+// Over 80 lines: three watches raced in one select (recovered, stuck,
+// held by the node) and the settle timeout; each branch is short, and the
+// race reads as one.
 pub(super) async fn settle(
     client: &Client,
     ns: &str,

@@ -382,3 +382,114 @@ mod contract {
         }
     }
 }
+
+mod verdict_and_findings {
+    //! The cell decides its verdict (verdict.rs) and classifies what the
+    //! cluster did once per app (judge.rs `findings_by_app`).
+    use std::time::Duration;
+
+    use super::super::judge::findings_by_app;
+    use crate::expect::{Observation, Observed};
+    use crate::report::Status;
+    use crate::timeline::{EventRecord, PodLog, Record, Timeline};
+    use crate::vocab::{
+        App, Cell, Disruption, Judgement, Part, PartKind, Provider, Reason, Variant, Verdict,
+    };
+
+    fn lost_everything() -> Judgement {
+        Judgement {
+            verdict: Verdict::Lost {
+                parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
+            },
+            details: Vec::new(),
+            recovery: Some(Duration::from_secs(3)),
+        }
+    }
+
+    /// empty-dir/pod-delete loses everything, as the table says: passed;
+    /// the same observation against the opposite (E2E_CONTROL) fails,
+    /// naming the mismatch, and the expectation says why.
+    #[test]
+    fn the_cell_decides_its_verdict_and_the_control_turns_it() {
+        let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+        let p = lost_everything();
+        let obs = || Observation {
+            prometheus: Observed::new(Some(&p), vec![], true),
+            grafana: Observed::not_run("E2E_APPS=prometheus"),
+        };
+        let r = crate::cell::judged(cell, false, Some("1.35"), obs(), Some(&p), None);
+        assert_eq!(r.status, Status::Passed);
+        assert_eq!(r.recovery_seconds, Some(3.0));
+        let r = crate::cell::judged(cell, true, Some("1.35"), obs(), Some(&p), None);
+        let failure = r.status.failure().unwrap_or_default().to_owned();
+        assert!(
+            failure.contains("prometheus: expected survives"),
+            "{failure}"
+        );
+        assert!(
+            r.expected
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("E2E_CONTROL=opposite")),
+            "{:?}",
+            r.expected.note
+        );
+    }
+
+    fn event(kind: &str, object: &str, reason: &str, message: &str) -> Record {
+        Record::Event(EventRecord {
+            name: format!("{object}.1"),
+            object_kind: kind.into(),
+            object_name: object.into(),
+            type_: "Warning".into(),
+            reason: reason.into(),
+            message: message.into(),
+            count: 1,
+            source: "kubelet".into(),
+        })
+    }
+
+    /// Each app is classified on its own objects and its own pods' logs:
+    /// a Prometheus lock error in a Grafana pod's log is not Prometheus's,
+    /// the same line in Prometheus's log is; an object of neither app
+    /// (a StatefulSet's claim) is kept apart.
+    #[test]
+    fn findings_are_classified_once_per_app() {
+        let lock = "level=error err=\"opening storage failed: lock DB directory: resource \
+                    temporarily unavailable\"";
+        let t = Timeline::from_records([
+            event(
+                "Pod",
+                "grafana-7d9-x",
+                "FailedMount",
+                "MountVolume.SetUp failed",
+            ),
+            event(
+                "PersistentVolumeClaim",
+                "data-prometheus-0",
+                "FailedMount",
+                "MountVolume.SetUp failed",
+            ),
+        ]);
+        let reasons = |logs: &[PodLog]| {
+            findings_by_app(&t, logs)
+                .into_iter()
+                .map(|(app, f)| (app, f.iter().map(|f| f.reason).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+        };
+        let in_grafana = [PodLog::current("grafana-7d9-x", "grafana", lock)];
+        assert_eq!(
+            reasons(&in_grafana),
+            vec![
+                (Some(App::Prometheus), vec![]),
+                (Some(App::Grafana), vec![Reason::FailedMount]),
+                (None, vec![Reason::FailedMount]),
+            ]
+        );
+        let in_prometheus = [PodLog::current("prometheus-5c-y", "prometheus", lock)];
+        assert_eq!(
+            reasons(&in_prometheus)[0],
+            (Some(App::Prometheus), vec![Reason::PrometheusLockHeld])
+        );
+    }
+}

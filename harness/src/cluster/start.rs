@@ -376,6 +376,9 @@ impl Cluster {
         })
     }
 
+    // Over 80 lines: one sequence in which every resource (temp dir, reaper,
+    // guard) is handed to the guard before the next step can fail, so the
+    // cleanup on failure sees all of it; the node listing is its own function.
     async fn start_created(mut self) -> Result<ClusterGuard> {
         if self.host.is_none() {
             self.host = Some(Host::detect());
@@ -471,27 +474,7 @@ impl Cluster {
             }
             let client = kubeconfig::client(&kc).await?;
             wait_nodes_ready(&client, usize::from(plan.nodes), NODES_READY_TIMEOUT).await?;
-            let list = node::list_containers(plan.provider, &plan.name)
-                .map(|c| c.quiet())
-                .ok_or_else(|| Error::parse("node listing", "no listing for this provider"))?
-                .run_async()
-                .await?;
-            let nodes = node::parse_containers(plan.provider, &list.stdout)?;
-            let expected_net = match plan.provider {
-                Provider::K3d => k3d::network_name(&plan.name),
-                _ => kind::DEFAULT_NETWORK.to_owned(),
-            };
-            let first = nodes
-                .first()
-                .and_then(|n| n.container.clone())
-                .ok_or_else(|| {
-                    Error::parse(
-                        "node listing",
-                        format!("no node containers for {}", plan.name),
-                    )
-                })?;
-            let nets = node::networks_of(&first).quiet().run_async().await?;
-            let network = node::parse_network(&nets.stdout, &expected_net)?;
+            let (nodes, network) = nodes_and_network(&plan).await?;
             Ok::<_, Error>((client, nodes, network))
         }
         .await;
@@ -506,11 +489,40 @@ impl Cluster {
                 guard.mark_failed();
                 eprintln!("storage-e2e: starting {} failed: {e}", plan.name);
                 // Keeps or deletes the half-made cluster per E2E_KEEP.
-                let _ = guard.cleanup().await;
+                if let Err(ce) = guard.cleanup().await {
+                    eprintln!("storage-e2e: cleaning up {} after that: {ce}", plan.name);
+                }
                 Err(e)
             }
         }
     }
+}
+
+/// The node containers of the cluster `plan` created, and the Docker
+/// network they share (checked against the provider's default).
+async fn nodes_and_network(plan: &Plan) -> Result<(Vec<super::Node>, String)> {
+    let list = node::list_containers(plan.provider, &plan.name)
+        .map(|c| c.quiet())
+        .ok_or_else(|| Error::parse("node listing", "no listing for this provider"))?
+        .run_async()
+        .await?;
+    let nodes = node::parse_containers(plan.provider, &list.stdout)?;
+    let expected_net = match plan.provider {
+        Provider::K3d => k3d::network_name(&plan.name),
+        _ => kind::DEFAULT_NETWORK.to_owned(),
+    };
+    let first = nodes
+        .first()
+        .and_then(|n| n.container.clone())
+        .ok_or_else(|| {
+            Error::parse(
+                "node listing",
+                format!("no node containers for {}", plan.name),
+            )
+        })?;
+    let nets = node::networks_of(&first).quiet().run_async().await?;
+    let network = node::parse_network(&nets.stdout, &expected_net)?;
+    Ok((nodes, network))
 }
 
 /// A client that points nowhere, so a guard exists (and cleans up) while

@@ -18,7 +18,8 @@
 //!   may not delete is emptied as root in a throw-away container first.
 //!
 //! [`Selector::Run`] narrows all of it to one run (`storage-e2e/run=<id>`
-//! label, cluster names `e2e-<id>-*`), so a test can sweep its own
+//! label, cluster names `e2e-<id>-*`, cluster temp dirs whose kubeconfig
+//! names such a cluster), so a test can sweep its own
 //! leftovers while other runs go on in parallel. kind and k3d are used when
 //! on PATH (they also tidy their own state); Docker alone finishes the job
 //! either way, so the sweep works on a machine without them.
@@ -60,6 +61,25 @@ impl Selector {
             Self::All => name.starts_with(NAME_PREFIX),
             Self::Run(id) => name.starts_with(&format!("{NAME_PREFIX}{id}-")),
         }
+    }
+
+    /// Whether a harness temp dir is this selector's: every one for
+    /// [`Self::All`]; for one run, a cluster dir whose files (kubeconfig,
+    /// cluster config) name one of its clusters, so a kept cluster's dir
+    /// goes with it (the other dirs carry no run id and wait for `All`).
+    pub fn owns_temp_dir(&self, dir: &Path) -> bool {
+        let Self::Run(id) = self else {
+            return true;
+        };
+        let name = format!("{NAME_PREFIX}{id}-");
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path().is_file()
+                    && std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(&name))
+            })
     }
 }
 
@@ -210,6 +230,9 @@ fn try_remove(cmd: &Cmd, errors: &mut Vec<String>) -> bool {
 /// # Errors
 /// [`Error::Spawn`] / [`Error::Command`] when Docker cannot even list what
 /// there is. Failed removals are reported in [`SweepReport::errors`].
+// Over 80 lines: the sweep's steps in the only safe order (clusters, then
+// what they left in Docker, then loop devices, then temp dirs), each
+// recording its errors in the same report instead of stopping.
 pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
     let mut r = SweepReport::default();
     // kind and k3d edit "the default kubeconfig" on delete; give them a
@@ -297,15 +320,14 @@ pub fn sweep(selector: &Selector, path_env: &str) -> Result<SweepReport> {
     r.loop_devices.extend(detached);
     r.errors.extend(errors);
 
-    if *selector == Selector::All {
-        r.temp_dirs = remove_stale_temp_dirs(
-            &std::env::temp_dir(),
-            scratch.dir(),
-            &mut r.errors,
-            &|dir: &Path| std::fs::remove_dir_all(dir),
-            &empty_as_root,
-        );
-    }
+    r.temp_dirs = remove_stale_temp_dirs(
+        &std::env::temp_dir(),
+        scratch.dir(),
+        &|dir: &Path| selector.owns_temp_dir(dir),
+        &mut r.errors,
+        &|dir: &Path| std::fs::remove_dir_all(dir),
+        &empty_as_root,
+    );
     Ok(r)
 }
 
@@ -426,12 +448,14 @@ pub const TEMP_DIR_PREFIXES: &[&str] = &[
 ];
 
 /// Remove `<tmp>/<prefix>*` dirs of [`TEMP_DIR_PREFIXES`] (of clusters the
-/// sweep just deleted, or of runs that were killed), except `keep`, with
+/// sweep just deleted, or of runs that were killed) that `owned` accepts,
+/// except `keep`, with
 /// `remove` (`remove_dir_all`); where it is denied, `empty_as_root` (see
 /// [`empty_as_root`]) empties the dir and `remove` runs again.
 fn remove_stale_temp_dirs(
     tmp: &Path,
     keep: &Path,
+    owned: &dyn Fn(&Path) -> bool,
     errors: &mut Vec<String>,
     remove: &dyn Fn(&Path) -> std::io::Result<()>,
     empty_as_root: &dyn Fn(&Path) -> std::result::Result<(), String>,
@@ -444,7 +468,7 @@ fn remove_stale_temp_dirs(
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = TEMP_DIR_PREFIXES.iter().any(|p| name.starts_with(p));
-        if !ours || path == keep || !path.is_dir() {
+        if !ours || path == keep || !path.is_dir() || !owned(&path) {
             continue;
         }
         let result = match remove(&path) {
@@ -662,6 +686,34 @@ mod tests {
         );
     }
 
+    /// One run's sweep takes the cluster dirs whose files name its
+    /// clusters (a kept cluster's kubeconfig dir), and no other dir.
+    #[test]
+    fn a_run_s_sweep_takes_only_the_dirs_naming_its_clusters() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = |name: &str, file: Option<&str>| {
+            let d = tmp.path().join(name);
+            std::fs::create_dir(&d).unwrap_or_else(|e| panic!("{e}"));
+            if let Some(text) = file {
+                std::fs::write(d.join("kubeconfig"), text).unwrap_or_else(|e| panic!("{e}"));
+            }
+            d
+        };
+        let ours = dir(
+            "e2e-kube-1",
+            Some("clusters:\n- name: kind-e2e-ab12cd-x1y2z3\n"),
+        );
+        let other = dir(
+            "e2e-kube-2",
+            Some("clusters:\n- name: kind-e2e-zz99zz-x1y2z3\n"),
+        );
+        let empty = dir("e2e-kube-3", None);
+        let run = Selector::Run("ab12cd".into());
+        assert!(run.owns_temp_dir(&ours));
+        assert!(!run.owns_temp_dir(&other) && !run.owns_temp_dir(&empty));
+        assert!(Selector::All.owns_temp_dir(&other) && Selector::All.owns_temp_dir(&empty));
+    }
+
     #[test]
     fn stale_kubeconfig_dirs_are_ours_only() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -672,6 +724,7 @@ mod tests {
         let removed = remove_stale_temp_dirs(
             tmp.path(),
             &tmp.path().join("e2e-kube-keep"),
+            &|_| true,
             &mut errors,
             &|dir: &Path| std::fs::remove_dir_all(dir),
             &|_: &Path| panic!("nothing was denied"),
@@ -710,6 +763,7 @@ mod tests {
         let mut removed = remove_stale_temp_dirs(
             tmp.path(),
             &tmp.path().join("e2e-kube-keep"),
+            &|_| true,
             &mut errors,
             &remove,
             &as_root,
@@ -749,8 +803,14 @@ mod tests {
             Err("Docker has none of the images to do it with (a, b)".to_owned())
         };
         let mut errors = Vec::new();
-        let removed =
-            remove_stale_temp_dirs(tmp.path(), tmp.path(), &mut errors, &remove, &as_root);
+        let removed = remove_stale_temp_dirs(
+            tmp.path(),
+            tmp.path(),
+            &|_| true,
+            &mut errors,
+            &remove,
+            &as_root,
+        );
         assert!(removed.is_empty(), "{removed:?}");
         assert_eq!(calls.get(), 1, "the fallback is for denials only");
         errors.sort();

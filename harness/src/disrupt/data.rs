@@ -17,6 +17,7 @@ use super::rollout::patch_workload;
 use super::target::{Applied, Target, need_nodes, unscheduled};
 use crate::error::{Error, Result};
 use crate::manifest::DATA_VOLUME;
+use crate::prometheus::cut_after_mark_script;
 use crate::workload::{self, Kind};
 
 /// How long the stopped Prometheus gets to exit (its graceful shutdown
@@ -24,17 +25,24 @@ use crate::workload::{self, Kind};
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Stop Prometheus by scaling its workload to 0, wait until its pods are
-/// gone (a graceful stop: the WAL is closed and synced), cut the records
-/// of the newest WAL segment on the node in half, and scale back. On start,
-/// Prometheus replays the WAL up to the cut and discards the rest
-/// (tsdb/wlog/wlog.go `Repair`: "It discards all data after the
-/// corruption"); the samples after the cut are gone.
+/// gone (a graceful stop: the WAL is closed and synced), tear the first WAL
+/// record written after the target's mark (taken right before the head's
+/// top-up) on the node, and scale back. On start, Prometheus replays the
+/// WAL up to the torn record and discards the rest (tsdb/wlog/wlog.go
+/// `Repair`: "It discards all data after the corruption"): the top-up's
+/// samples and everything after them are gone, and only those.
 pub(super) async fn wal_tail_torn(t: &Target<'_>, a: &mut Applied, pod: &Pod) -> Result<()> {
     let nodes = need_nodes(a.disruption, t)?;
     let node = a
         .node
         .clone()
         .ok_or_else(|| unscheduled(a.disruption, &a.old_pod))?;
+    let mark = t.wal_mark.ok_or_else(|| Error::Cannot {
+        action: format!("apply {} to {}", a.disruption, t.workload.name),
+        why: "no WAL mark was taken before the head's top-up (the cell takes one for this \
+              disruption only)"
+            .into(),
+    })?;
     let dir = data_dir_on_node(&t.client, t.namespace, pod).await?;
     let replicas = replicas(t).await?;
     a.at = Instant::now();
@@ -49,7 +57,7 @@ pub(super) async fn wal_tail_torn(t: &Target<'_>, a: &mut Applied, pod: &Pod) ->
         |pods| pods.is_empty().then_some(()),
     )
     .await?;
-    let script = cut_newest_segment_script(&dir);
+    let script = cut_after_mark_script(&dir, mark);
     let out = nodes.node_exec(&node, &["sh", "-c", &script]).await?;
     if !out.success() {
         return Err(Error::Command {
@@ -66,29 +74,6 @@ pub(super) async fn wal_tail_torn(t: &Target<'_>, a: &mut Applied, pod: &Pod) ->
         t.workload.name
     ));
     Ok(())
-}
-
-/// The shell that cuts the records of the newest WAL segment under `dir`
-/// in half and prints `segment <name>: <size> bytes, records end at <end>
-/// -> <half> bytes (wal before: <file>=<size> ...)`. Half of the records, not of the file: a graceful stop
-/// pads the segment's last 32 KiB page with zeros, so halving the file
-/// cut padding only and lost nothing (seen on kind: 32768 -> 16384 bytes,
-/// judged survived). Tier 1 runs the same script on a bind-mounted data
-/// dir, tier 0 on a file it makes.
-pub fn cut_newest_segment_script(dir: &str) -> String {
-    format!(
-        r#"set -e
-cd '{dir}/wal'
-f=$(ls | grep -E '^[0-9]{{8}}$' | sort | tail -n 1)
-[ -n "$f" ] || {{ echo "no WAL segment in {dir}/wal: $(ls -la)" >&2; exit 1; }}
-size=$(stat -c %s "$f")
-end=$(od -An -v -tu1 -w1 "$f" | grep -n -v '^ *0$' | tail -n 1 | cut -d: -f1)
-[ -n "$end" ] || {{ echo "WAL segment $f holds no record ($size bytes of zeros)" >&2; exit 1; }}
-half=$((end / 2))
-files=$(stat -c '%n=%s' * | tr '\n' ' ')
-dd if=/dev/null of="$f" bs=1 seek="$half" 2>/dev/null
-echo "segment $f: $size bytes, records end at $end -> $(stat -c %s "$f") bytes (wal before: $files)""#
-    )
 }
 
 /// Where the pod's `data` volume lives on its node: a hostPath volume's
@@ -175,41 +160,4 @@ async fn replicas(t: &Target<'_>) -> Result<i32> {
 pub(super) async fn scale(t: &Target<'_>, replicas: i32) -> Result<()> {
     let patch = json!({"spec": {"replicas": replicas}});
     patch_workload(t, &patch, Patch::Merge(patch.clone())).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The script on a segment as a graceful stop leaves it: 1000 bytes of
-    /// records, then zeros to the end of the 32 KiB page. It keeps half of
-    /// the records, not half of the file.
-    #[test]
-    fn the_cut_halves_the_records_not_the_padding() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let wal = dir.path().join("wal");
-        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
-        let mut segment = vec![7u8; 1000];
-        segment.resize(32768, 0);
-        std::fs::write(wal.join("00000000"), [1u8; 10]).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(wal.join("00000001"), &segment).unwrap_or_else(|e| panic!("{e}"));
-        let script = cut_newest_segment_script(&dir.path().to_string_lossy());
-        let out = std::process::Command::new("sh")
-            .args(["-c", &script])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let said = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{said} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            said.trim(),
-            "segment 00000001: 32768 bytes, records end at 1000 -> 500 bytes \
-             (wal before: 00000000=10 00000001=32768 )"
-        );
-        let len = |n: &str| std::fs::metadata(wal.join(n)).map(|m| m.len()).unwrap_or(0);
-        assert_eq!((len("00000000"), len("00000001")), (10, 500));
-    }
 }

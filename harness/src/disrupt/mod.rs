@@ -16,7 +16,6 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use data::cut_newest_segment_script;
 pub use pods::{NODE_NOT_READY_TIMEOUT, apply, restore};
 pub use rollout::{STUCK_CREATING, STUCK_ROLLOUT_OBSERVE};
 pub use target::{Applied, NodeOps, Restartable, Target, bystander};

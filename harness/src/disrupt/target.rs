@@ -10,6 +10,7 @@ use kube::{Client, ResourceExt as _};
 
 use crate::cmd::Output;
 use crate::error::{Error, Result};
+use crate::prometheus::WalMark;
 use crate::vocab::Disruption;
 use crate::workload::{self, Kind, Workload};
 
@@ -64,6 +65,9 @@ pub struct Target<'a> {
     pub nfs: Option<&'a dyn Restartable>,
     /// The image to upgrade to, for image-upgrade.
     pub upgrade_image: Option<&'a str>,
+    /// Where Prometheus's WAL ended right before the head's top-up, for
+    /// wal-tail-torn (which tears the first record after it).
+    pub wal_mark: Option<&'a WalMark>,
 }
 
 /// What was done, for the wait that follows and for the report.

@@ -142,6 +142,7 @@ mod contract {
             nodes: None,
             nfs: None,
             upgrade_image,
+            wal_mark: None,
         }
     }
 

@@ -55,6 +55,13 @@ pub struct Seen {
     /// The first finding of the cell's timeline, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<String>,
+    /// Set when the harness was later found not to have done what the
+    /// cell claims in this run (a fault that did not happen as described):
+    /// why, and what fixed it. The observation stays on record and is
+    /// shown, but no longer counts for or against the table. Set only by
+    /// `storage-e2e discount` (make discount), never by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_fault: Option<String>,
 }
 
 impl Record {
@@ -132,11 +139,41 @@ impl Record {
                     prometheus: outcome,
                     reasons,
                     seen: c["findings"][0].as_str().map(str::to_owned),
+                    harness_fault: None,
                 },
             );
         }
         let n = run.cells.len();
         self.runs.push(run);
+        Ok(n)
+    }
+
+    /// Mark the observations of `cell` (`variant/disruption on provider`)
+    /// made on `date` with outcome `outcome` (its label, e.g. `survives`)
+    /// as made by a faulty harness, for `why`; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Cannot`] when none matches (naming what the record holds
+    /// for the cell), so a typo never passes silently.
+    pub fn discount(&mut self, cell: &str, date: &str, outcome: &str, why: &str) -> Result<usize> {
+        let mut held = Vec::new();
+        let mut n = 0;
+        for run in &mut self.runs {
+            let Some(s) = run.cells.get_mut(cell) else {
+                continue;
+            };
+            held.push(format!("{} {}", run.date, s.prometheus.label()));
+            if run.date == date && s.prometheus.label() == outcome {
+                s.harness_fault = Some(why.to_owned());
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Err(Error::Cannot {
+                action: format!("discount {cell} seen {outcome} on {date}"),
+                why: format!("the record holds for that cell: [{}]", held.join(", ")),
+            });
+        }
         Ok(n)
     }
 
@@ -146,13 +183,29 @@ impl Record {
     pub fn summary(&self, cell: Cell) -> String {
         let key = cell.to_string();
         let want = expected(cell.variant, cell.disruption, cell.provider).prometheus;
-        let seen: Vec<(&Run, &Seen)> = self
+        let all: Vec<(&Run, &Seen)> = self
             .runs
             .iter()
             .filter_map(|r| r.cells.get(&key).map(|s| (r, s)))
             .collect();
+        let (discounted, seen): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|(_, s)| s.harness_fault.is_some());
+        let faults: String = discounted
+            .iter()
+            .map(|(r, s)| {
+                format!(
+                    "; not counted: {} {} on {} ({}), harness fault: {}",
+                    s.prometheus.symbol(),
+                    s.prometheus.label(),
+                    s.k8s,
+                    r.date,
+                    s.harness_fault.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
         if seen.is_empty() {
-            return "predicted only".into();
+            return format!("predicted only{faults}");
         }
         // Group by outcome and whether it matched, in first-seen order.
         let mut groups: Vec<(String, bool, Vec<&str>, Vec<&str>)> = Vec::new();
@@ -184,13 +237,56 @@ impl Record {
                 dates.join(", ")
             );
         }
-        out
+        out + &faults
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A discounted observation is shown with its reason and no longer
+    /// marks the cell CONTRADICTED; a discount that matches nothing is
+    /// refused, naming what the record holds.
+    #[test]
+    fn a_harness_fault_is_shown_but_not_counted() {
+        let cell = Cell::new(Variant::EmptyDir, Disruption::PodDelete, Provider::Kind);
+        let mut r = Record::default();
+        r.add_report(REPORT, "2026-12-01", "h")
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.add_report(
+            &REPORT.replace(r#""outcome": "lost", "what": "blocks, head/wal", "parts": [{"kind": "blocks"}, {"kind": "head/wal"}]"#, r#""outcome": "survives""#),
+            "2026-12-02",
+            "h",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            r.summary(cell).contains("CONTRADICTED: ✔ survives"),
+            "{}",
+            r.summary(cell)
+        );
+        let key = cell.to_string();
+        let e = r
+            .discount(&key, "2026-12-03", "survives", "x")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_ref().is_some_and(|e| e.contains("2026-12-01 lost") && e.contains("2026-12-02 survives")),
+            "{e:?}"
+        );
+        assert_eq!(
+            r.discount(&key, "2026-12-02", "survives", "the fault missed")
+                .ok(),
+            Some(1)
+        );
+        let line = r.summary(cell);
+        assert!(!line.contains("CONTRADICTED"), "{line}");
+        assert!(
+            line.starts_with("1 run(s): ✘ lost")
+                && line.ends_with("; not counted: ✔ survives on 1.35 (2026-12-02), harness fault: the fault missed"),
+            "{line}"
+        );
+    }
     use crate::vocab::Disruption;
     use crate::vocab::Provider;
     use crate::vocab::Variant;

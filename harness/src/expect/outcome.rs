@@ -186,6 +186,25 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// The same expectation with Prometheus's outcome turned around
+    /// (survives ↔ lost blocks and head), for E2E_CONTROL=opposite: a cell
+    /// judged against it must fail. Only applicable outcomes turn.
+    pub fn opposite(mut self) -> Self {
+        self.prometheus = match self.prometheus {
+            Outcome::Survives => Outcome::Lost {
+                what: Cow::Borrowed("blocks and head/wal (the opposite of the table, on purpose)"),
+                parts: vec![Part::new(PartKind::Blocks), Part::new(PartKind::HeadWal)],
+            },
+            o @ Outcome::NotApplicable { .. } => o,
+            _ => Outcome::Survives,
+        };
+        self.note = Some(Cow::Borrowed(
+            "E2E_CONTROL=opposite: Prometheus is expected to do the opposite of what the table \
+             predicts, so that this cell fails on purpose",
+        ));
+        self
+    }
+
     /// The expected outcome for `app`.
     pub fn outcome(&self, app: App) -> &Outcome {
         match app {

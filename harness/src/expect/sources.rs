@@ -577,11 +577,12 @@ pub(super) const PROJECT_WAL_TEAR: Source = Source::Project {
     path: Cow::Borrowed("harness/src/disrupt/data.rs"),
     says: Cow::Borrowed(
         "wal-tail-torn is a fault the harness makes, no storage: it scales Prometheus to 0 (a \
-         graceful stop that closes the WAL), cuts the records of the newest WAL segment in half \
-         in the volume's directory on the node, and scales back. It needs a node directory the harness can reach \
-         (hostPath, local PV, local-path) on a cluster it created. The head holds minutes of \
-         samples written through the remote-write receiver up to the stop, so the cut takes the \
-         newest of them.",
+         graceful stop that closes the WAL), tears the first WAL record written after a mark \
+         taken right before the head's last write (keeping its header and half its payload) in \
+         the volume's directory on the node, and scales back. It needs a node directory the \
+         harness can reach (hostPath, local PV, local-path) on a cluster it created. The head \
+         holds minutes of samples written through the remote-write receiver up to the stop, so \
+         the cut takes exactly the newest of them (prometheus/wal.rs).",
     ),
 };
 

@@ -101,6 +101,9 @@ fn check_pv_path(pv: &PersistentVolume) -> Result<(), String> {
     }
 }
 
+// Over 80 lines: one flat list of checks on a pod's references (each
+// volume's claim, ConfigMap or Secret exists; images are pinned; mounts
+// name a volume; env refers to objects that exist), each a few lines.
 fn check_pod(
     spec: &PodSpec,
     claim_templates: &BTreeSet<&str>,

@@ -143,6 +143,9 @@ impl NfsServer {
     /// cause, the [`Error::Timeout`] / [`Error::WaitFailed`] of the wait
     /// when it does not serve in time or exits. Whatever was
     /// created is removed before the error is returned.
+    // Over 80 lines: one start sequence whose every failure must remove what
+    // the steps before it created (network, container, image); kept in one
+    // function so the undo order is visible next to the steps.
     pub async fn start(self) -> Result<RunningNfs> {
         let image = match self.image {
             Some(i) => i,

@@ -16,7 +16,9 @@
 //!   running server or before it starts;
 //! - `logs`: [`classify_log`], Prometheus's storage failures in its log;
 //! - `remote_write`: a dense head series written through the remote-write
-//!   receiver, so the head count covers minutes up to the disruption.
+//!   receiver, so the head count covers minutes up to the disruption;
+//! - `wal`: where the WAL ends ([`WalMark`]) and the cut that tears the
+//!   first record after it (wal-tail-torn).
 //!
 //! [`compare`] names the part that was lost (`blocks`, `head/wal`, or
 //! both), tolerating compaction: coverage and values must hold, block
@@ -33,6 +35,7 @@ pub mod prestart;
 mod remote_write;
 mod seed;
 mod snapshot;
+mod wal;
 
 pub use api::{DEFAULT_HEAD_SERIES, PrometheusProbe, READY_TIMEOUT};
 pub use blocks::{BlockInfo, BlockSource};
@@ -46,6 +49,7 @@ pub use seed::{
     BLOCK_RELOAD_TIMEOUT, Seeded, Written, await_queryable, list_blocks, seed_blocks, write_blocks,
 };
 pub use snapshot::{MarkerValue, Read, ReadError, Snapshot};
+pub use wal::{WalMark, cut_after_mark_script, mark_script};
 
 #[cfg(test)]
 mod tests;

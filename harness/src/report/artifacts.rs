@@ -158,16 +158,7 @@ pub async fn collect_artifacts(
         dir: dir.to_path_buf(),
         ..ArtifactSummary::default()
     };
-
-    let pods = list(
-        Api::<Pod>::namespaced(client.clone(), namespace),
-        "pods",
-        &mut s,
-    )
-    .await;
-    if let Some(pods) = &pods {
-        s.yaml("pods.yaml", pods);
-    }
+    let pods = save_namespaced::<Pod>(client, namespace, "pods", &mut s).await;
     if let Some(events) = list(
         Api::<Event>::namespaced(client.clone(), namespace),
         "events",
@@ -182,47 +173,62 @@ pub async fn collect_artifacts(
             .collect();
         s.file("events.txt", &text);
     }
-    if let Some(d) = list(
-        Api::<Deployment>::namespaced(client.clone(), namespace),
-        "deployments",
-        &mut s,
-    )
-    .await
-    {
-        s.yaml("deployments.yaml", &d);
+    save_namespaced::<Deployment>(client, namespace, "deployments", &mut s).await;
+    save_namespaced::<StatefulSet>(client, namespace, "statefulsets", &mut s).await;
+    save_namespaced::<ReplicaSet>(client, namespace, "replicasets", &mut s).await;
+    save_namespaced::<PersistentVolumeClaim>(client, namespace, "pvcs", &mut s).await;
+    save_volumes(client, namespace, &mut s).await;
+    if let Some(pods) = &pods {
+        save_logs(&Api::namespaced(client.clone(), namespace), pods, &mut s).await;
     }
-    if let Some(d) = list(
-        Api::<StatefulSet>::namespaced(client.clone(), namespace),
-        "statefulsets",
-        &mut s,
-    )
-    .await
-    {
-        s.yaml("statefulsets.yaml", &d);
+    if let Some(t) = timeline {
+        s.file("timeline.txt", &t.render_text());
+        match serde_json::to_string_pretty(t) {
+            Ok(json) => s.file("timeline.json", &json),
+            Err(e) => s.errors.push(format!("timeline.json: {e}")),
+        }
     }
-    if let Some(d) = list(
-        Api::<ReplicaSet>::namespaced(client.clone(), namespace),
-        "replicasets",
-        &mut s,
-    )
-    .await
-    {
-        s.yaml("replicasets.yaml", &d);
+    for a in extra {
+        if let Err(e) = a.collect(dir).await {
+            s.errors.push(format!("{}: {e:#}", a.name()));
+        }
     }
-    if let Some(d) = list(
-        Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace),
-        "persistentvolumeclaims",
-        &mut s,
-    )
-    .await
-    {
-        s.yaml("pvcs.yaml", &d);
+    if !s.errors.is_empty() {
+        let text: String = s.errors.iter().map(|e| format!("{e}\n")).collect();
+        s.file("errors.txt", &text);
     }
+    Ok(s)
+}
+
+/// Every `K` of the namespace into `<what>.yaml`; returns them.
+async fn save_namespaced<K>(
+    client: &Client,
+    namespace: &str,
+    what: &str,
+    s: &mut ArtifactSummary,
+) -> Option<Vec<K>>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + serde::Serialize,
+    K::DynamicType: Default,
+{
+    let items = list(Api::<K>::namespaced(client.clone(), namespace), what, s).await?;
+    s.yaml(&format!("{what}.yaml"), &items);
+    Some(items)
+}
+
+/// The namespace's PersistentVolumes (`pvs.yaml`), every StorageClass
+/// (`storageclasses.yaml`) and the VolumeAttachments of those PVs
+/// (`volumeattachments.yaml`): cluster-scoped, so filtered to the cell.
+async fn save_volumes(client: &Client, namespace: &str, s: &mut ArtifactSummary) {
     let mut pv_names: Vec<String> = Vec::new();
     if let Some(pvs) = list(
         Api::<PersistentVolume>::all(client.clone()),
         "persistentvolumes",
-        &mut s,
+        s,
     )
     .await
     {
@@ -245,7 +251,7 @@ pub async fn collect_artifacts(
     if let Some(d) = list(
         Api::<StorageClass>::all(client.clone()),
         "storageclasses",
-        &mut s,
+        s,
     )
     .await
     {
@@ -254,7 +260,7 @@ pub async fn collect_artifacts(
     if let Some(vas) = list(
         Api::<VolumeAttachment>::all(client.clone()),
         "volumeattachments",
-        &mut s,
+        s,
     )
     .await
     {
@@ -270,64 +276,45 @@ pub async fn collect_artifacts(
             .collect();
         s.yaml("volumeattachments.yaml", &ours);
     }
+}
 
-    if let Some(pods) = &pods {
-        let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        for pod in pods {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            let status = pod.status.as_ref();
-            let statuses = status
-                .and_then(|st| st.init_container_statuses.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .chain(
-                    status
-                        .and_then(|st| st.container_statuses.clone())
-                        .unwrap_or_default(),
+/// Every container's log of `pods` (init containers too), and the
+/// previous container's where it restarted, under `logs/`.
+async fn save_logs(api: &Api<Pod>, pods: &[Pod], s: &mut ArtifactSummary) {
+    for pod in pods {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let status = pod.status.as_ref();
+        let statuses = status
+            .and_then(|st| st.init_container_statuses.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(
+                status
+                    .and_then(|st| st.container_statuses.clone())
+                    .unwrap_or_default(),
+            );
+        for c in statuses {
+            for previous in [false, true] {
+                if previous && c.restart_count == 0 {
+                    continue;
+                }
+                let file = format!(
+                    "logs/{name}.{}{}.log",
+                    c.name,
+                    if previous { ".previous" } else { "" }
                 );
-            for c in statuses {
-                for previous in [false, true] {
-                    if previous && c.restart_count == 0 {
-                        continue;
-                    }
-                    let file = format!(
-                        "logs/{name}.{}{}.log",
-                        c.name,
-                        if previous { ".previous" } else { "" }
-                    );
-                    let lp = LogParams {
-                        container: Some(c.name.clone()),
-                        previous,
-                        ..LogParams::default()
-                    };
-                    match api.logs(&name, &lp).await {
-                        Ok(text) => s.file(&file, &text),
-                        Err(e) => s.errors.push(format!("{file}: {e}")),
-                    }
+                let lp = LogParams {
+                    container: Some(c.name.clone()),
+                    previous,
+                    ..LogParams::default()
+                };
+                match api.logs(&name, &lp).await {
+                    Ok(text) => s.file(&file, &text),
+                    Err(e) => s.errors.push(format!("{file}: {e}")),
                 }
             }
         }
     }
-
-    if let Some(t) = timeline {
-        s.file("timeline.txt", &t.render_text());
-        match serde_json::to_string_pretty(t) {
-            Ok(json) => s.file("timeline.json", &json),
-            Err(e) => s.errors.push(format!("timeline.json: {e}")),
-        }
-    }
-
-    for a in extra {
-        if let Err(e) = a.collect(dir).await {
-            s.errors.push(format!("{}: {e:#}", a.name()));
-        }
-    }
-
-    if !s.errors.is_empty() {
-        let text: String = s.errors.iter().map(|e| format!("{e}\n")).collect();
-        s.file("errors.txt", &text);
-    }
-    Ok(s)
 }
 
 #[cfg(test)]

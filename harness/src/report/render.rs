@@ -53,6 +53,16 @@ pub const LEGEND: &str = "✅ observed = expected · ❌ observed ≠ expected, 
 pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     let mut out = String::new();
     let w = &mut out;
+    render_summary(w, cells, notes);
+    render_matrices(w, cells);
+    render_failures(w, cells);
+    render_all_cells(w, cells);
+    render_timings(w, cells);
+    out
+}
+
+/// The title, the counts, what was not run and why, and the run's notes.
+fn render_summary(w: &mut String, cells: &[CellResult], notes: &[String]) {
     let not_run: Vec<&CellResult> = cells
         .iter()
         .filter(|c| c.status.not_run().is_some())
@@ -97,7 +107,10 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
         }
         let _ = writeln!(w);
     }
+}
 
+/// Per (provider, Kubernetes version): the matrix at a glance.
+fn render_matrices(w: &mut String, cells: &[CellResult]) {
     let mut groups: Vec<(Provider, Option<String>)> = cells
         .iter()
         .map(|c| (c.cell.provider, c.k8s_version.clone()))
@@ -140,7 +153,10 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
         }
         let _ = writeln!(w, "\n{LEGEND}\n");
     }
+}
 
+/// Every failure with its message, findings, artifacts and timeline.
+fn render_failures(w: &mut String, cells: &[CellResult]) {
     let failures: Vec<&CellResult> = cells
         .iter()
         .filter(|c| c.status.failure().is_some())
@@ -174,7 +190,10 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
             }
         }
     }
+}
 
+/// A table of all cells.
+fn render_all_cells(w: &mut String, cells: &[CellResult]) {
     if !cells.is_empty() {
         let _ = writeln!(w, "## All cells\n");
         let _ = writeln!(
@@ -223,8 +242,6 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
             );
         }
     }
-    render_timings(w, cells);
-    out
 }
 
 /// The timing report: per cell, where its time went; then the median and

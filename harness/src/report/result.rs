@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::expect::{self, Expectation, Observation};
+use crate::expect::{Expectation, Observation};
 use crate::progress::Progress;
 use crate::timeline::Finding;
 use crate::vocab::{Cell, Judgement, Reason, Verdict};
@@ -165,21 +165,25 @@ pub struct CellResult {
 
 impl CellResult {
     /// A result for `cell` on a cluster of `k8s_version` (None: not
-    /// reached), not judged yet
-    /// (it counts as failed until [`judge`](Self::judge) says otherwise).
-    pub fn new(cell: Cell, k8s_version: Option<&str>) -> Self {
+    /// reached), expected to do `expected`, ended as `status`: the cell
+    /// decides all three; the report only stores them (and what the cell
+    /// saw, through the setters).
+    pub fn new(
+        cell: Cell,
+        k8s_version: Option<&str>,
+        expected: Expectation,
+        status: Status,
+    ) -> Self {
         Self {
             cell,
             k8s_version: k8s_version.map(str::to_owned),
-            expected: expect::expected(cell.variant, cell.disruption, cell.provider),
+            expected,
             observed: None,
             recovery_seconds: None,
             checks: Checks::default(),
             reasons: Vec::new(),
             findings: Vec::new(),
-            status: Status::Failed {
-                failure: "the cell did not finish".into(),
-            },
+            status,
             artifacts: None,
             timeline_svg: None,
             steps: Vec::new(),
@@ -187,33 +191,18 @@ impl CellResult {
         }
     }
 
-    /// The cell was not run because the run failed first (`why` says how).
-    pub fn not_run(mut self, why: impl Into<String>) -> Self {
-        self.status = Status::NotRun { why: why.into() };
-        self
-    }
-
     /// The cell.
     pub fn cell(&self) -> Cell {
         self.cell
     }
 
-    /// Record what was seen and compare it with the table.
-    pub fn judge(
-        mut self,
-        observation: Observation,
-        prometheus: Option<&Judgement>,
-        grafana: Option<&Judgement>,
-    ) -> Self {
-        self.checks = Checks {
-            prometheus: prometheus.map(CheckRecord::from),
-            grafana: grafana.map(CheckRecord::from),
-        };
-        self.recovery_seconds = [prometheus, grafana]
+    /// Keep what the cell saw: the observation, the checks it rests on,
+    /// the reasons of both apps and the slower app's recovery.
+    pub fn with_observation(mut self, observation: Observation, checks: Checks) -> Self {
+        self.recovery_seconds = [&checks.prometheus, &checks.grafana]
             .into_iter()
             .flatten()
-            .filter_map(|j| j.recovery)
-            .map(|d| d.as_secs_f64())
+            .filter_map(|c| c.recovery_seconds)
             .reduce(f64::max);
         let mut reasons: Vec<Reason> = observation
             .prometheus
@@ -225,24 +214,8 @@ impl CellResult {
         reasons.sort();
         reasons.dedup();
         self.reasons = reasons;
-        self.status = match expect::matches(&self.expected, &observation) {
-            Ok(()) => Status::Passed,
-            Err(m) => Status::Failed {
-                failure: m.to_string(),
-            },
-        };
+        self.checks = checks;
         self.observed = Some(observation);
-        self
-    }
-
-    /// The cell could not be run to the end (setup, disruption or wait failed).
-    pub fn error(mut self, err: impl std::fmt::Display) -> Self {
-        self.status = Status::Failed {
-            failure: format!(
-                "cell {} failed before it could be judged: {err:#}",
-                self.cell()
-            ),
-        };
         self
     }
 

@@ -29,7 +29,7 @@ fn passing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![Reason::PrometheusLockHeld], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    CellResult::new(cell, Some("v1.34.0")).judge(obs, Some(&p), Some(&g))
+    crate::cell::judged(cell, false, Some("v1.34.0"), obs, Some(&p), Some(&g))
 }
 
 fn failing() -> CellResult {
@@ -45,14 +45,14 @@ fn failing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    CellResult::new(cell, Some("v1.34.0"))
-        .judge(obs, Some(&p), Some(&g))
-        .with_findings(&[Finding {
+    crate::cell::judged(cell, false, Some("v1.34.0"), obs, Some(&p), Some(&g)).with_findings(&[
+        Finding {
             reason: Reason::CrashLoop,
             object: "Pod/x".into(),
             evidence: "container prometheus CrashLoopBackOff".into(),
             at_ms: 1,
-        }])
+        },
+    ])
 }
 
 #[test]
@@ -76,8 +76,11 @@ fn judge_records_checks_recovery_and_verdict() {
 #[test]
 fn an_unjudged_or_errored_cell_fails() {
     let cell = Cell::new(Variant::HostPath, Disruption::NodeStop, Provider::K3d);
-    assert!(!CellResult::new(cell, Some("v1.33.1")).status.passed());
-    let e = CellResult::new(cell, Some("v1.33.1")).error("timed out waiting for prometheus ready");
+    let e = crate::cell::failed(
+        cell,
+        Some("v1.33.1"),
+        "timed out waiting for prometheus ready",
+    );
     assert_eq!(
         e.status.failure(),
         Some(
@@ -153,7 +156,7 @@ fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::not_run("E2E_APPS=prometheus"),
     };
-    let c = CellResult::new(cell, Some("1.35")).judge(obs, Some(&p), None);
+    let c = crate::cell::judged(cell, false, Some("1.35"), obs, Some(&p), None);
     assert_eq!(c.status, Status::Passed);
     let notes =
         vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];
@@ -352,7 +355,8 @@ fn artifacts_dir_is_per_cell() {
         r.artifacts_dir(cell),
         PathBuf::from("/tmp/r/failures/rwop__rollout-restart__kind")
     );
-    let c = CellResult::new(cell, Some("v1.34.0")).with_artifacts(r.dir(), &r.artifacts_dir(cell));
+    let c = crate::cell::failed(cell, Some("v1.34.0"), "x")
+        .with_artifacts(r.dir(), &r.artifacts_dir(cell));
     assert_eq!(
         c.artifacts.as_deref(),
         Some("failures/rwop__rollout-restart__kind")

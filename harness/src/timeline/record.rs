@@ -418,16 +418,29 @@ impl Timeline {
     /// `workload-...` (its ReplicaSets and pods), so each app of a cell is
     /// classified on its own.
     pub fn only(&self, workload: &str) -> Timeline {
-        let prefix = format!("{workload}-");
+        self.filtered(|n| n.is_some_and(|n| Self::names(workload, n)))
+    }
+
+    /// The entries about none of `workloads` (see [`Self::only`]), marks
+    /// and notes included.
+    pub fn except(&self, workloads: &[&str]) -> Timeline {
+        self.filtered(|n| !n.is_some_and(|n| workloads.iter().any(|w| Self::names(w, n))))
+    }
+
+    /// Whether `object` is the workload `workload` or one of its objects
+    /// (`workload-...`: ReplicaSets, pods).
+    pub fn names(workload: &str, object: &str) -> bool {
+        object
+            .strip_prefix(workload)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    }
+
+    fn filtered(&self, keep: impl Fn(Option<&str>) -> bool) -> Timeline {
         Timeline {
             entries: self
                 .entries
                 .iter()
-                .filter(|e| {
-                    e.record
-                        .object_name()
-                        .is_some_and(|n| n == workload || n.starts_with(&prefix))
-                })
+                .filter(|e| keep(e.record.object_name()))
                 .cloned()
                 .collect(),
         }

@@ -36,9 +36,10 @@ pub enum Disruption {
     /// Stop the node, wait until it is NotReady, then apply the
     /// `node.kubernetes.io/out-of-service` taint (non-graceful node shutdown).
     NodeStopOutOfService,
-    /// Stop Prometheus (its workload scaled to 0), cut the records of its
-    /// newest WAL segment in half on the node's copy of the volume (a backend
-    /// that lost the tail of its last writes), and start it again. A
+    /// Stop Prometheus (its workload scaled to 0), tear the first WAL record
+    /// written after a mark taken before the head's last write, on the
+    /// node's copy of the volume (a backend that lost the tail of its last
+    /// writes), and start it again. A
     /// harness-made fault: the negative control of the head's density.
     WalTailTorn,
 }
