@@ -34,7 +34,7 @@ pub struct Written {
     /// ULIDs of the blocks promtool made (compaction may merge them later).
     pub blocks: Vec<String>,
     /// Size of the OpenMetrics input.
-    pub input_bytes: usize,
+    pub(crate) input_bytes: usize,
     /// How long generating, copying, promtool and the move took.
     pub took: Duration,
 }

@@ -15,11 +15,10 @@ mod record;
 mod tests;
 mod watch;
 
-pub use classify::{
-    Finding, LogClassifier, classify, classify_event, classify_with_logs, findings, phrases,
-};
-pub use record::{
-    ConditionRecord, ContainerRecord, DeploymentRecord, Entry, EventRecord, Mark, PodLog,
-    PodRecord, Record, Timeline,
-};
+#[cfg(test)]
+pub use classify::classify;
+pub use classify::{Finding, classify_event, classify_with_logs, findings, phrases};
+#[cfg(test)]
+pub use record::ContainerRecord;
+pub use record::{DeploymentRecord, Entry, EventRecord, Mark, PodLog, PodRecord, Record, Timeline};
 pub use watch::{TimelineHandle, TimelineWatcher, collect_logs};
