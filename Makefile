@@ -9,6 +9,8 @@
 #   make csi-images  build the attachable CSI driver's two images (csi-rwo)
 #   make lint     actionlint + schema check of rendered manifests per minor
 #   make clean    remove everything a run left behind (by ownership label)
+#   make failure-control  one real cell failed on purpose, its failure path checked
+#   make observed REPORTS=...  record real runs; make discount: mark a faulty one
 #   make tools    install pinned kind, k3d, kubectl into ./bin (sha256-checked)
 
 SHELL := bash

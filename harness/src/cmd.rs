@@ -76,7 +76,7 @@ impl Cmd {
 
     /// Set an environment variable for the command.
     #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub(crate) fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
     }
@@ -90,7 +90,7 @@ impl Cmd {
 
     /// Feed `bytes` on standard input.
     #[must_use]
-    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
     }
@@ -102,21 +102,11 @@ impl Cmd {
         self
     }
 
-    /// The program name.
-    pub fn program(&self) -> &str {
-        &self.program
-    }
-
-    /// The arguments.
-    pub fn arguments(&self) -> &[String] {
-        &self.args
-    }
-
     /// Show what the command prints (stdout and stderr, merged, as `stderr`
     /// of the [`Output`]) line by line while it runs, for long steps whose
     /// progress a person should see (an image build of several minutes).
     #[must_use]
-    pub fn streamed(mut self) -> Self {
+    pub(crate) fn streamed(mut self) -> Self {
         self.streamed = true;
         self
     }
@@ -303,7 +293,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Whether `program` is on PATH (as the given PATH value sees it).
-pub fn on_path(program: &str, path: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(program: &str, path: &str) -> Option<PathBuf> {
     std::env::split_paths(path)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())

@@ -39,7 +39,7 @@ impl Keep {
 /// report: a failed cell's pod and event history is easier to read drawn
 /// than listed, and a passed cell's is worth a look when tuning timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Timelines {
+pub(crate) enum Timelines {
     /// Failed cells only, beside their other artifacts (the default).
     #[default]
     Failed,
@@ -51,7 +51,7 @@ pub enum Timelines {
 
 impl Timelines {
     /// Whether a cell that `passed` (or not) gets its picture.
-    pub fn wanted(self, passed: bool) -> bool {
+    pub(crate) fn wanted(self, passed: bool) -> bool {
         match self {
             Self::Failed => !passed,
             Self::All => true,
@@ -65,23 +65,23 @@ impl Timelines {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Images {
     /// Prometheus (HARNESS_PROMETHEUS_IMAGE).
-    pub prometheus: String,
+    pub(crate) prometheus: String,
     /// The Prometheus release before it, for image-upgrade (HARNESS_PROMETHEUS_PREVIOUS_IMAGE).
-    pub prometheus_previous: String,
+    pub(crate) prometheus_previous: String,
     /// Grafana (HARNESS_GRAFANA_IMAGE).
-    pub grafana: String,
+    pub(crate) grafana: String,
     /// The Grafana release before it, for image-upgrade (HARNESS_GRAFANA_PREVIOUS_IMAGE).
-    pub grafana_previous: String,
+    pub(crate) grafana_previous: String,
     /// The NFS server the harness builds from images/nfs-server (HARNESS_NFS_IMAGE).
-    pub nfs: String,
+    pub(crate) nfs: String,
     /// A small image with a shell, for chown init containers (HARNESS_INIT_IMAGE).
-    pub init: String,
+    pub(crate) init: String,
     /// The project's attachable CSI driver, built from images/csi-driver
     /// (HARNESS_CSI_DRIVER_IMAGE).
-    pub csi_driver: String,
+    pub(crate) csi_driver: String,
     /// The Kubernetes CSI sidecars and snapshot controller, built from their
     /// Go modules by scripts/csi-images.sh (HARNESS_CSI_SIDECARS_IMAGE).
-    pub csi_sidecars: String,
+    pub(crate) csi_sidecars: String,
 }
 
 /// Image defaults. Pinned tags, never `latest`.
@@ -89,20 +89,20 @@ pub mod default_images {
     /// prom/prometheus, current release line.
     pub const PROMETHEUS: &str = "prom/prometheus:v3.7.3";
     /// The release before [`PROMETHEUS`], for image-upgrade.
-    pub const PROMETHEUS_PREVIOUS: &str = "prom/prometheus:v3.6.0";
+    pub(crate) const PROMETHEUS_PREVIOUS: &str = "prom/prometheus:v3.6.0";
     /// grafana/grafana, current release line.
     pub const GRAFANA: &str = "grafana/grafana:12.2.1";
     /// The release before [`GRAFANA`], for image-upgrade.
-    pub const GRAFANA_PREVIOUS: &str = "grafana/grafana:12.1.1";
+    pub(crate) const GRAFANA_PREVIOUS: &str = "grafana/grafana:12.1.1";
     /// The harness's own NFS server image, built locally from images/nfs-server.
-    pub const NFS: &str = "local/storage-e2e-nfs:0.1.0";
+    pub(crate) const NFS: &str = "local/storage-e2e-nfs:0.1.0";
     /// Shell image for init containers.
-    pub const INIT: &str = "busybox:1.37.0";
+    pub(crate) const INIT: &str = "busybox:1.37.0";
     /// The project's attachable CSI driver; scripts/csi-images.sh builds
     /// it under this tag (its `--tags` prints it; a tier-0 test keeps the two equal).
-    pub const CSI_DRIVER: &str = "local/storage-e2e-csi-driver:0.1.0";
+    pub(crate) const CSI_DRIVER: &str = "local/storage-e2e-csi-driver:0.1.0";
     /// The CSI sidecars image scripts/csi-images.sh builds under this tag.
-    pub const CSI_SIDECARS: &str = "local/storage-e2e-csi-sidecars:0.1.0";
+    pub(crate) const CSI_SIDECARS: &str = "local/storage-e2e-csi-sidecars:0.1.0";
 }
 
 impl Default for Images {
@@ -122,11 +122,11 @@ impl Default for Images {
 
 /// Environment variable that points the harness at another manifests folder
 /// (parsed by [`Config`]).
-pub const MANIFESTS_DIR_VAR: &str = "HARNESS_MANIFESTS_DIR";
+pub(crate) const MANIFESTS_DIR_VAR: &str = "HARNESS_MANIFESTS_DIR";
 
 /// The `manifests/` folder of this checkout (the default of
 /// `HARNESS_MANIFESTS_DIR`).
-pub fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     crate_dir.parent().unwrap_or(crate_dir).join("manifests")
 }
@@ -137,38 +137,38 @@ pub struct Config {
     /// E2E_PROVIDER: kind (default), k3d or existing.
     pub provider: Provider,
     /// E2E_K8S_VERSION: the Kubernetes minor; `None` means the version table's default.
-    pub k8s_version: Option<Minor>,
+    pub(crate) k8s_version: Option<Minor>,
     /// E2E_NODES: node count of a harness-made cluster (default 3: 1 control plane + 2 workers).
     pub nodes: u8,
     /// E2E_KEEP: on-failure (default), always, never.
     pub keep: Keep,
     /// E2E_KUBECONFIG: required for provider `existing`.
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// E2E_VARIANTS: which storage variants to run (default all that can run).
-    pub variants: Vec<Variant>,
+    pub(crate) variants: Vec<Variant>,
     /// E2E_DISRUPTIONS: which disruptions to run (default all).
-    pub disruptions: Vec<Disruption>,
+    pub(crate) disruptions: Vec<Disruption>,
     /// E2E_STORAGE_CLASS: the user's StorageClass for the custom-class variant.
     pub storage_class: Option<String>,
     /// E2E_APPS: which apps cells deploy and judge (default both). Prometheus
     /// is always among them: every disruption targets it.
-    pub apps: Vec<App>,
+    pub(crate) apps: Vec<App>,
     /// E2E_REPORT_DIR: where the report goes (default target/e2e-report).
-    pub report_dir: PathBuf,
+    pub(crate) report_dir: PathBuf,
     /// E2E_TIMELINES: which cells get `timeline.svg` (default failed ones).
-    pub timelines: Timelines,
+    pub(crate) timelines: Timelines,
     /// E2E_CONTROL=opposite: every cell expects the opposite of the
     /// table's Prometheus outcome, so each must fail: the harness's own
     /// failure path (verdict, artifacts, keep, timeline picture) run on
     /// real cells on purpose (`make failure-control`).
-    pub expect_opposite: bool,
+    pub(crate) expect_opposite: bool,
     /// HARNESS_*_IMAGE overrides.
     pub images: Images,
     /// HARNESS_CONTAINER_HOST: the address used to reach ports Docker
     /// publishes; `None` means 127.0.0.1 (see `docker::container_host`).
-    pub container_host: Option<String>,
+    pub(crate) container_host: Option<String>,
     /// HARNESS_MANIFESTS_DIR: the manifests folder (default: this
-    /// checkout's `manifests/`, see [`default_dir`]).
+    /// checkout's `manifests/`, see `default_dir`).
     pub manifests_dir: PathBuf,
     /// Notes about defaults the configuration applied (e.g. a variant left
     /// out because its input is missing); printed at the start of a run.
@@ -208,14 +208,14 @@ impl Default for Config {
 /// One variable [`Config`] reads: its name, written once, and how its
 /// (non-empty) value is applied. [`SETTINGS`] applies them in order, so a
 /// variable may rely on those before it (E2E_VARIANTS on E2E_STORAGE_CLASS).
-pub struct Setting {
+pub(crate) struct Setting {
     /// The variable, e.g. `E2E_PROVIDER`.
-    pub var: &'static str,
+    pub(crate) var: &'static str,
     apply: fn(&mut Config, &'static str, String) -> Result<()>,
 }
 
 /// Every variable [`Config`] reads, in the order it applies them.
-pub const SETTINGS: &[Setting] = &[
+pub(crate) const SETTINGS: &[Setting] = &[
     Setting {
         var: "E2E_PROVIDER",
         apply: set_provider,
@@ -328,7 +328,8 @@ fn image(slot: &mut String, var: &'static str, v: &str) -> Result<()> {
 }
 
 /// The names of [`SETTINGS`], for docs and `env -u` in tests.
-pub fn variables() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+pub(crate) fn variables() -> impl Iterator<Item = &'static str> {
     SETTINGS.iter().map(|s| s.var)
 }
 
@@ -478,7 +479,7 @@ impl Config {
     }
 
     /// Read configuration through `get` (the environment, or a map in tests):
-    /// every variable of [`SETTINGS`], in order, then the rules that join
+    /// every variable of `SETTINGS`, in order, then the rules that join
     /// several. Empty values count as unset.
     ///
     /// # Errors
@@ -525,7 +526,7 @@ impl Config {
     }
 
     /// `E2E_APPS=<the apps run>`: the reason an app left out shows in reports.
-    pub fn apps_setting(&self) -> String {
+    pub(crate) fn apps_setting(&self) -> String {
         let ids: Vec<&str> = self.apps.iter().map(|a| a.id()).collect();
         format!("E2E_APPS={}", ids.join(","))
     }
@@ -550,7 +551,7 @@ impl Config {
     ///
     /// # Errors
     /// As [`Config::from_lookup`], for those variables only.
-    pub fn from_env_vars(vars: &[&str]) -> Result<Self> {
+    pub(crate) fn from_env_vars(vars: &[&str]) -> Result<Self> {
         Self::from_lookup(|k| vars.contains(&k).then(|| std::env::var(k).ok()).flatten())
     }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result, tail};
 
 /// Where published ports are reached unless HARNESS_CONTAINER_HOST says
 /// otherwise: loopback, so test traffic never leaves the machine.
-pub const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
+pub(crate) const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
 
 /// The address to reach ports Docker publishes: `HARNESS_CONTAINER_HOST`
 /// when set, else [`DEFAULT_CONTAINER_HOST`]. Not testcontainers'
@@ -23,7 +23,7 @@ pub const DEFAULT_CONTAINER_HOST: &str = "127.0.0.1";
 ///
 /// # Errors
 /// [`Error::Config`] for a malformed override.
-pub fn container_host() -> Result<String> {
+pub(crate) fn container_host() -> Result<String> {
     let config = crate::config::Config::from_env_vars(&["HARNESS_CONTAINER_HOST"])?;
     Ok(config
         .container_host
@@ -33,7 +33,7 @@ pub fn container_host() -> Result<String> {
 /// `host:port` for a container's published `port`.
 ///
 /// # Errors
-/// As [`container_host`], and when the port is not published.
+/// As `container_host`, and when the port is not published.
 pub async fn published<I: Image>(container: &ContainerAsync<I>, port: u16) -> Result<String> {
     let host = container_host()?;
     let p = container
@@ -52,18 +52,18 @@ pub async fn published<I: Image>(container: &ContainerAsync<I>, port: u16) -> Re
 #[derive(Debug, Clone, Copy)]
 pub struct LocalImage {
     /// What it is, for messages (`the NFS server image`).
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The tag the harness uses unless an override names another.
     pub default_tag: &'static str,
     /// The build context: (file name, contents); the first is the Dockerfile.
-    pub files: &'static [(&'static str, &'static str)],
+    pub(crate) files: &'static [(&'static str, &'static str)],
     /// The label holding the hash of `files`.
-    pub source_label: &'static str,
+    pub(crate) source_label: &'static str,
 }
 
 impl LocalImage {
     /// FNV-1a of the build context: stable across Rust versions, unlike `DefaultHasher`.
-    pub fn source_hash(&self) -> String {
+    pub(crate) fn source_hash(&self) -> String {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for (i, (_, text)) in self.files.iter().enumerate() {
             let sep = (i > 0).then_some(0u8);
@@ -141,12 +141,12 @@ fn set_executable(_path: &std::path::Path) -> Result<()> {
 
 /// How long a `docker pull` may take before the run gives up on it (an
 /// offline machine fails at once; a slow mirror does not).
-pub const PULL_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const PULL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What Docker has: the questions the image choices ask
 /// ([`crate::cluster::node_image::choose`], [`crate::images::choose`]),
 /// so their rules are testable without Docker.
-pub trait ImageStore {
+pub(crate) trait ImageStore {
     /// Whether `image` is in the local Docker.
     fn present(&self, image: &str) -> bool;
     /// Try to pull `image`; the error is the puller's last line.
@@ -158,7 +158,7 @@ pub trait ImageStore {
 
 /// [`ImageStore`] answered by the local Docker (blocking: call it from
 /// `spawn_blocking` in async code).
-pub struct LocalDocker;
+pub(crate) struct LocalDocker;
 
 impl ImageStore for LocalDocker {
     fn present(&self, image: &str) -> bool {
@@ -211,12 +211,12 @@ fn split_reference(image: &str) -> (String, Option<String>) {
 /// `repo@sha256:digest` into `repo@sha256` and the digest. A `:` before the
 /// last `/` is a registry's port, not a tag. A reference without a tag gets
 /// Docker's own default, `latest`.
-pub fn split_image(image: &str) -> (String, String) {
+pub(crate) fn split_image(image: &str) -> (String, String) {
     let (repo, tag) = split_reference(image);
     (repo, tag.unwrap_or_else(|| "latest".to_owned()))
 }
 
-/// [`split_image`] for a reference that must name its tag or digest (a
+/// `split_image` for a reference that must name its tag or digest (a
 /// pinned image), so an untagged one never silently runs `latest`.
 ///
 /// # Errors

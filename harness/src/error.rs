@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Shorthand used throughout the harness.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in the harness.
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +207,11 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::Io`] for `path` while doing `action`.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Io {
             action,
             path: path.into(),
@@ -216,7 +220,7 @@ impl Error {
     }
 
     /// An [`Error::Kube`] for `action`.
-    pub fn kube(action: impl Into<String>, source: kube::Error) -> Self {
+    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
         Self::Kube {
             action: action.into(),
             source,
@@ -224,7 +228,7 @@ impl Error {
     }
 
     /// An [`Error::Parse`] for `what`.
-    pub fn parse(what: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn parse(what: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Parse {
             what: what.into(),
             message: message.into(),

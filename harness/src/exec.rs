@@ -54,7 +54,7 @@ impl DockerExec {
 
     /// Exec as `user` (e.g. `0` for root, to read a dir the app user cannot).
     #[must_use]
-    pub fn as_user(mut self, user: impl Into<String>) -> Self {
+    pub(crate) fn with_user(mut self, user: impl Into<String>) -> Self {
         self.user = Some(user.into());
         self
     }
@@ -86,7 +86,7 @@ impl Exec for DockerExec {
 /// does), for tier 2. Exit codes come from the final `Status` the API server
 /// sends: `Success`, or `Failure` with an `ExitCode` cause.
 #[derive(Clone)]
-pub struct PodExec {
+pub(crate) struct PodExec {
     api: kube::Api<k8s_openapi::api::core::v1::Pod>,
     namespace: String,
     pod: String,
@@ -95,7 +95,7 @@ pub struct PodExec {
 
 impl PodExec {
     /// Exec into `container` of `pod` in `namespace`.
-    pub fn new(client: kube::Client, namespace: &str, pod: &str, container: &str) -> Self {
+    pub(crate) fn new(client: kube::Client, namespace: &str, pod: &str, container: &str) -> Self {
         Self {
             api: kube::Api::namespaced(client, namespace),
             namespace: namespace.to_owned(),
@@ -113,7 +113,7 @@ impl std::fmt::Debug for PodExec {
 
 /// How long one command in a pod may take: a stalled NFS mount or a node
 /// that went away must not hang a cell until its outer backstop.
-pub const POD_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const POD_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[async_trait]
 impl Exec for PodExec {
@@ -235,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn docker_exec_builds_the_command_it_reports() {
-        let e = DockerExec::new("e2e-nonexistent-container-xyz").as_user("0");
+        let e = DockerExec::new("e2e-nonexistent-container-xyz").with_user("0");
         assert_eq!(e.target(), "docker e2e-nonexistent-container-xyz");
     }
 }

@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 pub struct PortForward {
     local: SocketAddr,
     task: JoinHandle<()>,
-    target: String,
 }
 
 impl PortForward {
@@ -35,7 +34,6 @@ impl PortForward {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("reading the local port-forward address", "127.0.0.1:0", e))?;
-        let target = format!("pod {pod} port {port}");
         let pod = pod.to_owned();
         let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
@@ -52,21 +50,12 @@ impl PortForward {
                 });
             }
         });
-        Ok(Self {
-            local,
-            task,
-            target,
-        })
+        Ok(Self { local, task })
     }
 
     /// `http://127.0.0.1:<port>` for the forward.
     pub fn url(&self) -> String {
         format!("http://{}", self.local)
-    }
-
-    /// What is forwarded, for messages.
-    pub fn target(&self) -> &str {
-        &self.target
     }
 }
 

@@ -4,7 +4,7 @@
 //! under the Docker daemon's cgroup setup and capability bounding set. So
 //! whether a kubelet can mount NFS, whether kubelet 1.35+ will start at
 //! all, and whether a pod sandbox may lower its OOM score are facts about
-//! the host, not the cluster. The parsing is pure ([`Host::from_sources`])
+//! the host, not the cluster. The parsing is pure (`Host::from_sources`)
 //! so tier 0 checks it on recorded inputs; [`Host::detect`] reads the live
 //! sources.
 
@@ -21,44 +21,44 @@ const CAP_SYS_RESOURCE_BIT: u32 = 24;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     /// `None` when the kernel can mount NFS; otherwise why it cannot.
-    pub no_nfs_client: Option<String>,
+    pub(crate) no_nfs_client: Option<String>,
     /// Docker runs containers on cgroup v1 (kubelet 1.35+ refuses it by default).
-    pub cgroup_v1: bool,
+    pub(crate) cgroup_v1: bool,
     /// CAP_SYS_RESOURCE is in the capability bounding set, so privileged
     /// containers (kind nodes) and what they run may lower OOM scores.
-    pub cap_sys_resource: bool,
+    pub(crate) cap_sys_resource: bool,
     /// `MemAvailable` in bytes, when /proc/meminfo says.
-    pub mem_available: Option<u64>,
+    pub(crate) mem_available: Option<u64>,
     /// `None` when the attachable CSI driver's images are in Docker or can
     /// be built here (Go on PATH: its sidecars and the driver's protocol
     /// files come from the Go module proxy); otherwise why not.
-    pub no_csi_build: Option<String>,
+    pub(crate) no_csi_build: Option<String>,
 }
 
 /// The raw inputs [`Host::from_sources`] reads, as the live system shows them.
 #[derive(Debug, Clone, Default)]
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     /// /proc/filesystems.
-    pub filesystems: &'a str,
+    pub(crate) filesystems: &'a str,
     /// `uname -r`, to name the module directory in the reason.
-    pub kernel_release: &'a str,
+    pub(crate) kernel_release: &'a str,
     /// Whether an `nfs` module exists under `/lib/modules/<release>/` (the
     /// kernel loads it on the first NFS mount).
-    pub nfs_module: bool,
+    pub(crate) nfs_module: bool,
     /// `docker info --format {{.CgroupVersion}}` (`1` or `2`), when Docker answered.
-    pub docker_cgroup_version: Option<&'a str>,
+    pub(crate) docker_cgroup_version: Option<&'a str>,
     /// Whether /sys/fs/cgroup/cgroup.controllers exists (cgroup v2), the
     /// fallback when Docker did not answer.
-    pub unified_cgroup: bool,
+    pub(crate) unified_cgroup: bool,
     /// The `CapBnd:` line's value from /proc/self/status (hex).
-    pub cap_bnd: &'a str,
+    pub(crate) cap_bnd: &'a str,
     /// /proc/meminfo.
-    pub meminfo: &'a str,
+    pub(crate) meminfo: &'a str,
     /// Whether `go` is on PATH.
-    pub go_on_path: bool,
+    pub(crate) go_on_path: bool,
     /// Whether Docker has both attachable CSI driver images under their
     /// default tags.
-    pub csi_images_present: bool,
+    pub(crate) csi_images_present: bool,
 }
 
 impl Host {
@@ -67,7 +67,7 @@ impl Host {
     /// or k3d cluster share this host's kernel, so NFS variants need its NFS
     /// client; csi-rwo needs the attachable driver's images, which only Go
     /// can build where they are not in Docker yet.
-    pub fn cannot_run(&self, variant: Variant, provider: Provider) -> Option<String> {
+    pub(crate) fn cannot_run(&self, variant: Variant, provider: Provider) -> Option<String> {
         if !matches!(provider, Provider::Kind | Provider::K3d) {
             return None;
         }
@@ -125,7 +125,7 @@ impl Host {
     }
 
     /// The facts from their raw sources (pure).
-    pub fn from_sources(s: &Sources<'_>) -> Self {
+    pub(crate) fn from_sources(s: &Sources<'_>) -> Self {
         let nfs_in_kernel = s
             .filesystems
             .lines()
@@ -173,11 +173,11 @@ impl Host {
 /// container: etcd, the API server, controllers, CoreDNS, provisioner).
 /// Measured with `docker stats` on a 3-node kind 1.35 cluster running four
 /// cells: 606-616 MiB; this leaves room for a bigger API server cache.
-pub const CONTROL_PLANE_MEMORY: u64 = 1024 * MIB;
+pub(crate) const CONTROL_PLANE_MEMORY: u64 = 1024 * MIB;
 /// Memory a worker node takes with the pods of the cells running on it at
 /// once. Measured in the same run with Prometheus only (Debian stand-in):
 /// 278-330 MiB; real prom/prometheus heads and Grafana pods add to that.
-pub const WORKER_MEMORY: u64 = 768 * MIB;
+pub(crate) const WORKER_MEMORY: u64 = 768 * MIB;
 const MIB: u64 = 1024 * 1024;
 
 impl Host {

@@ -5,7 +5,7 @@
 //! Where a default image cannot be had (a machine with no registry), two
 //! stand-ins exist, and a run that uses one says so in its output and its
 //! report, never silently:
-//! - Prometheus: [`PROMETHEUS_STAND_INS`], Debian-packaged Prometheus
+//! - Prometheus: `PROMETHEUS_STAND_INS`, Debian-packaged Prometheus
 //!   images with prom/prometheus's user, paths, flags and lock-file
 //!   behaviour, when they are in Docker (this project's registry-less CI
 //!   machines build them). They are an older release line; the checks do
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::vocab::{App, Disruption};
 
 /// The init containers' shell image, built from images/busybox/ when
-/// [`default_images::INIT`] cannot be pulled.
+/// `default_images::INIT` cannot be pulled.
 pub const BUSYBOX: LocalImage = LocalImage {
     what: "the init containers' shell image",
     default_tag: "local/storage-e2e-busybox:1.37",
@@ -35,7 +35,7 @@ pub const BUSYBOX: LocalImage = LocalImage {
 
 /// (default image, Debian-packaged stand-in) for Prometheus: the current
 /// and previous release lines, so `image-upgrade` still upgrades.
-pub const PROMETHEUS_STAND_INS: [(&str, &str); 2] = [
+pub(crate) const PROMETHEUS_STAND_INS: [(&str, &str); 2] = [
     (default_images::PROMETHEUS, "local/prometheus-debian:2.53"),
     (
         default_images::PROMETHEUS_PREVIOUS,
@@ -45,13 +45,13 @@ pub const PROMETHEUS_STAND_INS: [(&str, &str); 2] = [
 
 /// What [`choose`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     /// The images the run uses (those it does not need are left as configured).
-    pub images: Images,
+    pub(crate) images: Images,
     /// Whether [`BUSYBOX`] must be built for `images.init`.
-    pub build_init: bool,
+    pub(crate) build_init: bool,
     /// One line per image that differs from the configured one, and why.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// One image slot of [`Images`].
@@ -72,7 +72,7 @@ struct Slot<'a> {
 // Over 80 lines: the slots the run needs (which images, which variable
 // overrides each), then one loop deciding each slot: present, stand-in,
 // or a preflight error whose hint depends on the slot.
-pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Result<Chosen> {
+pub(crate) fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Result<Chosen> {
     let mut images = config.images.clone();
     let upgrade = config.disruptions.contains(&Disruption::ImageUpgrade);
     let grafana = config.apps.contains(&App::Grafana);
@@ -174,7 +174,7 @@ pub fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore) -> Res
 /// The script that builds the attachable CSI driver's images (the driver
 /// from images/csi-driver with cargo, the sidecars from their Go modules),
 /// in this checkout.
-pub fn csi_images_script() -> std::path::PathBuf {
+pub(crate) fn csi_images_script() -> std::path::PathBuf {
     let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     crate_dir
         .parent()
@@ -192,7 +192,7 @@ pub fn csi_images_script() -> std::path::PathBuf {
 /// # Errors
 /// [`Error::Preflight`] naming the missing image and the fix, or the
 /// script's failure (its last lines say what is missing: Go, cargo, Docker).
-pub async fn ensure_csi(images: &Images, docker: &dyn ImageStore) -> Result<()> {
+pub(crate) async fn ensure_csi(images: &Images, docker: &dyn ImageStore) -> Result<()> {
     let defaults = images.csi_driver == default_images::CSI_DRIVER
         && images.csi_sidecars == default_images::CSI_SIDECARS;
     if defaults {

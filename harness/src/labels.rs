@@ -1,6 +1,6 @@
 //! Ownership labels and names. Everything the harness creates carries
 //! [`MANAGED_BY`] = [`OWNER`] (or, where a label cannot be set, the
-//! [`NAME_PREFIX`]), so a sweep can find what a killed run left behind.
+//! `NAME_PREFIX`), so a sweep can find what a killed run left behind.
 
 use rand::RngExt as _;
 
@@ -11,7 +11,7 @@ pub const OWNER: &str = "storage-e2e";
 /// Label carrying the run id, so one run's leftovers can be told from another's.
 pub const RUN_ID: &str = "storage-e2e/run";
 /// Prefix of every name the harness generates (clusters, containers, networks, namespaces).
-pub const NAME_PREFIX: &str = "e2e-";
+pub(crate) const NAME_PREFIX: &str = "e2e-";
 
 /// `MANAGED_BY=OWNER`, as a Docker/kubectl label filter.
 pub fn selector() -> String {

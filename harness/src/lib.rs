@@ -5,8 +5,14 @@
 //! expectations, reports), tier 1 the container parts (NFS server,
 //! Prometheus, Grafana in Docker), tier 2 the cluster parts. Each module is
 //! named after what it manages.
+//!
+//! The public surface is narrow: an item is `pub` only when something
+//! outside this crate uses it (the tier-1 and tier-2 tests, the
+//! `storage-e2e` binary) or a public signature needs it; the rest is
+//! `pub(crate)` or sits in a module nothing outside uses, itself
+//! `pub(crate)`.
 
-pub mod cell;
+pub(crate) mod cell;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
@@ -15,7 +21,7 @@ pub mod docker;
 pub mod error;
 pub mod exec;
 pub mod expect;
-pub mod forward;
+pub(crate) mod forward;
 pub mod grafana;
 pub mod host;
 pub mod images;
@@ -24,18 +30,19 @@ pub mod labels;
 mod layout_tests;
 pub mod manifest;
 pub mod nfs;
-pub mod progress;
+pub(crate) mod progress;
 pub mod prometheus;
 pub mod report;
 pub mod resources;
-pub mod storage_class;
+pub(crate) mod storage_class;
 #[cfg(test)]
 mod stub_api;
 pub mod suite;
-pub mod timeline;
-pub mod versions;
+pub(crate) mod timeline;
+pub(crate) mod versions;
 pub mod vocab;
 pub mod wait;
-pub mod workload;
+pub(crate) mod workload;
 
-pub use error::{Error, Result};
+pub use error::Error;
+pub(crate) use error::Result;

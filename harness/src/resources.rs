@@ -19,9 +19,9 @@ use crate::vocab::{App, Disruption, Provider, Variant};
 /// The run-wide resources the cells share.
 pub struct Resources {
     /// The run's configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// What the machine can do (NFS client, cgroup version, ...).
-    pub host: Host,
+    pub(crate) host: Host,
     /// Where results go.
     pub report: Report,
     images: std::sync::OnceLock<Images>,
@@ -33,7 +33,7 @@ pub struct Resources {
 
 impl Resources {
     /// Resources for `config` on `host`; nothing is started until a cell needs it.
-    pub fn new(config: Config, host: Host) -> Self {
+    pub(crate) fn new(config: Config, host: Host) -> Self {
         let report = Report::new(config.report_dir.clone());
         Self {
             config,
@@ -59,7 +59,7 @@ impl Resources {
     /// # Errors
     /// [`Error::RunFailed`] with the preflight, image, cluster creation or
     /// image loading error as its source.
-    pub async fn cluster(&self) -> Result<Arc<ClusterGuard>> {
+    pub(crate) async fn cluster(&self) -> Result<Arc<ClusterGuard>> {
         // A failed start is remembered, its error kept: every later cell
         // gets it at once instead of running preflight again.
         let started = self
@@ -130,7 +130,7 @@ impl Resources {
     /// The images cells deploy: the configured ones, or what
     /// [`crate::images::choose`] put in their place (decided once, before
     /// the cluster starts).
-    pub fn images(&self) -> &Images {
+    pub(crate) fn images(&self) -> &Images {
         self.images.get().unwrap_or(&self.config.images)
     }
 
@@ -242,7 +242,7 @@ impl Resources {
     ///
     /// # Errors
     /// When the cluster has no Docker network (an existing cluster) or the server does not serve.
-    pub async fn nfs(&self, cluster: &ClusterGuard) -> Result<Arc<SharedNfs>> {
+    pub(crate) async fn nfs(&self, cluster: &ClusterGuard) -> Result<Arc<SharedNfs>> {
         self.nfs
             .get_or_try_init(|| async {
                 let network = cluster.docker_network().ok_or_else(|| Error::NotSupported {
@@ -266,7 +266,7 @@ impl Resources {
     ///
     /// # Errors
     /// When applying its manifests or waiting for it fails.
-    pub async fn ensure_addon(
+    pub(crate) async fn ensure_addon(
         &self,
         cluster: &ClusterGuard,
         rendered: &manifest::Rendered,
@@ -289,7 +289,7 @@ impl Resources {
     ///
     /// # Errors
     /// The first cleanup error.
-    pub async fn finish(self, failed: bool) -> Result<()> {
+    pub(crate) async fn finish(self, failed: bool) -> Result<()> {
         let mut first_error = None;
         if let Some(nfs) = self.nfs.get()
             && let Err(e) = nfs.finish(self.config.keep.keep(failed)).await

@@ -116,7 +116,7 @@ impl Suite {
     }
 
     /// Run one cell (unless it is skipped; the cell bounds itself by
-    /// [`crate::cell::CELL_TIMEOUT`] and records its own row), and give
+    /// `CELL_TIMEOUT` (30 min) and records its own row), and give
     /// every node back after a node-level one.
     pub async fn run_cell(&self, cell: Cell) -> CellRun {
         let res = &self.resources;

@@ -123,11 +123,13 @@ impl VersionTable {
     }
 
     /// Every row, newest minor first.
+    #[cfg(test)]
     pub fn rows(&self) -> &[VersionRow] {
         &self.rows
     }
 
     /// The default minor (used when E2E_K8S_VERSION is unset).
+    #[cfg(test)]
     pub fn default_minor(&self) -> Minor {
         self.default
     }
@@ -160,6 +162,7 @@ impl VersionTable {
     }
 
     /// The newest kind release any row needs: what `make tools` installs.
+    #[cfg(test)]
     pub fn newest_kind(&self) -> &str {
         self.rows
             .iter()

@@ -1,5 +1,5 @@
 //! Bounded waits. Watchable Kubernetes objects are waited on with a watch
-//! (see [`watch_object`]); things that cannot be watched (a PromQL answer,
+//! (see `watch_object`); things that cannot be watched (a PromQL answer,
 //! Grafana's health, an NFS export) with [`poll`]. Either way every wait has
 //! a timeout, and its error says what was seen last.
 
@@ -75,7 +75,7 @@ where
 /// # Errors
 /// [`Error::Timeout`] with the last described state, [`Error::Kube`] when
 /// the watch itself fails.
-pub async fn watch_object<K, T>(
+pub(crate) async fn watch_object<K, T>(
     api: Api<K>,
     name: &str,
     what: &str,

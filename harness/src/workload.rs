@@ -29,20 +29,20 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workload {
     /// The Deployment/StatefulSet name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The app it runs; its id is the pods' `app.kubernetes.io/name`
     /// label value and the prefix of their names.
-    pub app: App,
+    pub(crate) app: App,
     /// The main container's name.
-    pub container: &'static str,
+    pub(crate) container: &'static str,
     /// The HTTP port probes talk to.
-    pub port: u16,
+    pub(crate) port: u16,
     /// The data directory inside the container.
-    pub data_dir: &'static str,
+    pub(crate) data_dir: &'static str,
 }
 
 /// Prometheus as manifests/base deploys it.
-pub const PROMETHEUS: Workload = Workload {
+pub(crate) const PROMETHEUS: Workload = Workload {
     name: manifest::PROMETHEUS,
     app: App::Prometheus,
     container: manifest::PROMETHEUS,
@@ -51,7 +51,7 @@ pub const PROMETHEUS: Workload = Workload {
 };
 
 /// Grafana as manifests/base deploys it.
-pub const GRAFANA: Workload = Workload {
+pub(crate) const GRAFANA: Workload = Workload {
     name: manifest::GRAFANA,
     app: App::Grafana,
     container: manifest::GRAFANA,
@@ -61,7 +61,7 @@ pub const GRAFANA: Workload = Workload {
 
 impl Workload {
     /// The label selector of its pods.
-    pub fn selector(&self) -> String {
+    pub(crate) fn selector(&self) -> String {
         format!("{}={}", manifest::APP_NAME_LABEL, self.app)
     }
 }
@@ -69,7 +69,7 @@ impl Workload {
 /// Whether a pod is Ready (the condition, not the phase: kube-runtime's
 /// `conditions::is_pod_running` checks only `status.phase`, kube-rs/kube
 /// kube-runtime/src/wait.rs) and not being deleted.
-pub fn is_ready(pod: &Pod) -> bool {
+pub(crate) fn is_ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
             .status
@@ -80,7 +80,7 @@ pub fn is_ready(pod: &Pod) -> bool {
 
 /// One line per pod: name, phase, node, readiness, restarts and the
 /// waiting/terminated reason, for timeout errors and progress output.
-pub fn describe(pods: &[&Pod]) -> String {
+pub(crate) fn describe(pods: &[&Pod]) -> String {
     if pods.is_empty() {
         return "no pods".into();
     }
@@ -137,7 +137,7 @@ pub fn describe(pods: &[&Pod]) -> String {
 ///
 /// # Errors
 /// [`Error::Kube`] when the list fails.
-pub async fn pods(client: &Client, namespace: &str, w: &Workload) -> Result<Vec<Pod>> {
+pub(crate) async fn pods(client: &Client, namespace: &str, w: &Workload) -> Result<Vec<Pod>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut list = api
         .list(&ListParams::default().labels(&w.selector()))
@@ -158,7 +158,7 @@ pub async fn pods(client: &Client, namespace: &str, w: &Workload) -> Result<Vec<
 /// # Errors
 /// [`Error::Timeout`] with the pods' last states, [`Error::Kube`] when the
 /// watch fails.
-pub async fn watch_pods<T>(
+pub(crate) async fn watch_pods<T>(
     client: &Client,
     namespace: &str,
     w: &Workload,
@@ -252,7 +252,7 @@ impl PodSet {
 ///
 /// # Errors
 /// As [`watch_pods`].
-pub async fn wait_ready(
+pub(crate) async fn wait_ready(
     client: &Client,
     namespace: &str,
     w: &Workload,
@@ -278,7 +278,7 @@ pub async fn wait_ready(
 }
 
 /// Whether the scheduler has said it cannot place the pod (PodScheduled=False).
-pub fn unschedulable(pod: &Pod) -> bool {
+pub(crate) fn unschedulable(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -290,7 +290,7 @@ pub fn unschedulable(pod: &Pod) -> bool {
 
 /// Whether the pod was created more than `age` ago and a container is still
 /// waiting in ContainerCreating (typically a volume that will not attach or mount).
-pub fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
+pub(crate) fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
     let creating = pod
         .status
         .as_ref()
@@ -313,7 +313,7 @@ pub fn creating_longer_than(pod: &Pod, age: Duration) -> bool {
 
 /// When the pod's Ready condition last turned True, as the API server
 /// recorded it (`lastTransitionTime`: RFC 3339 to the second).
-pub fn ready_since(pod: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
+pub(crate) fn ready_since(pod: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
     pod.status
         .as_ref()?
         .conditions
@@ -326,12 +326,12 @@ pub fn ready_since(pod: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
 }
 
 /// The node a pod runs on.
-pub fn node_of(pod: &Pod) -> Option<String> {
+pub(crate) fn node_of(pod: &Pod) -> Option<String> {
     pod.spec.as_ref()?.node_name.clone()
 }
 
 /// The container id (without the `containerd://` prefix) of `container` in `pod`.
-pub fn container_id(pod: &Pod, container: &str) -> Option<String> {
+pub(crate) fn container_id(pod: &Pod, container: &str) -> Option<String> {
     pod.status
         .as_ref()?
         .container_statuses
@@ -344,7 +344,7 @@ pub fn container_id(pod: &Pod, container: &str) -> Option<String> {
 }
 
 /// Restart count of `container` in `pod`.
-pub fn restarts(pod: &Pod, container: &str) -> i32 {
+pub(crate) fn restarts(pod: &Pod, container: &str) -> i32 {
     pod.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())

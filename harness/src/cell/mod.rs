@@ -16,8 +16,7 @@ mod settle;
 mod tests;
 mod verdict;
 
-pub use pipeline::{CELL_TIMEOUT, DEPLOY_TIMEOUT, GRAFANA_AFTER_TIMEOUT};
 pub use run::run;
-pub use settle::SETTLE_TIMEOUT;
-pub use settle::Settled;
-pub use verdict::{failed, judged, not_run};
+pub use verdict::not_run;
+#[cfg(test)]
+pub use verdict::{failed, judged};

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use crate::cluster::{ClusterInfo, kubeconfig, node, reaper};
+use crate::cluster::{ClusterInfo, kubeconfig, reaper};
 use crate::cmd::Cmd;
 use crate::config::Keep;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ use crate::labels::{MANAGED_BY, OWNER, RUN_ID, run_id, unique_name};
 
 /// The Namespace object the harness creates for a test: `e2e-<what>-<random>`
 /// with the ownership and run labels.
-pub fn namespace_object(name: &str) -> Namespace {
+pub(crate) fn namespace_object(name: &str) -> Namespace {
     Namespace {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
@@ -36,7 +36,7 @@ pub fn namespace_object(name: &str) -> Namespace {
 
 /// `kubectl delete namespace`: the synchronous fallback for namespaces a
 /// guard made when it is dropped without `cleanup()`.
-pub fn delete_namespaces_cmd(kubeconfig: &Path, names: &[String]) -> Cmd {
+pub(crate) fn delete_namespaces_cmd(kubeconfig: &Path, names: &[String]) -> Cmd {
     Cmd::new("kubectl")
         .env("KUBECONFIG", kubeconfig.to_string_lossy())
         .arg("--kubeconfig")
@@ -70,7 +70,7 @@ pub(super) fn take_namespaces(list: &Mutex<Vec<String>>) -> Vec<String> {
 
 /// A started cluster; see the module docs. Derefs to [`ClusterInfo`] for
 /// nodes, node operations, images and logs.
-pub struct ClusterGuard {
+pub(crate) struct ClusterGuard {
     pub(super) info: ClusterInfo,
     pub(super) client: kube::Client,
     pub(super) keep: Keep,
@@ -100,38 +100,22 @@ impl Deref for ClusterGuard {
 
 impl ClusterGuard {
     /// The client for this cluster (made from [`ClusterInfo::kubeconfig_path`] only).
-    pub fn client(&self) -> &kube::Client {
+    pub(crate) fn client(&self) -> &kube::Client {
         &self.client
     }
 
     /// The cluster's description and node operations.
-    pub fn info(&self) -> &ClusterInfo {
+    pub(crate) fn info(&self) -> &ClusterInfo {
         &self.info
     }
 
     /// Record a failure (for tests that return `Err` instead of panicking),
     /// so E2E_KEEP=on-failure keeps the cluster.
-    pub fn mark_failed(&self) {
+    pub(crate) fn mark_failed(&self) {
         self.failed.store(true, Ordering::SeqCst);
         if let Some(d) = &self.dir {
             reaper::mark_failed(&d.dir().join(reaper::LEASES_DIR));
         }
-    }
-
-    /// Cordon `node` (spec.unschedulable = true), as `kubectl cordon`.
-    ///
-    /// # Errors
-    /// [`Error::Kube`] naming the node.
-    pub async fn cordon(&self, node: &str) -> Result<()> {
-        node::set_unschedulable(&self.client, node, true).await
-    }
-
-    /// Uncordon `node`.
-    ///
-    /// # Errors
-    /// [`Error::Kube`] naming the node.
-    pub async fn uncordon(&self, node: &str) -> Result<()> {
-        node::set_unschedulable(&self.client, node, false).await
     }
 
     /// Create a labelled namespace `e2e-<what>-<random>` for one test;
@@ -139,7 +123,7 @@ impl ClusterGuard {
     ///
     /// # Errors
     /// [`Error::Kube`] naming the namespace.
-    pub async fn create_namespace(&self, what: &str) -> Result<String> {
+    pub(crate) async fn create_namespace(&self, what: &str) -> Result<String> {
         create_namespace(&self.client, &self.namespaces, what).await
     }
 
@@ -179,7 +163,7 @@ impl ClusterGuard {
     /// # Errors
     /// [`Error::Command`] / [`Error::Kube`] when deletion fails (the reaper
     /// then retries when the process ends).
-    pub async fn cleanup(mut self) -> Result<()> {
+    pub(crate) async fn cleanup(mut self) -> Result<()> {
         let (keep, failed) = self.keep_now();
         if keep {
             self.kept(failed);

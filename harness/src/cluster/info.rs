@@ -12,7 +12,7 @@ use crate::vocab::{Minor, Provider};
 /// What every handle on a started cluster knows: where it is and what it is
 /// made of, plus the node operations that need no Kubernetes client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterInfo {
+pub(crate) struct ClusterInfo {
     pub(super) provider: Provider,
     pub(super) name: Option<String>,
     pub(super) version: Option<Minor>,
@@ -25,28 +25,24 @@ pub struct ClusterInfo {
 impl ClusterInfo {
     /// How the cluster was made where that is worth a line in the report:
     /// the node image chosen and why, settings the host required.
-    pub fn notes(&self) -> &[String] {
+    pub(crate) fn notes(&self) -> &[String] {
         &self.notes
     }
 
     /// kind, k3d or existing.
-    pub fn provider(&self) -> Provider {
+    pub(crate) fn provider(&self) -> Provider {
         self.provider
     }
 
-    /// The kind/k3d cluster name (`None` for an existing cluster).
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
     /// The Kubernetes minor (from the version table, or the API server of an existing cluster).
-    pub fn version(&self) -> Option<Minor> {
+    pub(crate) fn version(&self) -> Option<Minor> {
         self.version
     }
 
     /// The kubeconfig the harness uses: in a private temp dir for
     /// harness-made clusters, E2E_KUBECONFIG for an existing one.
-    pub fn kubeconfig_path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
     }
 
@@ -55,17 +51,17 @@ impl ClusterInfo {
     /// node container. An NFS server container joins it so kubelets can
     /// mount by its IP (cluster DNS does not work for mounts: k3d-io/k3d#1348).
     /// `None` for an existing cluster.
-    pub fn docker_network(&self) -> Option<&str> {
+    pub(crate) fn docker_network(&self) -> Option<&str> {
         self.network.as_deref()
     }
 
     /// Every node, control plane first.
-    pub fn nodes(&self) -> &[Node] {
+    pub(crate) fn nodes(&self) -> &[Node] {
         &self.nodes
     }
 
     /// The worker nodes (what disruptions stop, cordon or move pods to).
-    pub fn workers(&self) -> Vec<&Node> {
+    pub(crate) fn workers(&self) -> Vec<&Node> {
         self.nodes
             .iter()
             .filter(|n| n.role == NodeRole::Worker)
@@ -102,8 +98,8 @@ impl ClusterInfo {
     /// # Errors
     /// [`Error::Unknown`] for a node not in the cluster, [`Error::Config`]
     /// for an existing cluster (no containers).
-    pub fn node_target(&self, node: &str) -> Result<DockerExec> {
-        Ok(DockerExec::new(self.container_of(node, "exec in a node")?).as_user("0"))
+    pub(crate) fn node_target(&self, node: &str) -> Result<DockerExec> {
+        Ok(DockerExec::new(self.container_of(node, "exec in a node")?).with_user("0"))
     }
 
     /// Run `argv` in `node` (`docker exec`), e.g. `mkdir -p`, `ls -ln`,
@@ -112,7 +108,7 @@ impl ClusterInfo {
     /// # Errors
     /// As [`ClusterInfo::node_target`]; [`Error::Command`] with its stderr
     /// when the command fails.
-    pub async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output> {
+    pub(crate) async fn node_exec(&self, node: &str, argv: &[&str]) -> Result<Output> {
         self.node_target(node)?.exec_ok(argv, None).await
     }
 
@@ -121,7 +117,7 @@ impl ClusterInfo {
     /// # Errors
     /// [`Error::Unknown`] listing the workers when `node` is not one (the
     /// control plane is not stopped: the API would go with it).
-    pub async fn stop_node(&self, node: &str) -> Result<()> {
+    pub(crate) async fn stop_node(&self, node: &str) -> Result<()> {
         let worker = self
             .workers()
             .into_iter()
@@ -146,7 +142,7 @@ impl ClusterInfo {
     ///
     /// # Errors
     /// As [`ClusterInfo::node_target`]; [`Error::Command`] when Docker fails.
-    pub async fn start_node(&self, node: &str) -> Result<()> {
+    pub(crate) async fn start_node(&self, node: &str) -> Result<()> {
         let c = self.container_of(node, "starting a node")?;
         node::start(&c).run_async().await.map(|_| ())
     }
@@ -159,7 +155,7 @@ impl ClusterInfo {
     ///
     /// # Errors
     /// [`Error::Command`] from docker, kind or k3d.
-    pub async fn load_images(&self, images: &[&str]) -> Result<()> {
+    pub(crate) async fn load_images(&self, images: &[&str]) -> Result<()> {
         let Some(name) = self.name.as_deref() else {
             eprintln!(
                 "storage-e2e: existing cluster: images are not preloaded; its nodes pull them"
@@ -220,7 +216,7 @@ impl ClusterInfo {
     ///
     /// # Errors
     /// [`Error::Io`] when `dir` cannot be written, [`Error::Command`] from kind.
-    pub async fn export_logs(&self, dir: &Path) -> Result<()> {
+    pub(crate) async fn export_logs(&self, dir: &Path) -> Result<()> {
         let Some(name) = self.name.as_deref() else {
             return Ok(());
         };
@@ -244,7 +240,7 @@ impl ClusterInfo {
     }
 
     /// `KUBECONFIG=<path> kubectl get pods -A`: how a person looks at the cluster.
-    pub fn inspect_command(&self) -> String {
+    pub(crate) fn inspect_command(&self) -> String {
         Cmd::new("kubectl")
             .args(["get", "pods", "-A"])
             .env("KUBECONFIG", self.kubeconfig_env())
@@ -252,14 +248,14 @@ impl ClusterInfo {
     }
 
     /// The command that deletes a harness-made cluster (`None` for existing).
-    pub fn delete_command(&self) -> Option<Cmd> {
+    pub(crate) fn delete_command(&self) -> Option<Cmd> {
         self.name
             .as_deref()
             .map(|n| super::delete_cmd(self.provider, n, &self.kubeconfig))
     }
 
     /// The lines printed when a cluster is kept: why, how to look, how to delete.
-    pub fn keep_message(&self, why: &str, temp_dir: Option<&Path>) -> String {
+    pub(crate) fn keep_message(&self, why: &str, temp_dir: Option<&Path>) -> String {
         let what = match &self.name {
             Some(n) => format!("{} cluster {n}", self.provider),
             None => "namespaces in the existing cluster".to_owned(),

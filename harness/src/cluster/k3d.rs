@@ -14,29 +14,29 @@ use crate::cmd::Cmd;
 use crate::labels::{MANAGED_BY, OWNER, RUN_ID};
 
 /// Docker label k3d puts on node containers, volumes and networks: value = cluster name.
-pub const CLUSTER_LABEL: &str = "k3d.cluster";
+pub(crate) const CLUSTER_LABEL: &str = "k3d.cluster";
 /// Docker label k3d puts on node containers: `server`, `agent`, `loadbalancer`, ...
-pub const ROLE_LABEL: &str = "k3d.role";
+pub(crate) const ROLE_LABEL: &str = "k3d.role";
 /// How long `k3d cluster create --wait` waits for the servers.
-pub const CREATE_TIMEOUT: &str = "300s";
+pub(crate) const CREATE_TIMEOUT: &str = "300s";
 /// The k3d release the harness is written against and `make tools`
 /// installs; older k3d is refused by the preflight.
-pub const MIN_K3D: &str = "v5.9.0";
+pub(crate) const MIN_K3D: &str = "v5.9.0";
 
 /// The Docker network k3d creates for cluster `name`.
-pub fn network_name(name: &str) -> String {
+pub(crate) fn network_name(name: &str) -> String {
     format!("k3d-{name}")
 }
 
 /// The named volume k3d creates for `k3d image import`.
-pub fn image_volume_name(name: &str) -> String {
+pub(crate) fn image_volume_name(name: &str) -> String {
     format!("k3d-{name}-images")
 }
 
 /// The k3d simple config, only the fields used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct K3dConfig {
+pub(crate) struct K3dConfig {
     api_version: &'static str,
     kind: &'static str,
     servers: u8,
@@ -132,7 +132,7 @@ fn server_args(nodes: u8) -> Vec<ArgWithFilters> {
 /// ownership label (plus `storage-e2e/run=<run_id>` when given) on every
 /// node container. With `run_id = None` it equals
 /// `kind-config/k3d-{1node,3nodes}.yaml`.
-pub fn config(nodes: u8, run_id: Option<&str>) -> K3dConfig {
+pub(crate) fn config(nodes: u8, run_id: Option<&str>) -> K3dConfig {
     let all = || vec!["all".to_owned()];
     let mut labels = vec![LabelWithFilters {
         label: format!("{MANAGED_BY}={OWNER}"),
@@ -175,7 +175,7 @@ impl K3dConfig {
     /// agent (not the load balancer): one directory all nodes see at the
     /// same path (the attachable CSI driver's shared image directory).
     #[must_use]
-    pub fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
+    pub(crate) fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
         self.volumes.push(VolumeWithFilters {
             volume: format!("{}:{container}", host.to_string_lossy()),
             node_filters: vec!["server:*".to_owned(), "agent:*".to_owned()],
@@ -184,14 +184,14 @@ impl K3dConfig {
     }
 
     /// As YAML, ready for `--config`.
-    pub fn to_yaml(&self) -> String {
+    pub(crate) fn to_yaml(&self) -> String {
         // Serializing plain structs of strings cannot fail.
         serde_yaml_ng::to_string(self).unwrap_or_default()
     }
 }
 
 /// [`config`] as YAML, ready for `--config`.
-pub fn config_yaml(nodes: u8, run_id: Option<&str>) -> String {
+pub(crate) fn config_yaml(nodes: u8, run_id: Option<&str>) -> String {
     config(nodes, run_id).to_yaml()
 }
 
@@ -202,7 +202,7 @@ fn k3d(kubeconfig: &Path) -> Cmd {
 /// `k3d cluster create`: named, from `config_file`, with the pinned k3s
 /// `image`; the flags repeat the config's "leave the default kubeconfig
 /// alone" so an older config format cannot silently drop it.
-pub fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) -> Cmd {
+pub(crate) fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) -> Cmd {
     k3d(kubeconfig)
         .args(["cluster", "create", name, "--config"])
         .arg(config_file.to_string_lossy())
@@ -219,18 +219,18 @@ pub fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) ->
 
 /// `k3d kubeconfig get <name>`: prints the cluster's kubeconfig on stdout;
 /// the harness writes it to its temp file itself (mode 0600).
-pub fn kubeconfig_get(name: &str, kubeconfig: &Path) -> Cmd {
+pub(crate) fn kubeconfig_get(name: &str, kubeconfig: &Path) -> Cmd {
     k3d(kubeconfig).args(["kubeconfig", "get", name])
 }
 
 /// `k3d cluster delete <name>` (a missing cluster is not an error: "No nodes
 /// found for cluster ..., nothing to delete").
-pub fn delete(name: &str, kubeconfig: &Path) -> Cmd {
+pub(crate) fn delete(name: &str, kubeconfig: &Path) -> Cmd {
     k3d(kubeconfig).args(["cluster", "delete", name])
 }
 
 /// `k3d image import <images> --cluster <name>`.
-pub fn image_import(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
+pub(crate) fn image_import(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
     k3d(kubeconfig)
         .args(["image", "import"])
         .args(images.iter().copied())
@@ -239,7 +239,7 @@ pub fn image_import(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
 
 /// `docker logs --timestamps <container>`: k3d v5.9 has no released
 /// `export-logs`, so the harness collects each node container's log.
-pub fn node_logs(container: &str) -> Cmd {
+pub(crate) fn node_logs(container: &str) -> Cmd {
     Cmd::new("docker").args(["logs", "--timestamps", container])
 }
 

@@ -15,20 +15,20 @@ use crate::host::Host;
 use crate::vocab::Minor;
 
 /// Docker label kind puts on every node container: value = cluster name.
-pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+pub(crate) const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
 /// Docker label kind puts on every node container: `control-plane` or `worker`.
-pub const ROLE_LABEL: &str = "io.x-k8s.kind.role";
+pub(crate) const ROLE_LABEL: &str = "io.x-k8s.kind.role";
 /// The Docker network kind attaches nodes to, unless
 /// `KIND_EXPERIMENTAL_DOCKER_NETWORK` names another one
 /// (kind pkg/cluster/internal/providers/docker/network.go).
-pub const DEFAULT_NETWORK: &str = "kind";
+pub(crate) const DEFAULT_NETWORK: &str = "kind";
 /// How long `kind create cluster --wait` waits for the control plane.
-pub const CREATE_WAIT: &str = "5m";
+pub(crate) const CREATE_WAIT: &str = "5m";
 
 /// The kind config format (`kind.x-k8s.io/v1alpha4`), only the fields used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KindConfig {
+pub(crate) struct KindConfig {
     kind: &'static str,
     api_version: &'static str,
     networking: Networking,
@@ -44,30 +44,30 @@ pub struct KindConfig {
 /// kubelet 1.35 and later refuse to start on a cgroup v1 host unless told
 /// otherwise (KubeletConfiguration `failCgroupV1`, default true from 1.35:
 /// kubernetes#134298, KEP-5573).
-pub const FAIL_CGROUP_V1_PATCH: &str = "kind: KubeletConfiguration\nfailCgroupV1: false\n";
+pub(crate) const FAIL_CGROUP_V1_PATCH: &str = "kind: KubeletConfiguration\nfailCgroupV1: false\n";
 /// The first minor whose kubelet needs [`FAIL_CGROUP_V1_PATCH`] on cgroup v1.
-pub const FAIL_CGROUP_V1_FROM: Minor = Minor(35);
+pub(crate) const FAIL_CGROUP_V1_FROM: Minor = Minor(35);
 /// Pod sandboxes ask for oom_score_adj -998, which only CAP_SYS_RESOURCE
 /// may set; without it runc fails with "can't get final child's PID from
 /// pipe". containerd then clamps requests to its own score, as kind's
 /// entrypoint already makes it do in rootless nodes.
-pub const RESTRICT_OOM_SCORE_ADJ_PATCH: &str =
+pub(crate) const RESTRICT_OOM_SCORE_ADJ_PATCH: &str =
     "[plugins.\"io.containerd.grpc.v1.cri\"]\n  restrict_oom_score_adj = true\n";
 
 /// The config patches a host needs, with a one-line warning per setting so
 /// a run says why its cluster differs from kind's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostPatches {
+pub(crate) struct HostPatches {
     /// For `kubeadmConfigPatches`.
-    pub kubeadm: Vec<String>,
+    pub(crate) kubeadm: Vec<String>,
     /// For `containerdConfigPatches`.
-    pub containerd: Vec<String>,
+    pub(crate) containerd: Vec<String>,
     /// One line per patch: what about the host makes it necessary.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// What `host` needs from a cluster of Kubernetes `minor`.
-pub fn host_patches(host: &Host, minor: Minor) -> HostPatches {
+pub(crate) fn host_patches(host: &Host, minor: Minor) -> HostPatches {
     let mut p = HostPatches::default();
     if host.cgroup_v1 && minor >= FAIL_CGROUP_V1_FROM {
         p.kubeadm.push(FAIL_CGROUP_V1_PATCH.to_owned());
@@ -112,7 +112,7 @@ struct ExtraMount {
 
 /// The config for `nodes` nodes: one control plane, the rest workers; the
 /// API server on 127.0.0.1. Equal to `kind-config/kind-{1node,3nodes}.yaml`.
-pub fn config(nodes: u8) -> KindConfig {
+pub(crate) fn config(nodes: u8) -> KindConfig {
     let node = |role| KindNode {
         role,
         extra_mounts: Vec::new(),
@@ -134,7 +134,7 @@ pub fn config(nodes: u8) -> KindConfig {
 impl KindConfig {
     /// This config with the patches a host needs ([`host_patches`]).
     #[must_use]
-    pub fn with_patches(mut self, patches: &HostPatches) -> Self {
+    pub(crate) fn with_patches(mut self, patches: &HostPatches) -> Self {
         self.kubeadm_config_patches.clone_from(&patches.kubeadm);
         self.containerd_config_patches
             .clone_from(&patches.containerd);
@@ -145,7 +145,7 @@ impl KindConfig {
     /// directory all nodes see at the same path (the attachable CSI
     /// driver's shared image directory).
     #[must_use]
-    pub fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
+    pub(crate) fn with_shared_dir(mut self, host: &Path, container: &str) -> Self {
         for n in &mut self.nodes {
             n.extra_mounts.push(ExtraMount {
                 host_path: host.to_string_lossy().into_owned(),
@@ -156,14 +156,15 @@ impl KindConfig {
     }
 
     /// As YAML, ready for `--config`.
-    pub fn to_yaml(&self) -> String {
+    pub(crate) fn to_yaml(&self) -> String {
         // Serializing plain structs of strings cannot fail.
         serde_yaml_ng::to_string(self).unwrap_or_default()
     }
 }
 
 /// [`config`] as YAML, ready for `--config`.
-pub fn config_yaml(nodes: u8) -> String {
+#[cfg(test)]
+pub(crate) fn config_yaml(nodes: u8) -> String {
     config(nodes).to_yaml()
 }
 
@@ -173,7 +174,7 @@ fn kind(kubeconfig: &Path) -> Cmd {
 
 /// `kind create cluster`: named, from `config_file`, with the pinned node
 /// `image`, writing its kubeconfig only to `kubeconfig`.
-pub fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) -> Cmd {
+pub(crate) fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) -> Cmd {
     kind(kubeconfig)
         .args(["create", "cluster", "--name", name, "--config"])
         .arg(config_file.to_string_lossy())
@@ -184,14 +185,14 @@ pub fn create(name: &str, config_file: &Path, image: &str, kubeconfig: &Path) ->
 
 /// `kind delete cluster`. Deleting a cluster that does not exist succeeds
 /// (kind quick-start), so this is safe to run twice.
-pub fn delete(name: &str, kubeconfig: &Path) -> Cmd {
+pub(crate) fn delete(name: &str, kubeconfig: &Path) -> Cmd {
     kind(kubeconfig)
         .args(["delete", "cluster", "--name", name, "--kubeconfig"])
         .arg(kubeconfig.to_string_lossy())
 }
 
 /// `kind load docker-image`: copy images from the host's Docker into every node.
-pub fn load_docker_image(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
+pub(crate) fn load_docker_image(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd {
     kind(kubeconfig)
         .args(["load", "docker-image"])
         .args(images.iter().copied())
@@ -202,7 +203,7 @@ pub fn load_docker_image(name: &str, images: &[&str], kubeconfig: &Path) -> Cmd 
 /// platform only, the workaround kind documents for kind#3795 (a
 /// multi-platform save from the containerd image store lacks the other
 /// platforms' blobs).
-pub fn save_image(image: &str, archive: &Path, platform: Option<&str>) -> Cmd {
+pub(crate) fn save_image(image: &str, archive: &Path, platform: Option<&str>) -> Cmd {
     let mut c = Cmd::new("docker").args(["image", "save"]);
     if let Some(p) = platform {
         c = c.args(["--platform", p]);
@@ -211,7 +212,7 @@ pub fn save_image(image: &str, archive: &Path, platform: Option<&str>) -> Cmd {
 }
 
 /// `kind load image-archive`: the fallback half of kind#3795's workaround.
-pub fn load_image_archive(name: &str, archive: &Path, kubeconfig: &Path) -> Cmd {
+pub(crate) fn load_image_archive(name: &str, archive: &Path, kubeconfig: &Path) -> Cmd {
     kind(kubeconfig)
         .args(["load", "image-archive"])
         .arg(archive.to_string_lossy())
@@ -219,7 +220,7 @@ pub fn load_image_archive(name: &str, archive: &Path, kubeconfig: &Path) -> Cmd 
 }
 
 /// `kind export logs <dir>`: node journals, kubelet and container logs.
-pub fn export_logs(name: &str, dir: &Path, kubeconfig: &Path) -> Cmd {
+pub(crate) fn export_logs(name: &str, dir: &Path, kubeconfig: &Path) -> Cmd {
     kind(kubeconfig)
         .args(["export", "logs"])
         .arg(dir.to_string_lossy())
@@ -229,12 +230,12 @@ pub fn export_logs(name: &str, dir: &Path, kubeconfig: &Path) -> Cmd {
 /// Whether a failed `kind load docker-image` is kind#3795 ("ctr: content
 /// digest sha256:...: not found", Docker's containerd image store), which
 /// the `docker image save` + `kind load image-archive` fallback fixes.
-pub fn needs_archive_fallback(stderr: &str) -> bool {
+pub(crate) fn needs_archive_fallback(stderr: &str) -> bool {
     stderr.contains("content digest") && stderr.contains("not found")
 }
 
 /// The Docker platform of this host for single-platform saves, e.g. `linux/amd64`.
-pub fn host_platform() -> Option<&'static str> {
+pub(crate) fn host_platform() -> Option<&'static str> {
     match std::env::consts::ARCH {
         "x86_64" => Some("linux/amd64"),
         "aarch64" => Some("linux/arm64"),

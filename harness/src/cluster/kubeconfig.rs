@@ -12,15 +12,15 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::error::{Error, Result};
 
 /// File name of the kubeconfig inside its temp dir.
-pub const FILE_NAME: &str = "kubeconfig";
+pub(crate) const FILE_NAME: &str = "kubeconfig";
 /// Prefix of the temp dir (`$TMPDIR/e2e-kube-XXXXXX`), recognisable by the sweep.
-pub const DIR_PREFIX: &str = "e2e-kube-";
+pub(crate) const DIR_PREFIX: &str = "e2e-kube-";
 
 /// A private temp dir holding one cluster's kubeconfig (and the generated
 /// cluster config, reaper markers, image archives). Removed on drop unless
 /// [`KubeconfigDir::keep`] is called (kept clusters need it for inspection).
 #[derive(Debug)]
-pub struct KubeconfigDir {
+pub(crate) struct KubeconfigDir {
     dir: tempfile::TempDir,
 }
 
@@ -29,7 +29,7 @@ impl KubeconfigDir {
     ///
     /// # Errors
     /// [`Error::Io`] when the temp dir cannot be created.
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)
             .tempdir()
@@ -40,12 +40,12 @@ impl KubeconfigDir {
     }
 
     /// The temp dir.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The kubeconfig file inside it (may not exist yet).
-    pub fn kubeconfig(&self) -> PathBuf {
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join(FILE_NAME)
     }
 
@@ -54,7 +54,7 @@ impl KubeconfigDir {
     ///
     /// # Errors
     /// [`Error::Io`] when the file cannot be written.
-    pub fn write(&self, text: &str) -> Result<PathBuf> {
+    pub(crate) fn write(&self, text: &str) -> Result<PathBuf> {
         let path = self.kubeconfig();
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -73,14 +73,14 @@ impl KubeconfigDir {
     ///
     /// # Errors
     /// [`Error::Io`] when the file is missing or cannot be changed.
-    pub fn restrict(&self) -> Result<()> {
+    pub(crate) fn restrict(&self) -> Result<()> {
         let path = self.kubeconfig();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io("restricting the kubeconfig to mode 0600", &path, e))
     }
 
     /// Stop the dir from being removed on drop; returns its path.
-    pub fn keep(self) -> PathBuf {
+    pub(crate) fn keep(self) -> PathBuf {
         self.dir.keep()
     }
 }
@@ -89,7 +89,8 @@ impl KubeconfigDir {
 ///
 /// # Errors
 /// [`Error::Io`] when it cannot be read.
-pub fn mode(path: &Path) -> Result<u32> {
+#[cfg(test)]
+pub(crate) fn mode(path: &Path) -> Result<u32> {
     std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
         .map_err(|e| Error::io("reading the mode of", path, e))
@@ -97,7 +98,7 @@ pub fn mode(path: &Path) -> Result<u32> {
 
 /// Rewrite `server: https://0.0.0.0:<port>` to `https://127.0.0.1:<port>`:
 /// the harness reaches published ports on loopback only (BRIEF network rule).
-pub fn loopback_server(text: &str) -> String {
+pub(crate) fn loopback_server(text: &str) -> String {
     text.replace("https://0.0.0.0:", "https://127.0.0.1:")
 }
 
@@ -110,7 +111,7 @@ pub fn loopback_server(text: &str) -> String {
 ///
 /// # Errors
 /// [`Error::Kube`] when the file cannot be read or gives no usable config.
-pub async fn client(path: &Path) -> Result<kube::Client> {
+pub(crate) async fn client(path: &Path) -> Result<kube::Client> {
     client_for(config(path).await?, path)
 }
 
@@ -120,7 +121,7 @@ pub async fn client(path: &Path) -> Result<kube::Client> {
 /// # Errors
 /// [`Error::Kube`] naming the file, with kube's reason (which YAML error
 /// at which line, which field is missing) as its cause.
-pub async fn config(path: &Path) -> Result<kube::Config> {
+pub(crate) async fn config(path: &Path) -> Result<kube::Config> {
     let action = || format!("load kubeconfig {}", path.display());
     let kc = Kubeconfig::read_from(path).map_err(|e| Error::kube(action(), e.into()))?;
     kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
@@ -132,7 +133,7 @@ pub async fn config(path: &Path) -> Result<kube::Config> {
 ///
 /// # Errors
 /// [`Error::Kube`] when kube cannot build one (e.g. unusable TLS settings).
-pub fn client_for(cfg: kube::Config, path: &Path) -> Result<kube::Client> {
+pub(crate) fn client_for(cfg: kube::Config, path: &Path) -> Result<kube::Client> {
     kube::Client::try_from(cfg)
         .map_err(|e| Error::kube(format!("build a client from {}", path.display()), e))
 }

@@ -13,7 +13,7 @@ use crate::vocab::Provider;
 
 /// What a node does in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NodeRole {
+pub(crate) enum NodeRole {
     /// kind `control-plane`, k3d `server`.
     ControlPlane,
     /// kind `worker`, k3d `agent`.
@@ -22,18 +22,18 @@ pub enum NodeRole {
 
 /// One node of the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub(crate) struct Node {
     /// The Kubernetes node name (for kind and k3d also the container name).
-    pub name: String,
+    pub(crate) name: String,
     /// The Docker container, when the harness made the cluster.
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// Control plane or worker.
-    pub role: NodeRole,
+    pub(crate) role: NodeRole,
 }
 
 /// `docker ps -a` listing the node containers of a kind or k3d cluster as
 /// `<name>\t<role label>` lines.
-pub fn list_containers(provider: Provider, cluster: &str) -> Option<Cmd> {
+pub(crate) fn list_containers(provider: Provider, cluster: &str) -> Option<Cmd> {
     let (cluster_label, role_label) = match provider {
         Provider::Kind => (kind::CLUSTER_LABEL, kind::ROLE_LABEL),
         Provider::K3d => (k3d::CLUSTER_LABEL, k3d::ROLE_LABEL),
@@ -55,7 +55,7 @@ pub fn list_containers(provider: Provider, cluster: &str) -> Option<Cmd> {
 ///
 /// # Errors
 /// [`Error::Parse`] for a line without a tab or with an unknown role.
-pub fn parse_containers(provider: Provider, stdout: &str) -> Result<Vec<Node>> {
+pub(crate) fn parse_containers(provider: Provider, stdout: &str) -> Result<Vec<Node>> {
     let mut nodes = Vec::new();
     for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (name, role) = line
@@ -91,7 +91,7 @@ pub fn parse_containers(provider: Provider, stdout: &str) -> Result<Vec<Node>> {
 ///
 /// # Errors
 /// [`Error::Kube`] when the nodes cannot be listed.
-pub async fn list_from_api(client: &kube::Client) -> Result<Vec<Node>> {
+pub(crate) async fn list_from_api(client: &kube::Client) -> Result<Vec<Node>> {
     let api: Api<KubeNode> = Api::all(client.clone());
     let list = api
         .list(&Default::default())
@@ -122,7 +122,7 @@ pub async fn list_from_api(client: &kube::Client) -> Result<Vec<Node>> {
 }
 
 /// `docker inspect` printing the Docker networks a container is attached to.
-pub fn networks_of(container: &str) -> Cmd {
+pub(crate) fn networks_of(container: &str) -> Cmd {
     Cmd::new("docker").args([
         "inspect",
         "--format",
@@ -137,7 +137,7 @@ pub fn networks_of(container: &str) -> Cmd {
 /// # Errors
 /// [`Error::Parse`] when the node is on no network, or on several and none
 /// is the expected one.
-pub fn parse_network(stdout: &str, expected: &str) -> Result<String> {
+pub(crate) fn parse_network(stdout: &str, expected: &str) -> Result<String> {
     let nets: Vec<&str> = stdout
         .lines()
         .map(str::trim)
@@ -156,18 +156,18 @@ pub fn parse_network(stdout: &str, expected: &str) -> Result<String> {
 }
 
 /// `docker stop <container>` (SIGTERM, then SIGKILL after Docker's 10 s).
-pub fn stop(container: &str) -> Cmd {
+pub(crate) fn stop(container: &str) -> Cmd {
     Cmd::new("docker").args(["stop", container])
 }
 
 /// `docker start <container>`.
-pub fn start(container: &str) -> Cmd {
+pub(crate) fn start(container: &str) -> Cmd {
     Cmd::new("docker").args(["start", container])
 }
 
 /// The merge patch that cordons (`true`) or uncordons (`false`) a node,
 /// exactly what `kubectl cordon` changes.
-pub fn unschedulable_patch(unschedulable: bool) -> serde_json::Value {
+pub(crate) fn unschedulable_patch(unschedulable: bool) -> serde_json::Value {
     serde_json::json!({ "spec": { "unschedulable": unschedulable } })
 }
 
@@ -175,7 +175,7 @@ pub fn unschedulable_patch(unschedulable: bool) -> serde_json::Value {
 ///
 /// # Errors
 /// [`Error::Kube`] naming the node.
-pub async fn set_unschedulable(
+pub(crate) async fn set_unschedulable(
     client: &kube::Client,
     node: &str,
     unschedulable: bool,
@@ -204,15 +204,15 @@ pub async fn set_unschedulable(
 /// force-delete its terminating pods and detach its volumes at once
 /// (kubernetes.io/docs/concepts/cluster-administration/node-shutdown/#non-graceful-node-shutdown,
 /// GA in 1.28).
-pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
+pub(crate) const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 /// The taint's value, as the Kubernetes docs write it.
-pub const OUT_OF_SERVICE_VALUE: &str = "nodeshutdown";
+pub(crate) const OUT_OF_SERVICE_VALUE: &str = "nodeshutdown";
 /// The taint's effect.
-pub const OUT_OF_SERVICE_EFFECT: &str = "NoExecute";
+pub(crate) const OUT_OF_SERVICE_EFFECT: &str = "NoExecute";
 
 /// `taints` with the out-of-service taint added (`on`) or removed; the
 /// other taints (the node lifecycle controller's `unreachable` ones) stay.
-pub fn with_out_of_service(taints: &[Taint], on: bool) -> Vec<Taint> {
+pub(crate) fn with_out_of_service(taints: &[Taint], on: bool) -> Vec<Taint> {
     let mut out: Vec<Taint> = taints
         .iter()
         .filter(|t| t.key != OUT_OF_SERVICE_TAINT)
@@ -241,7 +241,7 @@ const TAINT_ATTEMPTS: usize = 5;
 ///
 /// # Errors
 /// [`Error::Kube`] naming the node, or the conflict after every attempt.
-pub async fn set_out_of_service(client: &kube::Client, node: &str, on: bool) -> Result<()> {
+pub(crate) async fn set_out_of_service(client: &kube::Client, node: &str, on: bool) -> Result<()> {
     let api: Api<KubeNode> = Api::all(client.clone());
     let action = || {
         format!(

@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 use crate::vocab::Minor;
 
 /// Where scripts/node-image.sh tags what it builds.
-pub const OFFLINE_REPO: &str = "local/storage-e2e-kind-node";
+pub(crate) const OFFLINE_REPO: &str = "local/storage-e2e-kind-node";
 
 /// The offline build's tag for a pinned `kindest/node:<version>@sha256:...`
 /// image: `local/storage-e2e-kind-node:<version>`.
-pub fn offline_tag(pinned: &str) -> Option<String> {
+pub(crate) fn offline_tag(pinned: &str) -> Option<String> {
     let rest = pinned.strip_prefix("kindest/node:")?;
     let version = rest.split('@').next()?;
     (version.starts_with('v') && !version.is_empty()).then(|| format!("{OFFLINE_REPO}:{version}"))
@@ -26,11 +26,11 @@ pub fn offline_tag(pinned: &str) -> Option<String> {
 
 /// The node image chosen for a run, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
+pub(crate) struct Choice {
     /// What `kind create cluster --image` gets.
-    pub image: String,
+    pub(crate) image: String,
     /// One line for the run's output and report.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 /// The rule: the pinned image if Docker has it; else the offline build if
@@ -39,7 +39,7 @@ pub struct Choice {
 ///
 /// # Errors
 /// [`Error::Preflight`] when neither image can be had.
-pub fn choose(pinned: &str, minor: Minor, docker: &dyn ImageStore) -> Result<Choice> {
+pub(crate) fn choose(pinned: &str, minor: Minor, docker: &dyn ImageStore) -> Result<Choice> {
     if docker.present(pinned) {
         return Ok(Choice {
             image: pinned.to_owned(),

@@ -18,18 +18,18 @@ use crate::versions::{SemVer, VersionTable};
 use crate::vocab::Provider;
 
 /// Where Linux exposes the inotify limits.
-pub const INOTIFY_DIR: &str = "/proc/sys/fs/inotify";
+pub(crate) const INOTIFY_DIR: &str = "/proc/sys/fs/inotify";
 /// kind known-issues: "too many open files" below these.
-pub const MIN_MAX_USER_WATCHES: u64 = 524_288;
+pub(crate) const MIN_MAX_USER_WATCHES: u64 = 524_288;
 /// kind known-issues: "too many open files" below these.
-pub const MIN_MAX_USER_INSTANCES: u64 = 512;
+pub(crate) const MIN_MAX_USER_INSTANCES: u64 = 512;
 /// The sysctl line that fixes both limits (kind known-issues).
-pub const INOTIFY_FIX: &str = "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 \
+pub(crate) const INOTIFY_FIX: &str = "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 \
      (persist them in /etc/sysctl.d/)";
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     /// Fine; the line says what was found.
     Ok,
     /// The run can go on but may hit trouble.
@@ -40,13 +40,13 @@ pub enum Level {
 
 /// One checked item.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Ok, warning or failure.
-    pub level: Level,
+    pub(crate) level: Level,
     /// What was found (or what is missing).
-    pub what: String,
+    pub(crate) what: String,
     /// How to fix it (warnings and failures).
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 impl fmt::Display for Finding {
@@ -66,19 +66,19 @@ impl fmt::Display for Finding {
 
 /// Every finding of one preflight run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// In check order.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     /// The failures.
-    pub fn failures(&self) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn failures(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.level == Level::Fail)
     }
 
     /// The warnings.
-    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn warnings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.level == Level::Warn)
     }
 
@@ -87,7 +87,7 @@ impl Report {
     /// # Errors
     /// [`Error::Preflight`]: one failure gives its `what` and `fix`; several
     /// give one line each (`<what>; fix: <fix>`).
-    pub fn into_result(self) -> Result<Self> {
+    pub(crate) fn into_result(self) -> Result<Self> {
         let fails: Vec<&Finding> = self.failures().collect();
         match fails.as_slice() {
             [] => Ok(self),
@@ -126,13 +126,13 @@ impl fmt::Display for Report {
 /// [`Error::Preflight`] when a check fails (see [`Report::into_result`]);
 /// [`Error::Parse`] when `kind-config/versions.toml` is broken;
 /// [`Error::Unknown`] for an unsupported E2E_K8S_VERSION.
-pub fn preflight(config: &Config, path_env: &str) -> Result<Report> {
+pub(crate) fn preflight(config: &Config, path_env: &str) -> Result<Report> {
     run(config, path_env, Path::new(INOTIFY_DIR)).into_result()
 }
 
 /// [`preflight`] without turning failures into an error, with the inotify
 /// dir given (tests point it at a temp dir).
-pub fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
+pub(crate) fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
     let mut r = Report::default();
     // An existing cluster is reached through its API alone: no Docker.
     if config.provider != Provider::Existing {
@@ -186,17 +186,21 @@ pub fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
 /// The kernel's loop-device control node: with it a privileged container
 /// can have a free loop device made (`losetup -f`), which the attachable
 /// CSI driver stages every csi-rwo volume on (kind nodes share the kernel).
-pub const LOOP_CONTROL: &str = "/dev/loop-control";
+pub(crate) const LOOP_CONTROL: &str = "/dev/loop-control";
 /// What one csi-rwo cell claims at most (manifests/storage/csi-rwo: 2 GiB
 /// for Prometheus, 1 GiB for Grafana). The image files are sparse, but the
 /// driver refuses a volume the directory cannot hold (full-disk cells fill
 /// them for real), so one cell's worth must fit.
-pub const ATTACHABLE_CELL_BYTES: u64 = 3 << 30;
+pub(crate) const ATTACHABLE_CELL_BYTES: u64 = 3 << 30;
 
 /// The checks for csi-rwo (pure: the caller reads the live system): the
 /// loop-device control node, and room for one cell's volumes in the
 /// directory the cluster's nodes share (under `tmp`, the cluster's temp dir).
-pub fn attachable_storage(loop_control: bool, tmp: &Path, free: Option<u64>) -> Vec<Finding> {
+pub(crate) fn attachable_storage(
+    loop_control: bool,
+    tmp: &Path,
+    free: Option<u64>,
+) -> Vec<Finding> {
     let mut out = vec![if loop_control {
         Finding {
             level: Level::Ok,
@@ -265,7 +269,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 }
 
 /// The "Available" column (KiB) of `df -Pk`'s one data line, in bytes.
-pub fn parse_df_available(stdout: &str) -> Option<u64> {
+pub(crate) fn parse_df_available(stdout: &str) -> Option<u64> {
     let line = stdout.lines().nth(1)?;
     let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
     Some(kib * 1024)
@@ -406,7 +410,7 @@ fn kubectl(path_env: &str) -> Finding {
 
 /// `kind version` prints `kind v0.33.0 go1.25.1 linux/amd64`
 /// (kind pkg/cmd/kind/version: `"kind v" + Version() + " " + go + " " + os/arch`).
-pub fn parse_kind_version(stdout: &str) -> Option<SemVer> {
+pub(crate) fn parse_kind_version(stdout: &str) -> Option<SemVer> {
     let mut words = stdout.split_whitespace();
     if words.next()? != "kind" {
         return None;
@@ -415,7 +419,7 @@ pub fn parse_kind_version(stdout: &str) -> Option<SemVer> {
 }
 
 /// `k3d version` prints `k3d version v5.9.0` then `k3s version v1.35.5-k3s1 (default)`.
-pub fn parse_k3d_version(stdout: &str) -> Option<SemVer> {
+pub(crate) fn parse_k3d_version(stdout: &str) -> Option<SemVer> {
     stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("k3d version "))
@@ -427,7 +431,7 @@ pub fn parse_k3d_version(stdout: &str) -> Option<SemVer> {
 /// create a cluster with many nodes", and pods then fail with "too many open
 /// files"). Not a failure: many hosts run a 3-node cluster at the defaults,
 /// and `make e2e` must work on a fresh machine without root.
-pub fn inotify(dir: &Path, nodes: u8) -> Vec<Finding> {
+pub(crate) fn inotify(dir: &Path, nodes: u8) -> Vec<Finding> {
     let level = Level::Warn;
     [("max_user_watches", MIN_MAX_USER_WATCHES), ("max_user_instances", MIN_MAX_USER_INSTANCES)]
         .into_iter()

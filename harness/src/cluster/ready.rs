@@ -15,16 +15,16 @@ use crate::wait::{Check, poll};
 
 /// How long all nodes of a new cluster get to report Ready (after kind's
 /// own `--wait 5m` / k3d's `--timeout 300s` for the control plane).
-pub const NODES_READY_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const NODES_READY_TIMEOUT: Duration = Duration::from_secs(300);
 /// How often node readiness is polled (nodes are listed, not watched: the
 /// wait is on a set of objects whose size is part of the condition).
-pub const NODES_READY_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const NODES_READY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Wait until the cluster has at least `expected` nodes and all are Ready.
 ///
 /// # Errors
 /// [`Error::Timeout`] with the last node states seen.
-pub async fn wait_nodes_ready(
+pub(crate) async fn wait_nodes_ready(
     client: &kube::Client,
     expected: usize,
     timeout: Duration,
@@ -75,7 +75,7 @@ pub async fn wait_nodes_ready(
 }
 
 /// Whether the node's Ready condition is True.
-pub fn node_is_ready(node: &KubeNode) -> bool {
+pub(crate) fn node_is_ready(node: &KubeNode) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -86,7 +86,7 @@ pub fn node_is_ready(node: &KubeNode) -> bool {
 ///
 /// # Errors
 /// [`Error::Kube`] when the nodes cannot be listed.
-pub async fn schedulable_nodes(client: &Client) -> Result<Vec<String>> {
+pub(crate) async fn schedulable_nodes(client: &Client) -> Result<Vec<String>> {
     let api: Api<KubeNode> = Api::all(client.clone());
     let list = api
         .list(&ListParams::default())
@@ -117,7 +117,7 @@ impl ClusterGuard {
     /// # Errors
     /// [`Error::Timeout`] naming the nodes not Ready, or the first command
     /// or API error.
-    pub async fn heal_nodes(&self) -> Result<()> {
+    pub(crate) async fn heal_nodes(&self) -> Result<()> {
         if self.provider() == Provider::Existing {
             return Ok(());
         }

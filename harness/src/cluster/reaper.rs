@@ -27,7 +27,9 @@
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+#[cfg(test)]
+use std::process::ExitStatus;
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 use crate::cmd::Cmd;
 use crate::config::Keep;
@@ -35,7 +37,7 @@ use crate::error::{Error, Result};
 
 /// Sub-directory of the cluster's temp dir holding one marker per running
 /// or failed test.
-pub const LEASES_DIR: &str = "leases";
+pub(crate) const LEASES_DIR: &str = "leases";
 
 /// The script: `$1` delete command line, `$2` keep policy, `$3` leases dir,
 /// `$4` dir to remove after deleting, `$5` message printed when kept.
@@ -61,22 +63,22 @@ exit $status
 
 /// What the reaper does if the test process ends without disarming it.
 #[derive(Debug, Clone)]
-pub struct ReaperPlan {
+pub(crate) struct ReaperPlan {
     /// The delete command (run through `sh -c`, so its shell rendering must be exact).
-    pub delete: Cmd,
+    pub(crate) delete: Cmd,
     /// E2E_KEEP.
-    pub keep: Keep,
+    pub(crate) keep: Keep,
     /// Where tests leave their markers (`<dir>/leases`).
-    pub leases: PathBuf,
+    pub(crate) leases: PathBuf,
     /// Removed after a successful delete (the cluster's temp dir).
-    pub remove_dir: PathBuf,
+    pub(crate) remove_dir: PathBuf,
     /// Printed when the cluster is kept (the inspect and delete commands).
-    pub keep_message: String,
+    pub(crate) keep_message: String,
 }
 
 /// A running reaper; see the module docs.
 #[derive(Debug)]
-pub struct Reaper {
+pub(crate) struct Reaper {
     child: Child,
     stdin: Option<ChildStdin>,
 }
@@ -95,7 +97,7 @@ impl Reaper {
     /// # Errors
     /// [`Error::Io`] when the leases dir cannot be made, [`Error::Spawn`]
     /// when `sh` cannot be started.
-    pub fn spawn(plan: &ReaperPlan) -> Result<Self> {
+    pub(crate) fn spawn(plan: &ReaperPlan) -> Result<Self> {
         std::fs::create_dir_all(&plan.leases)
             .map_err(|e| Error::io("creating the reaper's leases dir", &plan.leases, e))?;
         let delete = plan.delete.to_string();
@@ -127,7 +129,7 @@ impl Reaper {
 
     /// The owner cleaned up (or decided to keep and said so): tell the
     /// reaper to exit without doing anything, and wait for it.
-    pub fn disarm(mut self) {
+    pub(crate) fn disarm(mut self) {
         if let Some(mut stdin) = self.stdin.take() {
             // If the reaper already died there is nobody left to tell.
             let _ = stdin.write_all(b"done\n");
@@ -140,7 +142,8 @@ impl Reaper {
     ///
     /// # Errors
     /// [`Error::Spawn`] when waiting for the reaper fails.
-    pub fn close_and_wait(mut self) -> Result<ExitStatus> {
+    #[cfg(test)]
+    pub(crate) fn close_and_wait(mut self) -> Result<ExitStatus> {
         drop(self.stdin.take());
         self.child.wait().map_err(|source| Error::Spawn {
             command: "wait for the reaper".into(),
@@ -153,7 +156,8 @@ impl Reaper {
 ///
 /// # Errors
 /// [`Error::Io`] when it cannot be written.
-pub fn begin_lease(leases: &Path, id: u64) -> Result<PathBuf> {
+#[cfg(test)]
+pub(crate) fn begin_lease(leases: &Path, id: u64) -> Result<PathBuf> {
     let path = leases.join(format!("lease-{id}"));
     std::fs::write(&path, b"running\n")
         .map_err(|e| Error::io("writing a lease marker", &path, e))?;
@@ -161,7 +165,8 @@ pub fn begin_lease(leases: &Path, id: u64) -> Result<PathBuf> {
 }
 
 /// End a lease: remove its marker when the test succeeded, else mark it failed.
-pub fn end_lease(marker: &Path, failed: bool) {
+#[cfg(test)]
+pub(crate) fn end_lease(marker: &Path, failed: bool) {
     // A marker that cannot be updated errs on the side of keeping the
     // cluster (it stays "running", which the reaper counts as a failure).
     if failed {
@@ -172,7 +177,7 @@ pub fn end_lease(marker: &Path, failed: bool) {
 }
 
 /// Record a failure that is not tied to a lease (`mark_failed()`).
-pub fn mark_failed(leases: &Path) {
+pub(crate) fn mark_failed(leases: &Path) {
     let _ = std::fs::create_dir_all(leases);
     let _ = std::fs::write(leases.join("failed"), b"failed\n");
 }

@@ -21,13 +21,13 @@ use crate::manifest::SAN_DIR;
 
 /// The folder of the cluster's temp dir that every node sees at
 /// [`SAN_DIR`].
-pub const SHARED_DIR_NAME: &str = "san";
+pub(crate) const SHARED_DIR_NAME: &str = "san";
 use crate::versions::VersionTable;
 use crate::vocab::{Minor, Provider};
 
 /// Configure a cluster, then [`Cluster::start`] it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     provider: Provider,
     name: String,
     nodes: u8,
@@ -46,30 +46,30 @@ pub struct Cluster {
 /// What starting a kind or k3d cluster will run: pure, for tier-0 checks
 /// and for printing before doing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// kind or k3d.
-    pub provider: Provider,
+    pub(crate) provider: Provider,
     /// The cluster name (`e2e-<run id>-<random>` unless given).
-    pub name: String,
+    pub(crate) name: String,
     /// Node count.
-    pub nodes: u8,
+    pub(crate) nodes: u8,
     /// The Kubernetes minor, resolved through the version table.
-    pub minor: Minor,
+    pub(crate) minor: Minor,
     /// The pinned node image (kind) or k3s image (k3d).
-    pub image: String,
+    pub(crate) image: String,
     /// The file name the config is written to inside the temp dir.
-    pub config_file: &'static str,
+    pub(crate) config_file: &'static str,
     /// The cluster config.
-    pub config_yaml: String,
+    pub(crate) config_yaml: String,
     /// Why the config differs from the provider's default on this host
     /// (kind: [`kind::host_patches`]), one line each.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Plan {
     /// The create command, with the config at `config_path` and the
     /// kubeconfig written only to `kubeconfig`.
-    pub fn create(&self, config_path: &Path, kubeconfig: &Path) -> Cmd {
+    pub(crate) fn create(&self, config_path: &Path, kubeconfig: &Path) -> Cmd {
         match self.provider {
             Provider::K3d => k3d::create(&self.name, config_path, &self.image, kubeconfig),
             _ => kind::create(&self.name, config_path, &self.image, kubeconfig),
@@ -77,7 +77,7 @@ impl Plan {
     }
 
     /// The delete command (safe to run when the cluster is already gone).
-    pub fn delete(&self, kubeconfig: &Path) -> Cmd {
+    pub(crate) fn delete(&self, kubeconfig: &Path) -> Cmd {
         delete_cmd(self.provider, &self.name, kubeconfig)
     }
 }
@@ -92,7 +92,7 @@ pub(crate) fn delete_cmd(provider: Provider, name: &str, kubeconfig: &Path) -> C
 impl Cluster {
     /// A cluster from `provider` with the defaults: 3 nodes, the table's
     /// default minor, keep on failure, name `e2e-<run id>-<random>`.
-    pub fn new(provider: Provider) -> Self {
+    pub(crate) fn new(provider: Provider) -> Self {
         Self {
             provider,
             name: unique_name(run_id()),
@@ -109,24 +109,27 @@ impl Cluster {
     }
 
     /// A kind cluster named `name` (must start with `e2e-` so the sweep finds it).
-    pub fn kind(name: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn kind(name: impl Into<String>) -> Self {
         Self::new(Provider::Kind).with_name(name)
     }
 
     /// A k3d cluster named `name` (must start with `e2e-` so the sweep finds it).
-    pub fn k3d(name: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn k3d(name: impl Into<String>) -> Self {
         Self::new(Provider::K3d).with_name(name)
     }
 
     /// The user's cluster behind `kubeconfig`; never created or deleted.
-    pub fn existing(kubeconfig: impl Into<PathBuf>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn existing(kubeconfig: impl Into<PathBuf>) -> Self {
         Self::new(Provider::Existing).with_kubeconfig(kubeconfig)
     }
 
     /// Provider, node count, version, keep policy and kubeconfig from the
     /// run's configuration (E2E_PROVIDER, E2E_NODES, E2E_K8S_VERSION,
     /// E2E_KEEP, E2E_KUBECONFIG).
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         let mut c = Self::new(config.provider)
             .with_nodes(config.nodes)
             .with_keep(config.keep);
@@ -136,64 +139,41 @@ impl Cluster {
         c
     }
 
-    /// Give every node a directory at [`SAN_DIR`] that all nodes share (a
-    /// folder of the cluster's temp dir, removed with it): what the
-    /// attachable CSI driver keeps its volumes in.
-    #[must_use]
-    pub fn with_shared_dir(mut self, wanted: bool) -> Self {
-        self.wants_shared_dir = wanted;
-        self
-    }
-
-    /// [`Cluster::with_shared_dir`] at an explicit host path (tests; a
-    /// started cluster uses a folder of its temp dir).
-    #[must_use]
-    pub fn with_shared_dir_at(mut self, host: impl Into<PathBuf>) -> Self {
-        self.shared_dir = Some(host.into());
-        self.wants_shared_dir = true;
-        self
-    }
-
     /// Set the cluster name.
     #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
 
     /// Node count: 1 control plane + `nodes - 1` workers.
     #[must_use]
-    pub fn with_nodes(mut self, nodes: u8) -> Self {
+    pub(crate) fn with_nodes(mut self, nodes: u8) -> Self {
         self.nodes = nodes;
         self
     }
 
     /// Kubernetes minor (a row of `kind-config/versions.toml`).
     #[must_use]
-    pub fn with_version(mut self, minor: Minor) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_version(mut self, minor: Minor) -> Self {
         self.version = Some(minor);
         self
     }
 
     /// When to keep the cluster after the guard ends (E2E_KEEP).
     #[must_use]
-    pub fn with_keep(mut self, keep: Keep) -> Self {
+    pub(crate) fn with_keep(mut self, keep: Keep) -> Self {
         self.keep = keep;
         self
     }
 
     /// The kubeconfig of an existing cluster (provider `existing`).
     #[must_use]
-    pub fn with_kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig = Some(path.into());
-        self
-    }
-
-    /// The PATH used to find docker, kind, k3d and kubectl in the preflight
-    /// (default: this process's PATH).
-    #[must_use]
-    pub fn with_path(mut self, path_env: impl Into<String>) -> Self {
-        self.path_env = Some(path_env.into());
         self
     }
 
@@ -201,7 +181,7 @@ impl Cluster {
     /// this machine at [`Cluster::start`]; [`Cluster::plan`] without them
     /// assumes a host that needs nothing).
     #[must_use]
-    pub fn with_host(mut self, host: Host) -> Self {
+    pub(crate) fn with_host(mut self, host: Host) -> Self {
         self.host = Some(host);
         self
     }
@@ -209,13 +189,14 @@ impl Cluster {
     /// Skip the preflight in [`Cluster::start`]: the caller ran
     /// [`preflight()`] for this configuration already (and printed its warnings).
     #[must_use]
-    pub fn preflighted(mut self) -> Self {
+    pub(crate) fn preflighted(mut self) -> Self {
         self.preflighted = true;
         self
     }
 
     /// The cluster name.
-    pub fn name(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -242,7 +223,7 @@ impl Cluster {
     /// [`Error::Config`] for provider `existing`, a name without the `e2e-`
     /// prefix or a node count outside 1..=5; [`Error::Unknown`] for a minor
     /// not in the version table.
-    pub fn plan(&self) -> Result<Plan> {
+    pub(crate) fn plan(&self) -> Result<Plan> {
         if self.provider == Provider::Existing {
             return Err(Error::Config {
                 var: "E2E_PROVIDER",
@@ -323,7 +304,7 @@ impl Cluster {
     /// [`Error::Preflight`] naming what is missing; [`Error::Command`] when
     /// kind/k3d fail (a half-made cluster is deleted, or kept per E2E_KEEP);
     /// [`Error::Timeout`] when nodes do not become Ready; [`Error::Kube`].
-    pub async fn start(self) -> Result<ClusterGuard> {
+    pub(crate) async fn start(self) -> Result<ClusterGuard> {
         if !self.preflighted {
             let report = preflight::preflight(&self.as_config(), &self.path_env())?;
             for w in report.warnings() {
@@ -544,7 +525,7 @@ current-context: none
 }
 
 /// `1` + `35` or `35+` (some distributions add `+`) as a [`Minor`].
-pub fn parse_server_minor(major: &str, minor: &str) -> Option<Minor> {
+pub(crate) fn parse_server_minor(major: &str, minor: &str) -> Option<Minor> {
     if major.trim() != "1" {
         return None;
     }

@@ -9,11 +9,11 @@
 //! - Docker containers, networks and volumes labelled
 //!   `app.kubernetes.io/managed-by=storage-e2e`;
 //! - loop devices whose backing file is a volume image of the attachable
-//!   CSI driver (a path under [`SAN_DIR`]): loop devices belong to the
+//!   CSI driver (a path under `SAN_DIR`): loop devices belong to the
 //!   kernel, not to a container, so a node that vanished without unstaging
 //!   could leave one behind;
 //! - with [`Selector::All`] also the stale `$TMPDIR` dirs of
-//!   [`TEMP_DIR_PREFIXES`] (kubeconfigs, tier-1 data dirs, build contexts);
+//!   `TEMP_DIR_PREFIXES` (kubeconfigs, tier-1 data dirs, build contexts);
 //!   a data dir holding files a container user wrote that the invoking user
 //!   may not delete is emptied as root in a throw-away container first.
 //!
@@ -47,7 +47,7 @@ pub enum Selector {
 
 impl Selector {
     /// The `--filter label=...` arguments for Docker listings.
-    pub fn docker_filters(&self) -> Vec<String> {
+    pub(crate) fn docker_filters(&self) -> Vec<String> {
         let mut f = vec!["--filter".to_owned(), format!("label={MANAGED_BY}={OWNER}")];
         if let Self::Run(id) = self {
             f.extend(["--filter".to_owned(), format!("label={RUN_ID}={id}")]);
@@ -56,7 +56,7 @@ impl Selector {
     }
 
     /// Whether a kind or k3d cluster name belongs to the selection.
-    pub fn matches_cluster(&self, name: &str) -> bool {
+    pub(crate) fn matches_cluster(&self, name: &str) -> bool {
         match self {
             Self::All => name.starts_with(NAME_PREFIX),
             Self::Run(id) => name.starts_with(&format!("{NAME_PREFIX}{id}-")),
@@ -91,17 +91,17 @@ pub struct SweepReport {
     /// k3d clusters removed.
     pub k3d_clusters: Vec<String>,
     /// Labelled containers removed (ids).
-    pub containers: Vec<String>,
+    pub(crate) containers: Vec<String>,
     /// Labelled networks removed (ids).
-    pub networks: Vec<String>,
+    pub(crate) networks: Vec<String>,
     /// Labelled volumes removed (names).
-    pub volumes: Vec<String>,
+    pub(crate) volumes: Vec<String>,
     /// Loop devices detached (`/dev/loopN <backing file>`).
-    pub loop_devices: Vec<String>,
+    pub(crate) loop_devices: Vec<String>,
     /// Stale `$TMPDIR` dirs removed ([`TEMP_DIR_PREFIXES`]).
-    pub temp_dirs: Vec<String>,
+    pub(crate) temp_dirs: Vec<String>,
     /// Removals that failed, one line each.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl SweepReport {
@@ -150,7 +150,7 @@ impl fmt::Display for SweepReport {
 }
 
 /// `docker ps -a` printing the value of `label` for every container that has it.
-pub fn list_cluster_labels(label: &str) -> Cmd {
+pub(crate) fn list_cluster_labels(label: &str) -> Cmd {
     Cmd::new("docker").args([
         "ps".to_owned(),
         "-a".to_owned(),
@@ -162,7 +162,7 @@ pub fn list_cluster_labels(label: &str) -> Cmd {
 }
 
 /// `docker ps -aq` / `docker network ls -q` / `docker volume ls -q` with the selector's label filters.
-pub fn list_labelled(object: DockerObject, selector: &Selector) -> Cmd {
+pub(crate) fn list_labelled(object: DockerObject, selector: &Selector) -> Cmd {
     let base = match object {
         DockerObject::Container => Cmd::new("docker").args(["ps", "-a", "-q", "--no-trunc"]),
         DockerObject::Network => Cmd::new("docker").args(["network", "ls", "-q", "--no-trunc"]),
@@ -172,7 +172,7 @@ pub fn list_labelled(object: DockerObject, selector: &Selector) -> Cmd {
 }
 
 /// `docker rm -f -v` / `docker network rm` / `docker volume rm` of `ids`.
-pub fn remove(object: DockerObject, ids: &[String]) -> Cmd {
+pub(crate) fn remove(object: DockerObject, ids: &[String]) -> Cmd {
     let base = match object {
         DockerObject::Container => Cmd::new("docker").args(["rm", "-f", "-v"]),
         DockerObject::Network => Cmd::new("docker").args(["network", "rm"]),
@@ -183,7 +183,7 @@ pub fn remove(object: DockerObject, ids: &[String]) -> Cmd {
 
 /// The three kinds of Docker objects the sweep removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DockerObject {
+pub(crate) enum DockerObject {
     /// A container.
     Container,
     /// A network.
@@ -229,7 +229,7 @@ fn try_remove(cmd: &Cmd, errors: &mut Vec<String>) -> bool {
 ///
 /// # Errors
 /// [`Error::Spawn`] / [`Error::Command`] when Docker cannot even list what
-/// there is. Failed removals are reported in [`SweepReport::errors`].
+/// there is. Failed removals are reported in `SweepReport::errors`.
 // Over 80 lines: the sweep's steps in the only safe order (clusters, then
 // what they left in Docker, then loop devices, then temp dirs), each
 // recording its errors in the same report instead of stopping.
@@ -338,7 +338,7 @@ pub const SYS_BLOCK: &str = "/sys/block";
 /// Loop devices (`/dev/loopN`, backing file) whose backing file is one of
 /// the attachable CSI driver's volume images. The kernel prints the path as
 /// the process that attached it saw it, i.e. inside the node (or tier-1
-/// test container), where the shared directory is always [`SAN_DIR`];
+/// test container), where the shared directory is always `SAN_DIR`;
 /// once that mount namespace is gone it prints the path relative to the
 /// bind mount (`/volumes/vol-….img`), so the file name decides too.
 pub fn harness_loop_devices(sys_block: &Path) -> Vec<(String, String)> {
@@ -401,7 +401,7 @@ pub fn detach_volume_loops(sys_block: &Path) -> (Vec<String>, Vec<String>) {
 }
 
 /// `losetup -d <device>` as root in a privileged throw-away container.
-pub fn detach_as_root_cmd(device: &str, image: &str) -> Cmd {
+pub(crate) fn detach_as_root_cmd(device: &str, image: &str) -> Cmd {
     Cmd::new("docker").args([
         "run".to_owned(),
         "--rm".into(),
@@ -423,7 +423,7 @@ pub fn detach_as_root_cmd(device: &str, image: &str) -> Cmd {
 /// Whether a loop device's backing file is an attachable-driver volume
 /// image: under [`SAN_DIR`], or named as the driver names its images
 /// (`vol-<16 hex digits>.img`, images/csi-driver/src/ids.rs).
-pub fn is_volume_image(backing_file: &str) -> bool {
+pub(crate) fn is_volume_image(backing_file: &str) -> bool {
     let path = backing_file.trim_end_matches(" (deleted)");
     let named = path
         .rsplit('/')
@@ -437,7 +437,7 @@ pub fn is_volume_image(backing_file: &str) -> bool {
 /// The `$TMPDIR` folders the harness, its tests and scripts/node-image.sh
 /// make. Each is removed when its run ends; a killed run leaves them, and
 /// `make clean` removes them (a tier-0 test keeps this list complete).
-pub const TEMP_DIR_PREFIXES: &[&str] = &[
+pub(crate) const TEMP_DIR_PREFIXES: &[&str] = &[
     kubeconfig::DIR_PREFIX, // cluster kubeconfigs (cluster::kubeconfig)
     "e2e-promdata-",        // tier-1 Prometheus bind mounts (tests/containers)
     "e2e-grafana-data-",    // tier-1 Grafana bind mounts (tests/containers)
@@ -500,7 +500,7 @@ fn remove_stale_temp_dirs(
 /// runs as the users that write into its bind-mounted data dirs
 /// (HARNESS_*_IMAGE, else the defaults, and the Debian-built Prometheus
 /// stand-ins), then the harness's own busybox build. Each has `sh` and `rm`.
-pub fn shell_images() -> Vec<String> {
+pub(crate) fn shell_images() -> Vec<String> {
     const VARS: [&str; 5] = [
         "HARNESS_PROMETHEUS_IMAGE",
         "HARNESS_PROMETHEUS_PREVIOUS_IMAGE",
@@ -542,7 +542,7 @@ pub fn shell_images() -> Vec<String> {
 /// `docker run --rm` of `image` as root with `dir` at `/data`, deleting
 /// everything in it; labelled and named like every container the harness
 /// makes, so a sweep finds it if it is ever left behind.
-pub fn empty_as_root_cmd(dir: &Path, image: &str, name: &str) -> Cmd {
+pub(crate) fn empty_as_root_cmd(dir: &Path, image: &str, name: &str) -> Cmd {
     Cmd::new("docker").args([
         "run".to_owned(),
         "--rm".into(),

@@ -10,20 +10,20 @@ use crate::vocab::{App, Cell, Judgement, Reason};
 
 /// What a cell saw for one app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// The outcome in the table's terms (see [`Outcome::observed`]).
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// Every reason the classifiers found for this app.
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// Whether the disruption touched this app. Node-level disruptions act
     /// on the node of the Prometheus pod; Grafana elsewhere is untouched and
     /// must simply survive.
-    pub disrupted: bool,
+    pub(crate) disrupted: bool,
 }
 
 impl Observed {
     /// An app this cell did not deploy, and why.
-    pub fn not_run(why: impl Into<Text>) -> Self {
+    pub(crate) fn not_run(why: impl Into<Text>) -> Self {
         Self {
             outcome: Outcome::NotRun { why: why.into() },
             reasons: Vec::new(),
@@ -32,7 +32,11 @@ impl Observed {
     }
 
     /// Build from the probe's judgement and the classified reasons.
-    pub fn new(judgement: Option<&Judgement>, reasons: Vec<Reason>, disrupted: bool) -> Self {
+    pub(crate) fn new(
+        judgement: Option<&Judgement>,
+        reasons: Vec<Reason>,
+        disrupted: bool,
+    ) -> Self {
         Self {
             outcome: Outcome::observed(judgement, &reasons),
             reasons,
@@ -45,14 +49,14 @@ impl Observed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
     /// Prometheus.
-    pub prometheus: Observed,
+    pub(crate) prometheus: Observed,
     /// Grafana.
-    pub grafana: Observed,
+    pub(crate) grafana: Observed,
 }
 
 impl Observation {
     /// What was seen for `app`.
-    pub fn app(&self, app: App) -> &Observed {
+    pub(crate) fn app(&self, app: App) -> &Observed {
         match app {
             App::Prometheus => &self.prometheus,
             App::Grafana => &self.grafana,
@@ -62,35 +66,35 @@ impl Observation {
 
 /// One app whose observation contradicts the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppMismatch {
+pub(crate) struct AppMismatch {
     /// Which app.
-    pub app: App,
+    pub(crate) app: App,
     /// What the table expected for it (Survives for an untouched app).
-    pub expected: Outcome,
+    pub(crate) expected: Outcome,
     /// What was seen.
-    pub observed: Outcome,
+    pub(crate) observed: Outcome,
     /// The reasons seen.
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// Whether the disruption touched the app.
-    pub disrupted: bool,
+    pub(crate) disrupted: bool,
 }
 
 /// Observed != expected: names the cell, the expectation, its sources and
 /// what was seen. Its `Display` is the test's failure message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
+pub(crate) struct Mismatch {
     /// The cell.
-    pub cell: Cell,
+    pub(crate) cell: Cell,
     /// Set when a not-applicable cell was run anyway.
-    pub not_applicable: Option<String>,
+    pub(crate) not_applicable: Option<String>,
     /// The apps that contradict the table.
-    pub apps: Vec<AppMismatch>,
+    pub(crate) apps: Vec<AppMismatch>,
     /// The apps the cell did not run, and why (shown, never judged).
-    pub not_run: Vec<(App, Text)>,
+    pub(crate) not_run: Vec<(App, Text)>,
     /// The sources of the contradicted expectation.
-    pub sources: Vec<Source>,
+    pub(crate) sources: Vec<Source>,
     /// The expectation's note, if any.
-    pub note: Option<Text>,
+    pub(crate) note: Option<Text>,
 }
 
 impl fmt::Display for Mismatch {
@@ -150,7 +154,7 @@ impl std::error::Error for Mismatch {}
 /// # Errors
 /// A [`Mismatch`] naming every app that contradicts the table, or saying
 /// that a not-applicable cell was run.
-pub fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Box<Mismatch>> {
+pub(crate) fn matches(expected: &Expectation, observed: &Observation) -> Result<(), Box<Mismatch>> {
     let mut mismatch = Mismatch {
         cell: expected.cell,
         not_applicable: None,

@@ -28,40 +28,40 @@ pub const RECORD_PATH: &str = "docs/observed.json";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// The runs.
-    pub runs: Vec<Run>,
+    pub(crate) runs: Vec<Run>,
 }
 
 /// One run's cells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     /// When (UTC date).
-    pub date: String,
+    pub(crate) date: String,
     /// Where, in a few words (e.g. `2-core Linux, offline kind`).
-    pub host: String,
+    pub(crate) host: String,
     /// Cells by `variant/disruption on provider`.
-    pub cells: BTreeMap<String, Seen>,
+    pub(crate) cells: BTreeMap<String, Seen>,
 }
 
 /// What one cell showed in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// The cluster's Kubernetes minor.
-    pub k8s: String,
+    pub(crate) k8s: String,
     /// Prometheus's observed outcome.
-    pub prometheus: Outcome,
+    pub(crate) prometheus: Outcome,
     /// The reasons the timeline showed for Prometheus.
     #[serde(default)]
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// The first finding of the cell's timeline, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seen: Option<String>,
+    pub(crate) seen: Option<String>,
     /// Set when the harness was later found not to have done what the
     /// cell claims in this run (a fault that did not happen as described):
     /// why, and what fixed it. The observation stays on record and is
     /// shown, but no longer counts for or against the table. Set only by
     /// `storage-e2e discount` (make discount), never by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub harness_fault: Option<String>,
+    pub(crate) harness_fault: Option<String>,
 }
 
 impl Record {
@@ -69,7 +69,7 @@ impl Record {
     ///
     /// # Panics
     /// Never in a build whose tests pass: a tier-0 test parses it.
-    pub fn checked_in() -> Self {
+    pub(crate) fn checked_in() -> Self {
         serde_json::from_str(RECORD).unwrap_or_default()
     }
 
@@ -180,7 +180,7 @@ impl Record {
     /// One line for `cell`'s row in docs/expectations.md: the outcomes
     /// seen, on which minors, when, and how often, with any that the table
     /// does not accept marked CONTRADICTED; or "predicted only".
-    pub fn summary(&self, cell: Cell) -> String {
+    pub(crate) fn summary(&self, cell: Cell) -> String {
         let key = cell.to_string();
         let want = expected(cell.variant, cell.disruption, cell.provider).prometheus;
         let all: Vec<(&Run, &Seen)> = self

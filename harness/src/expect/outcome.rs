@@ -9,12 +9,12 @@ use crate::vocab::{App, Cell, Judgement, Part, PartKind, Reason, Verdict, show_p
 
 /// Text that is usually a `'static` literal from the table but can be owned
 /// after a round trip through JSON (the report reads cells back).
-pub type Text = Cow<'static, str>;
+pub(crate) type Text = Cow<'static, str>;
 
 /// What happens to one app in one cell, in the table's terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A pod of the workload is Ready again and every seeded datum reads
     /// back. Reasons seen on the way (a transient lock or Multi-Attach) are
     /// reported, not failures.
@@ -75,7 +75,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// A short label for tables and messages, e.g. `rollout stuck (prometheus-lock-held)`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Self::Survives => "survives".into(),
             Self::Lost { what, .. } => format!("lost ({what})"),
@@ -93,7 +93,7 @@ impl Outcome {
     }
 
     /// A one-character symbol for the matrix at a glance.
-    pub fn symbol(&self) -> &'static str {
+    pub(crate) fn symbol(&self) -> &'static str {
         match self {
             Self::Survives => "✔",
             Self::Lost { .. } | Self::Changed { .. } => "✘",
@@ -106,7 +106,7 @@ impl Outcome {
     }
 
     /// Whether the cell is run at all.
-    pub fn is_applicable(&self) -> bool {
+    pub(crate) fn is_applicable(&self) -> bool {
         !matches!(self, Self::NotApplicable { .. })
     }
 
@@ -118,7 +118,7 @@ impl Outcome {
     /// headline whenever it happened; a stuck rollout next (its old pod
     /// still serves, so the judgement usually says survived); a pod that
     /// never became Ready is Pending with the most telling reason.
-    pub fn observed(judgement: Option<&Judgement>, reasons: &[Reason]) -> Outcome {
+    pub(crate) fn observed(judgement: Option<&Judgement>, reasons: &[Reason]) -> Outcome {
         let stuck = reasons.contains(&Reason::ProgressDeadlineExceeded);
         let cause = Reason::headline(reasons);
         match judgement.map(|j| &j.verdict) {
@@ -143,7 +143,7 @@ impl Outcome {
     }
 
     /// Whether `observed` (with the reasons seen) satisfies this expectation.
-    pub fn accepts(&self, observed: &Outcome, reasons: &[Reason]) -> bool {
+    pub(crate) fn accepts(&self, observed: &Outcome, reasons: &[Reason]) -> bool {
         match (self, observed) {
             (Self::Survives, Self::Survives) => true,
             // A loss passes only when every expected part was detected,
@@ -174,15 +174,15 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expectation {
     /// The cell.
-    pub cell: Cell,
+    pub(crate) cell: Cell,
     /// What happens to Prometheus.
-    pub prometheus: Outcome,
+    pub(crate) prometheus: Outcome,
     /// What happens to Grafana.
-    pub grafana: Outcome,
+    pub(crate) grafana: Outcome,
     /// Where the behaviour is documented. Never empty.
-    pub sources: Vec<Source>,
+    pub(crate) sources: Vec<Source>,
     /// What a person reading a result should know (transient reasons, bounds).
-    pub note: Option<Text>,
+    pub(crate) note: Option<Text>,
 }
 
 impl Expectation {
@@ -206,7 +206,7 @@ impl Expectation {
     }
 
     /// The expected outcome for `app`.
-    pub fn outcome(&self, app: App) -> &Outcome {
+    pub(crate) fn outcome(&self, app: App) -> &Outcome {
         match app {
             App::Prometheus => &self.prometheus,
             App::Grafana => &self.grafana,
@@ -214,12 +214,12 @@ impl Expectation {
     }
 
     /// Whether the cell is run (not applicable cells are not).
-    pub fn is_applicable(&self) -> bool {
+    pub(crate) fn is_applicable(&self) -> bool {
         self.prometheus.is_applicable() || self.grafana.is_applicable()
     }
 
     /// Why the cell is not applicable, when it is not.
-    pub fn not_applicable_why(&self) -> Option<&str> {
+    pub(crate) fn not_applicable_why(&self) -> Option<&str> {
         match (&self.prometheus, &self.grafana) {
             (Outcome::NotApplicable { why }, Outcome::NotApplicable { .. }) => Some(why),
             _ => None,

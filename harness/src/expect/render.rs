@@ -8,7 +8,7 @@ use super::{Outcome, Source, expected};
 use crate::vocab::{Cell, Disruption, NamedId, Provider, Variant};
 
 /// The command that regenerates the checked-in file.
-pub const REGENERATE: &str = "cargo run -q -- expectations > docs/expectations.md";
+pub(crate) const REGENERATE: &str = "cargo run -q -- expectations > docs/expectations.md";
 
 /// Escape text for a Markdown table cell.
 pub(crate) fn cell_text(s: &str) -> String {

@@ -17,7 +17,7 @@ use super::Text;
 /// One source an expectation rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Source {
+pub(crate) enum Source {
     /// A documentation page.
     Doc {
         /// Short title.
@@ -69,7 +69,7 @@ pub enum Source {
 
 impl Source {
     /// Where to read it online, for documentation, code and issues.
-    pub fn url(&self) -> Option<String> {
+    pub(crate) fn url(&self) -> Option<String> {
         match self {
             Self::Doc { url, .. } => Some(url.to_string()),
             Self::Code { repo, path, .. } => {
@@ -83,7 +83,7 @@ impl Source {
     }
 
     /// A short human title.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         match self {
             Self::Doc { title, .. } => title.to_string(),
             Self::Code { repo, path, .. } => format!("{repo}: {path}"),
@@ -97,7 +97,7 @@ impl Source {
     }
 
     /// What the source says.
-    pub fn says(&self) -> &str {
+    pub(crate) fn says(&self) -> &str {
         match self {
             Self::Doc { says, .. }
             | Self::Code { says, .. }
@@ -109,7 +109,7 @@ impl Source {
     }
 
     /// Whether this is a primary source (not this project's own code).
-    pub fn is_primary(&self) -> bool {
+    pub(crate) fn is_primary(&self) -> bool {
         !matches!(self, Self::Project { .. })
     }
 }

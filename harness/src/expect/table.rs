@@ -15,7 +15,7 @@ use crate::vocab::{self, App, Cell, Disruption, PartKind, Provider, Reason, Vari
 /// What the table assumes about how the harness deploys and disrupts. The
 /// manifests and disruptions must keep to this, or the cells they break
 /// become wrong; it is printed at the top of `docs/expectations.md`.
-pub const ASSUMPTIONS: &[&str] = &[
+pub(crate) const ASSUMPTIONS: &[&str] = &[
     "One replica per Deployment, strategy RollingUpdate with the defaults (maxSurge 25% -> 1 pod, \
      maxUnavailable 25% -> 0) and a short progressDeadlineSeconds, as in the seed article's \
      manifests. A stuck rollout is observed as Progressing=False/ProgressDeadlineExceeded.",
@@ -776,7 +776,11 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
 }
 
 /// The expected outcome of one cell, with its sources.
-pub fn expected(variant: Variant, disruption: Disruption, provider: Provider) -> Expectation {
+pub(crate) fn expected(
+    variant: Variant,
+    disruption: Disruption,
+    provider: Provider,
+) -> Expectation {
     let cell = Cell::new(variant, disruption, provider);
     if let Some((why, sources)) = not_applicable(cell) {
         let na = Outcome::NotApplicable {

@@ -20,9 +20,9 @@ use crate::wait::{Check, poll};
 /// `database: ok` (migrations on an empty database take a while on slow disks).
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often health is polled.
-pub const HEALTH_POLL_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const HEALTH_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Per-request timeout, so a hung port-forward fails one request instead of a whole wait.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of an answer body an error keeps.
 pub(super) const BODY_CHARS: usize = 400;
@@ -48,10 +48,10 @@ pub struct Health {
     pub database: String,
     /// Grafana version (absent when anonymous health details are disabled).
     #[serde(default)]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Build commit.
     #[serde(default)]
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
 }
 
 /// One request as the harness sent it, for error messages.
@@ -131,7 +131,8 @@ impl GrafanaClient {
     }
 
     /// The base URL requests go to.
-    pub fn base_url(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn base_url(&self) -> &str {
         &self.base
     }
 
@@ -154,7 +155,7 @@ impl GrafanaClient {
     /// # Errors
     /// [`Error::Timeout`] saying what the last poll saw (connection refused,
     /// `database "failing"`, a status code...).
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<Health> {
+    pub(crate) async fn wait_healthy(&self, timeout: Duration) -> Result<Health> {
         let what = format!(
             "Grafana at {} to answer /api/health with database ok",
             self.base
@@ -177,7 +178,7 @@ impl GrafanaClient {
     ///
     /// # Errors
     /// As [`GrafanaClient::wait_healthy`].
-    pub async fn wait_recovered(
+    pub(crate) async fn wait_recovered(
         &self,
         disrupted_at: Instant,
         timeout: Duration,

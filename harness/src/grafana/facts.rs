@@ -20,16 +20,16 @@ pub const PORT: u16 = 3000;
 /// Grafana's data directory in the image (`GF_PATHS_DATA`).
 pub const DATA_DIR: &str = data_dir!();
 /// The SQLite database inside [`DATA_DIR`].
-pub const DB_FILE: &str = concat!(data_dir!(), "/grafana.db");
+pub(crate) const DB_FILE: &str = concat!(data_dir!(), "/grafana.db");
 /// The uid the grafana/grafana image runs as (since 7.3).
 pub const UID: u32 = 472;
 /// The gid the grafana/grafana image runs as.
 pub const GID: u32 = 0;
 /// The user the harness logs in as (with a generated password).
-pub const ADMIN_USER: &str = "admin";
+pub(crate) const ADMIN_USER: &str = "admin";
 /// The variable that sets the admin password, on the first start with an
 /// empty database only (grafana#4923).
 pub const ADMIN_PASSWORD_ENV: &str = "GF_SECURITY_ADMIN_PASSWORD";
 /// The health endpoint: `database: ok` once Grafana can use grafana.db
 /// (the client's health wait, and the manifests' readiness probe).
-pub const HEALTH_PATH: &str = "/api/health";
+pub(crate) const HEALTH_PATH: &str = "/api/health";

@@ -17,11 +17,11 @@ use crate::vocab::{Judgement, Part, PartKind, Verdict};
 impl GrafanaClient {
     /// The usual after-disruption step in one call: wait until healthy
     /// (measuring recovery from `disrupted_at`), snapshot the uids of
-    /// `before`, and [`compare`]. Returns the judgement (with `recovery`
+    /// `before`, and `compare`. Returns the judgement (with `recovery`
     /// set) and the after snapshot for the report.
     ///
     /// # Errors
-    /// As [`GrafanaClient::wait_recovered`] and [`GrafanaClient::snapshot`].
+    /// As `GrafanaClient::wait_recovered` and [`GrafanaClient::snapshot`].
     pub async fn judge_after(
         &self,
         before: &Snapshot,
@@ -47,7 +47,7 @@ impl GrafanaClient {
 /// what differs (`version 1 -> 2`, `panels [...] -> [...]`); details carry
 /// the rest either way. `recovery` is left `None`: see
 /// [`GrafanaClient::wait_recovered`] and [`GrafanaClient::judge_after`].
-pub fn compare(before: &Snapshot, after: &Snapshot) -> Judgement {
+pub(crate) fn compare(before: &Snapshot, after: &Snapshot) -> Judgement {
     let mut f = Found {
         details: vec![format!(
             "health database {} -> {}",

@@ -10,7 +10,7 @@
 //! [`GrafanaClient::seed`] creates a folder, a Prometheus datasource and a
 //! dashboard with known uids, [`GrafanaClient::snapshot`] reads them back
 //! (absence is recorded, not an error: it is what a lost volume looks like),
-//! and [`compare`] turns two snapshots into a [`Judgement`](crate::vocab::Judgement)
+//! and `compare` turns two snapshots into a [`Judgement`](crate::vocab::Judgement)
 //! naming the object that was lost or changed. [`classify_log`] types
 //! Grafana's storage failures for the expectation table.
 //!
@@ -37,11 +37,12 @@ mod logs;
 mod seed;
 mod snapshot;
 
-pub use api::{
-    GrafanaClient, HEALTH_POLL_INTERVAL, HEALTH_TIMEOUT, Health, REQUEST_TIMEOUT, generate_password,
-};
-pub use facts::{ADMIN_PASSWORD_ENV, ADMIN_USER, DATA_DIR, DB_FILE, GID, HEALTH_PATH, PORT, UID};
-pub use judge::compare;
+pub use api::{GrafanaClient, HEALTH_TIMEOUT, Health, generate_password};
+pub use facts::{ADMIN_PASSWORD_ENV, DATA_DIR, GID, PORT, UID};
+#[cfg(test)]
+pub(crate) use facts::{ADMIN_USER, DB_FILE};
+#[cfg(test)]
+pub(crate) use judge::compare;
 pub use logs::classify_log;
-pub use seed::{PanelSpec, SeedSpec, Seeded, Uids};
-pub use snapshot::{DashboardState, DatasourceState, DbFile, FolderState, Snapshot};
+pub use seed::{SeedSpec, Seeded, Uids};
+pub use snapshot::{DbFile, Snapshot};

@@ -20,32 +20,32 @@ const SCHEMA_VERSION: u32 = 39;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedSpec {
     /// Folder uid.
-    pub folder_uid: String,
+    pub(crate) folder_uid: String,
     /// Folder title (unique too: Grafana refuses duplicate folder titles).
-    pub folder_title: String,
+    pub(crate) folder_title: String,
     /// Datasource uid.
-    pub datasource_uid: String,
+    pub(crate) datasource_uid: String,
     /// Datasource name (must be unique in the org).
-    pub datasource_name: String,
+    pub(crate) datasource_name: String,
     /// The Prometheus URL the datasource points at (Grafana does not check it on create).
-    pub prometheus_url: String,
+    pub(crate) prometheus_url: String,
     /// Dashboard uid.
-    pub dashboard_uid: String,
+    pub(crate) dashboard_uid: String,
     /// Dashboard title (unique per folder, or Grafana answers 412 `name-exists`).
-    pub dashboard_title: String,
+    pub(crate) dashboard_title: String,
     /// The dashboard's panels.
-    pub panels: Vec<PanelSpec>,
+    pub(crate) panels: Vec<PanelSpec>,
 }
 
 /// One time-series panel of the seeded dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PanelSpec {
+pub(crate) struct PanelSpec {
     /// Panel id, unique in the dashboard.
-    pub id: u32,
+    pub(crate) id: u32,
     /// Panel title.
-    pub title: String,
+    pub(crate) title: String,
     /// The PromQL expression of its one query.
-    pub expr: String,
+    pub(crate) expr: String,
 }
 
 impl SeedSpec {
@@ -78,7 +78,7 @@ impl SeedSpec {
     }
 
     /// The uids a snapshot reads back.
-    pub fn uids(&self) -> Uids {
+    pub(crate) fn uids(&self) -> Uids {
         Uids {
             dashboard: self.dashboard_uid.clone(),
             datasource: self.datasource_uid.clone(),
@@ -88,7 +88,7 @@ impl SeedSpec {
 
     /// The `dashboard` object of `POST /api/dashboards/db`: `id: null` and a
     /// known uid, so Grafana creates it rather than updating another.
-    pub fn dashboard_json(&self) -> Value {
+    pub(crate) fn dashboard_json(&self) -> Value {
         let ds = json!({"type": "prometheus", "uid": self.datasource_uid});
         let panels: Vec<Value> = self
             .panels
@@ -134,17 +134,17 @@ pub struct Uids {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seeded {
     /// What was asked for.
-    pub spec: SeedSpec,
+    pub(crate) spec: SeedSpec,
     /// Numeric folder id Grafana assigned (per install, unlike the uid).
-    pub folder_id: Option<i64>,
+    pub(crate) folder_id: Option<i64>,
     /// Numeric datasource id Grafana assigned.
-    pub datasource_id: Option<i64>,
+    pub(crate) datasource_id: Option<i64>,
     /// Numeric dashboard id Grafana assigned.
-    pub dashboard_id: Option<i64>,
+    pub(crate) dashboard_id: Option<i64>,
     /// The dashboard version Grafana answered with (1 for a new dashboard).
-    pub dashboard_version: i64,
+    pub(crate) dashboard_version: i64,
     /// The dashboard's URL path, e.g. `/d/<uid>/<slug>`.
-    pub dashboard_url: Option<String>,
+    pub(crate) dashboard_url: Option<String>,
 }
 
 impl Seeded {

@@ -15,35 +15,35 @@ use crate::grafana::seed::Uids;
 
 /// The seeded dashboard as read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DashboardState {
+pub(crate) struct DashboardState {
     /// Its title.
-    pub title: String,
+    pub(crate) title: String,
     /// `meta.version` (falls back to `dashboard.version`): each save increments it.
-    pub version: i64,
+    pub(crate) version: i64,
     /// `meta.folderUid`, when it is in a folder.
-    pub folder_uid: Option<String>,
+    pub(crate) folder_uid: Option<String>,
     /// The `panels` array as Grafana returned it.
-    pub panels: Vec<Value>,
+    pub(crate) panels: Vec<Value>,
     /// The whole `dashboard` JSON, for the report.
-    pub json: Value,
+    pub(crate) json: Value,
 }
 
 /// The seeded datasource as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatasourceState {
+pub(crate) struct DatasourceState {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its plugin type, `prometheus`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its URL.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// The seeded folder as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FolderState {
+pub(crate) struct FolderState {
     /// Its title.
-    pub title: String,
+    pub(crate) title: String,
 }
 
 /// `grafana.db` in the data dir, as `stat` saw it through an [`Exec`].
@@ -89,15 +89,15 @@ impl fmt::Display for DbFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The uids that were looked for.
-    pub uids: Uids,
+    pub(crate) uids: Uids,
     /// `/api/health`.
-    pub health: Health,
+    pub(crate) health: Health,
     /// The dashboard, `None` when Grafana answered 404.
-    pub dashboard: Option<DashboardState>,
+    pub(crate) dashboard: Option<DashboardState>,
     /// The datasource, `None` when Grafana answered 404.
-    pub datasource: Option<DatasourceState>,
+    pub(crate) datasource: Option<DatasourceState>,
     /// The folder, `None` when Grafana answered 404.
-    pub folder: Option<FolderState>,
+    pub(crate) folder: Option<FolderState>,
     /// `grafana.db` in [`DATA_DIR`](crate::grafana::DATA_DIR).
     pub db_file: DbFile,
 }

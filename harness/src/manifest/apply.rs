@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::wait::{Check, poll};
 
 /// The field manager name the harness applies with.
-pub const FIELD_MANAGER: &str = "storage-e2e";
+pub(crate) const FIELD_MANAGER: &str = "storage-e2e";
 /// How long an addon's Deployments and DaemonSets get to become ready.
-pub const ADDON_READY_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const ADDON_READY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Pause between two readiness checks of an addon.
 const ADDON_POLL: Duration = Duration::from_secs(2);
 
@@ -34,7 +34,7 @@ fn api_for(client: &Client, o: &Object, ar: &ApiResource) -> Api<DynamicObject> 
 ///
 /// # Errors
 /// [`Error::Kube`] naming the object and the file it came from.
-pub async fn apply_all<'a>(
+pub(crate) async fn apply_all<'a>(
     client: &Client,
     objects: impl IntoIterator<Item = &'a Manifest>,
 ) -> Result<()> {
@@ -64,7 +64,7 @@ pub async fn apply_all<'a>(
 ///
 /// # Errors
 /// The first deletion that failed for another reason than 404.
-pub async fn delete_all<'a>(
+pub(crate) async fn delete_all<'a>(
     client: &Client,
     objects: impl IntoIterator<Item = &'a Manifest>,
 ) -> Result<()> {
@@ -90,7 +90,7 @@ pub async fn delete_all<'a>(
 ///
 /// # Errors
 /// [`Error::Timeout`] naming the workloads still not ready.
-pub async fn wait_ready(client: &Client, objects: &[&Manifest]) -> Result<()> {
+pub(crate) async fn wait_ready(client: &Client, objects: &[&Manifest]) -> Result<()> {
     let what = format!(
         "{} to be ready",
         objects
@@ -154,7 +154,7 @@ pub async fn wait_ready(client: &Client, objects: &[&Manifest]) -> Result<()> {
 /// # Errors
 /// As [`apply_all`] and [`wait_ready`]; [`Error::Timeout`] naming the
 /// CRDs not established or the nodes whose CSINode lacks the driver.
-pub async fn install_addon(client: &Client, objects: &[Manifest]) -> Result<()> {
+pub(crate) async fn install_addon(client: &Client, objects: &[Manifest]) -> Result<()> {
     let (crds, rest): (Vec<&Manifest>, Vec<&Manifest>) = objects
         .iter()
         .partition(|m| matches!(m.object, Object::CustomResourceDefinition(_)));

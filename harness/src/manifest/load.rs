@@ -13,21 +13,21 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct RawDoc {
     /// The file it came from.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Zero-based index of the document in the file.
-    pub doc: usize,
+    pub(crate) doc: usize,
     /// The document as JSON.
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
 impl RawDoc {
     /// `Kind/name` as far as the raw document says, `?` for what is missing.
-    pub fn object(&self) -> String {
+    pub(crate) fn object(&self) -> String {
         object_name(&self.value)
     }
 
     /// `(kind, namespace, name)`: what patches and duplicates are matched by.
-    pub fn key(&self) -> (String, String, String) {
+    pub(crate) fn key(&self) -> (String, String, String) {
         let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
         (
             s(self.value.get("kind")),
@@ -37,7 +37,7 @@ impl RawDoc {
     }
 
     /// An [`Error::Manifest`] about this document.
-    pub fn error(&self, message: impl Into<String>) -> Error {
+    pub(crate) fn error(&self, message: impl Into<String>) -> Error {
         Error::Manifest {
             file: self.file.clone(),
             doc: self.doc,

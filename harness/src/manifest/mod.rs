@@ -21,20 +21,21 @@
 //! required field is an error naming the file, the document, the object and
 //! the field.
 //!
+//! From outside the crate only the rendering itself is reachable (what
+//! `make render` prints); the typed accessors are crate-internal.
+//!
 //! ```no_run
-//! use harness::config::Images;
+//! use harness::config::Config;
 //! use harness::manifest::{self, Params};
 //! use harness::vocab::Variant;
 //!
-//! let params = Params::new("e2e-abc123", Images::default()).with_node("kind-worker");
-//! let rendered = manifest::render(&harness::config::default_dir(), Variant::LocalPv, &params)?;
-//! let spec = rendered.prometheus_pod_spec();
-//! assert_eq!(spec.containers[0].name, manifest::PROMETHEUS);
+//! let config = Config::from_env()?;
+//! let rendered = manifest::render(&config.manifests_dir, Variant::LocalPv, &Params::placeholder())?;
 //! print!("{}", rendered.to_yaml()?);
 //! # Ok::<(), harness::Error>(())
 //! ```
 
-pub mod apply;
+pub(crate) mod apply;
 mod check;
 mod load;
 mod names;
@@ -47,13 +48,14 @@ mod snapshot_class;
 #[cfg(test)]
 mod tests;
 
-pub use names::{
-    APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_CLASS, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA,
-    GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, HOST_DIR, PROMETHEUS, SAN_DIR, VOLUME_LABEL,
-    addons_for,
+pub(crate) use names::{
+    APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA, HOST_DIR,
+    PROMETHEUS, SAN_DIR,
 };
-pub use object::Object;
-pub use params::{PLACEHOLDERS, Params};
+#[cfg(test)]
+pub(crate) use names::{GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET};
+pub(crate) use object::Object;
+pub use params::Params;
 pub use render::render;
-pub use rendered::{Manifest, Rendered, Source, Workload};
-pub use snapshot_class::VolumeSnapshotClass;
+pub use rendered::Rendered;
+pub(crate) use rendered::{Manifest, Workload};

@@ -5,23 +5,25 @@ use crate::vocab::Variant;
 
 /// Name of the Prometheus workload (Deployment or StatefulSet), its main
 /// container and its Service.
-pub const PROMETHEUS: &str = "prometheus";
+pub(crate) const PROMETHEUS: &str = "prometheus";
 /// Name of the Grafana Deployment, its main container and its Service.
-pub const GRAFANA: &str = "grafana";
+pub(crate) const GRAFANA: &str = "grafana";
 /// The volume holding each workload's data, in every variant.
-pub const DATA_VOLUME: &str = "data";
+pub(crate) const DATA_VOLUME: &str = "data";
 /// The Secret holding Grafana's admin password.
-pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+#[cfg(test)]
+pub(crate) const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
 /// The key of the password in [`GRAFANA_ADMIN_SECRET`].
-pub const GRAFANA_ADMIN_PASSWORD_KEY: &str = "admin-password";
+#[cfg(test)]
+pub(crate) const GRAFANA_ADMIN_PASSWORD_KEY: &str = "admin-password";
 /// Where host-path and local-pv keep data on a node: under /var, never
 /// /tmp (kind's /tmp is a tmpfs that a node restart empties: `--tmpfs /tmp` in
 /// kubernetes-sigs/kind pkg/cluster/internal/providers/docker/provision.go).
-pub const HOST_DIR: &str = "/var/local/storage-e2e";
+pub(crate) const HOST_DIR: &str = "/var/local/storage-e2e";
 
 /// The addons (folders under `manifests/addons/`) a variant needs installed
 /// in the cluster before its objects work.
-pub fn addons_for(variant: Variant) -> &'static [&'static str] {
+pub(crate) fn addons_for(variant: Variant) -> &'static [&'static str] {
     match variant {
         Variant::NfsDynamic => &["csi-driver-nfs"],
         Variant::CsiRwo => &[ATTACHABLE_ADDON],
@@ -30,19 +32,16 @@ pub fn addons_for(variant: Variant) -> &'static [&'static str] {
 }
 
 /// The addon of the project's attachable CSI driver (`manifests/addons/csi-loop/`).
-pub const ATTACHABLE_ADDON: &str = "csi-loop";
+pub(crate) const ATTACHABLE_ADDON: &str = "csi-loop";
 /// Its CSI driver name (CSIDriver object, StorageClass provisioner, the
 /// driver's own `DRIVER_NAME`).
-pub const ATTACHABLE_DRIVER: &str = "loop.csi.storage-e2e.test";
-/// Its StorageClass, which csi-rwo claims name and which
-/// `E2E_STORAGE_CLASS` may name on an existing cluster that has the addon.
-pub const ATTACHABLE_CLASS: &str = "storage-e2e-attachable";
+pub(crate) const ATTACHABLE_DRIVER: &str = "loop.csi.storage-e2e.test";
 /// The directory every node of a harness-made cluster sees at this path (a
 /// kind extraMount of one host directory): the attachable driver's "SAN",
 /// holding its volumes as image files.
-pub const SAN_DIR: &str = "/var/lib/storage-e2e-san";
+pub(crate) const SAN_DIR: &str = "/var/lib/storage-e2e-san";
 
 /// The label every app object carries with its app's name.
-pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
+pub(crate) const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
 /// The label static PersistentVolumes carry with the claim they are for.
-pub const VOLUME_LABEL: &str = "storage-e2e/volume";
+pub(crate) const VOLUME_LABEL: &str = "storage-e2e/volume";

@@ -20,7 +20,7 @@ macro_rules! objects {
         // A render holds a few dozen of these; boxing every variant would
         // only make matching on them clumsier.
         #[allow(clippy::large_enum_variant)]
-        pub enum Object {
+        pub(crate) enum Object {
             $(
                 #[doc = concat!("A `", stringify!($variant), "`.")]
                 $variant($ty),
@@ -29,7 +29,7 @@ macro_rules! objects {
 
         impl Object {
             /// `apiVersion kind` of every known kind, for error messages.
-            pub fn known_kinds() -> Vec<String> {
+            pub(crate) fn known_kinds() -> Vec<String> {
                 vec![$(format!(
                     "{} {}",
                     <$ty>::API_VERSION,
@@ -55,28 +55,21 @@ macro_rules! objects {
             }
 
             /// The object's kind, e.g. `Deployment`.
-            pub fn kind(&self) -> &'static str {
+            pub(crate) fn kind(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => <$ty>::KIND,)*
                 }
             }
 
-            /// The object's apiVersion, e.g. `apps/v1`.
-            pub fn api_version(&self) -> &'static str {
-                match self {
-                    $(Self::$variant(_) => <$ty>::API_VERSION,)*
-                }
-            }
-
             /// The object's metadata.
-            pub fn metadata(&self) -> &ObjectMeta {
+            pub(crate) fn metadata(&self) -> &ObjectMeta {
                 match self {
                     $(Self::$variant(o) => o.metadata(),)*
                 }
             }
 
             /// The API resource (group, version, plural) to apply it through.
-            pub fn api_resource(&self) -> kube::core::ApiResource {
+            pub(crate) fn api_resource(&self) -> kube::core::ApiResource {
                 match self {
                     $(Self::$variant(_) => kube::core::ApiResource::erase::<$ty>(&()),)*
                 }
@@ -86,7 +79,7 @@ macro_rules! objects {
             ///
             /// # Errors
             /// Only if serde_json fails to serialize a k8s-openapi type.
-            pub fn to_json(&self) -> serde_json::Result<Value> {
+            pub(crate) fn to_json(&self) -> serde_json::Result<Value> {
                 match self {
                     $(Self::$variant(o) => serde_json::to_value(o),)*
                 }
@@ -121,22 +114,22 @@ objects! {
 
 impl Object {
     /// The object's name (empty if it has none, which rendering rejects).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
     /// The object's namespace, `None` for cluster-scoped objects.
-    pub fn namespace(&self) -> Option<&str> {
+    pub(crate) fn namespace(&self) -> Option<&str> {
         self.metadata().namespace.as_deref()
     }
 
     /// `Kind/name`, the way errors and reports name an object.
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}/{}", self.kind(), self.name())
     }
 
     /// Whether objects of this kind live outside namespaces.
-    pub fn is_cluster_scoped(&self) -> bool {
+    pub(crate) fn is_cluster_scoped(&self) -> bool {
         matches!(
             self,
             Self::Namespace(_)
@@ -152,7 +145,7 @@ impl Object {
 
     /// The pod template's spec of a workload (Deployment, StatefulSet,
     /// DaemonSet); `None` for other kinds.
-    pub fn pod_spec(&self) -> Option<&k8s_openapi::api::core::v1::PodSpec> {
+    pub(crate) fn pod_spec(&self) -> Option<&k8s_openapi::api::core::v1::PodSpec> {
         match self {
             Self::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
             Self::StatefulSet(s) => s.spec.as_ref()?.template.spec.as_ref(),
@@ -163,7 +156,7 @@ impl Object {
 
     /// [`Self::pod_spec`], to change before the object is applied (the
     /// harness adds its seeding init container this way).
-    pub fn pod_spec_mut(&mut self) -> Option<&mut k8s_openapi::api::core::v1::PodSpec> {
+    pub(crate) fn pod_spec_mut(&mut self) -> Option<&mut k8s_openapi::api::core::v1::PodSpec> {
         match self {
             Self::Deployment(d) => d.spec.as_mut()?.template.spec.as_mut(),
             Self::StatefulSet(s) => s.spec.as_mut()?.template.spec.as_mut(),

@@ -10,7 +10,7 @@ use crate::config::Images;
 use crate::error::{Error, Result};
 
 /// Every placeholder the manifests may use, in the order the docs list them.
-pub const PLACEHOLDERS: &[&str] = &[
+pub(crate) const PLACEHOLDERS: &[&str] = &[
     "NAMESPACE",
     "NFS_SERVER",
     "NFS_PATH",
@@ -33,21 +33,21 @@ pub const PLACEHOLDERS: &[&str] = &[
 pub struct Params {
     /// `${NAMESPACE}`: the test's namespace; also part of every
     /// cluster-scoped name (PV, StorageClass) and host directory.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// `${NFS_SERVER}`: address of the NFS server as the nodes reach it
     /// (an IP: kubelet mounts from the node's network namespace).
-    pub nfs_server: Option<String>,
+    pub(crate) nfs_server: Option<String>,
     /// `${NFS_PATH}`: the export path on that server, absolute, no trailing `/`.
-    pub nfs_path: Option<String>,
+    pub(crate) nfs_path: Option<String>,
     /// `${NODE_NAME}`: the node that node-local variants pin their data to.
-    pub node_name: Option<String>,
+    pub(crate) node_name: Option<String>,
     /// `${STORAGE_CLASS}`: the user's StorageClass (custom-class).
     pub storage_class: Option<String>,
     /// `${PROMETHEUS_IMAGE}`, `${GRAFANA_IMAGE}`, `${INIT_IMAGE}`,
     /// `${CSI_DRIVER_IMAGE}`, `${CSI_SIDECARS_IMAGE}`.
     pub images: Images,
     /// `${GRAFANA_PASSWORD}`: Grafana's admin password (goes into a Secret).
-    pub grafana_password: String,
+    pub(crate) grafana_password: String,
 }
 
 // Hand-written so the password never lands in a log or an assertion message.
@@ -68,7 +68,7 @@ impl std::fmt::Debug for Params {
 impl Params {
     /// Parameters for `namespace` with the given images and a fresh random
     /// Grafana password; add the optional ones with the `with_*` methods.
-    pub fn new(namespace: impl Into<String>, images: Images) -> Self {
+    pub(crate) fn new(namespace: impl Into<String>, images: Images) -> Self {
         Self {
             namespace: namespace.into(),
             nfs_server: None,
@@ -98,27 +98,27 @@ impl Params {
     }
 
     /// Set the NFS server address and export path (nfs-static, nfs-dynamic).
-    pub fn with_nfs(mut self, server: impl Into<String>, path: impl Into<String>) -> Self {
+    pub(crate) fn with_nfs(mut self, server: impl Into<String>, path: impl Into<String>) -> Self {
         self.nfs_server = Some(server.into());
         self.nfs_path = Some(path.into());
         self
     }
 
     /// Set the node that node-local variants pin to (host-path, local-pv).
-    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+    pub(crate) fn with_node(mut self, node: impl Into<String>) -> Self {
         self.node_name = Some(node.into());
         self
     }
 
     /// Set the user's StorageClass (custom-class).
-    pub fn with_storage_class(mut self, class: impl Into<String>) -> Self {
+    pub(crate) fn with_storage_class(mut self, class: impl Into<String>) -> Self {
         self.storage_class = Some(class.into());
         self
     }
 
     /// The value of placeholder `name`: `None` if `name` is not a
     /// placeholder at all, `Some(None)` if it is one but not set.
-    pub fn value(&self, name: &str) -> Option<Option<&str>> {
+    pub(crate) fn value(&self, name: &str) -> Option<Option<&str>> {
         Some(match name {
             "NAMESPACE" => Some(self.namespace.as_str()),
             "NFS_SERVER" => self.nfs_server.as_deref(),
@@ -140,7 +140,7 @@ impl Params {
     ///
     /// # Errors
     /// [`Error::Config`] naming the placeholder, its value and what is allowed.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let bad = |var: &'static str, value: &str, allowed: &str| Error::Config {
             var,
             value: value.to_owned(),

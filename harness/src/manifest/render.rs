@@ -99,6 +99,7 @@ pub fn render(manifests_dir: &Path, variant: Variant, params: &Params) -> Result
         objects,
         addons,
         prometheus,
+        #[cfg(test)]
         grafana,
     })
 }

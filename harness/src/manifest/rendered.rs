@@ -1,11 +1,15 @@
 //! What rendering gives: typed objects with their origin, the Prometheus
 //! workload, and the whole variant ready to apply or print.
 
+#[cfg(test)]
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PodSpec};
+use k8s_openapi::api::core::v1::PersistentVolume;
+#[cfg(test)]
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodSpec};
+#[cfg(test)]
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::Object;
@@ -15,23 +19,23 @@ use crate::vocab::{App, NamedId, Variant};
 
 /// Where a rendered object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     /// The manifest file that defines it (patches applied on top are listed
     /// in [`Source::patched_by`]).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Zero-based index of its YAML document in that file.
-    pub doc: usize,
+    pub(crate) doc: usize,
     /// The patch files that changed it, in the order applied.
-    pub patched_by: Vec<PathBuf>,
+    pub(crate) patched_by: Vec<PathBuf>,
 }
 
 /// One rendered object with its origin.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Where it came from, for errors and for people reading the output.
-    pub source: Source,
+    pub(crate) source: Source,
     /// The typed object.
-    pub object: Object,
+    pub(crate) object: Object,
 }
 
 impl Manifest {
@@ -39,7 +43,7 @@ impl Manifest {
     /// `app.kubernetes.io/name` label, or for a PersistentVolume by the
     /// `storage-e2e/volume` label naming the claim it is for. Namespaces
     /// and StorageClasses serve both and answer `None`.
-    pub fn app(&self) -> Option<App> {
+    pub(crate) fn app(&self) -> Option<App> {
         let labels = self.object.metadata().labels.as_ref()?;
         let by_name = labels.get(APP_NAME_LABEL).map(String::as_str);
         let by_volume = labels.get(VOLUME_LABEL).map(String::as_str);
@@ -52,7 +56,7 @@ impl Manifest {
 /// The Prometheus workload: a Deployment in most variants, a StatefulSet in
 /// `statefulset`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Workload<'a> {
+pub(crate) enum Workload<'a> {
     /// A Deployment.
     Deployment(&'a Deployment),
     /// A StatefulSet.
@@ -61,7 +65,8 @@ pub enum Workload<'a> {
 
 impl<'a> Workload<'a> {
     /// `Deployment` or `StatefulSet`.
-    pub fn kind(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Deployment(_) => "Deployment",
             Self::StatefulSet(_) => "StatefulSet",
@@ -69,7 +74,7 @@ impl<'a> Workload<'a> {
     }
 
     /// The workload's name.
-    pub fn name(&self) -> &'a str {
+    pub(crate) fn name(&self) -> &'a str {
         let meta = match self {
             Self::Deployment(d) => &d.metadata,
             Self::StatefulSet(s) => &s.metadata,
@@ -78,7 +83,7 @@ impl<'a> Workload<'a> {
     }
 
     /// The replica count the manifest asks for (Kubernetes defaults to 1).
-    pub fn replicas(&self) -> i32 {
+    pub(crate) fn replicas(&self) -> i32 {
         match self {
             Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
             Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
@@ -87,7 +92,8 @@ impl<'a> Workload<'a> {
     }
 
     /// The pod template's spec ([`render`](super::render()) guarantees there is one).
-    pub fn pod_spec(&self) -> &'a PodSpec {
+    #[cfg(test)]
+    pub(crate) fn pod_spec(&self) -> &'a PodSpec {
         let spec = match self {
             Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
             Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
@@ -96,7 +102,8 @@ impl<'a> Workload<'a> {
     }
 
     /// The claims a StatefulSet makes per replica (empty for a Deployment).
-    pub fn volume_claim_templates(&self) -> &'a [PersistentVolumeClaim] {
+    #[cfg(test)]
+    pub(crate) fn volume_claim_templates(&self) -> &'a [PersistentVolumeClaim] {
         match self {
             Self::Deployment(_) => &[],
             Self::StatefulSet(s) => s
@@ -117,30 +124,28 @@ pub struct Rendered {
     pub(super) objects: Vec<Manifest>,
     pub(super) addons: Vec<(String, Vec<Manifest>)>,
     pub(super) prometheus: usize,
+    #[cfg(test)]
     pub(super) grafana: usize,
 }
 
 impl Rendered {
-    /// The variant this is.
-    pub fn variant(&self) -> Variant {
-        self.variant
-    }
-
     /// The namespace everything namespaced is in.
-    pub fn namespace(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// The variant's own objects (base + variant, patches applied), in
     /// apply order: namespace, classes, volumes, claims, config, services,
     /// workloads.
-    pub fn objects(&self) -> &[Manifest] {
+    #[cfg(test)]
+    pub(crate) fn objects(&self) -> &[Manifest] {
         &self.objects
     }
 
     /// [`Self::objects`] without those of apps not in `apps` (E2E_APPS):
     /// what a cell applies when it runs only some apps.
-    pub fn objects_for(&self, apps: &[App]) -> Vec<Manifest> {
+    pub(crate) fn objects_for(&self, apps: &[App]) -> Vec<Manifest> {
         self.objects
             .iter()
             .filter(|m| m.app().is_none_or(|a| apps.contains(&a)))
@@ -150,17 +155,19 @@ impl Rendered {
 
     /// The cluster-wide prerequisites ([`addons_for`](super::addons_for)) by addon name, each
     /// in apply order; install them once per cluster, before [`Self::objects`].
-    pub fn addons(&self) -> &[(String, Vec<Manifest>)] {
+    pub(crate) fn addons(&self) -> &[(String, Vec<Manifest>)] {
         &self.addons
     }
 
     /// Addon objects first, then the variant's objects.
-    pub fn all(&self) -> impl Iterator<Item = &Manifest> {
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Manifest> {
         self.addons.iter().flat_map(|(_, m)| m).chain(&self.objects)
     }
 
     /// The variant object of `kind` named `name`.
-    pub fn find(&self, kind: &str, name: &str) -> Option<&Object> {
+    #[cfg(test)]
+    pub(crate) fn find(&self, kind: &str, name: &str) -> Option<&Object> {
         self.objects
             .iter()
             .map(|m| &m.object)
@@ -168,7 +175,7 @@ impl Rendered {
     }
 
     /// The Prometheus workload.
-    pub fn prometheus(&self) -> Workload<'_> {
+    pub(crate) fn prometheus(&self) -> Workload<'_> {
         match &self.objects[self.prometheus].object {
             Object::StatefulSet(s) => Workload::StatefulSet(s),
             Object::Deployment(d) => Workload::Deployment(d),
@@ -177,12 +184,14 @@ impl Rendered {
     }
 
     /// The Prometheus pod spec.
-    pub fn prometheus_pod_spec(&self) -> &PodSpec {
+    #[cfg(test)]
+    pub(crate) fn prometheus_pod_spec(&self) -> &PodSpec {
         self.prometheus().pod_spec()
     }
 
     /// The Grafana Deployment.
-    pub fn grafana(&self) -> &Deployment {
+    #[cfg(test)]
+    pub(crate) fn grafana(&self) -> &Deployment {
         match &self.objects[self.grafana].object {
             Object::Deployment(d) => d,
             other => unreachable!("render() picked {} as the Grafana Deployment", other.id()),
@@ -190,13 +199,15 @@ impl Rendered {
     }
 
     /// The Grafana pod spec.
-    pub fn grafana_pod_spec(&self) -> &PodSpec {
+    #[cfg(test)]
+    pub(crate) fn grafana_pod_spec(&self) -> &PodSpec {
         Workload::Deployment(self.grafana()).pod_spec()
     }
 
     /// The claims the variant creates directly (a StatefulSet's per-replica
     /// claims are in [`Workload::volume_claim_templates`]).
-    pub fn pvcs(&self) -> Vec<&PersistentVolumeClaim> {
+    #[cfg(test)]
+    pub(crate) fn pvcs(&self) -> Vec<&PersistentVolumeClaim> {
         self.objects
             .iter()
             .filter_map(|m| match &m.object {
@@ -207,7 +218,7 @@ impl Rendered {
     }
 
     /// The PersistentVolumes the variant creates (static provisioning).
-    pub fn pvs(&self) -> Vec<&PersistentVolume> {
+    pub(crate) fn pvs(&self) -> Vec<&PersistentVolume> {
         self.objects
             .iter()
             .filter_map(|m| match &m.object {
@@ -218,7 +229,8 @@ impl Rendered {
     }
 
     /// The StorageClasses the variant creates.
-    pub fn storage_classes(&self) -> Vec<&StorageClass> {
+    #[cfg(test)]
+    pub(crate) fn storage_classes(&self) -> Vec<&StorageClass> {
         self.objects
             .iter()
             .filter_map(|m| match &m.object {
@@ -229,7 +241,8 @@ impl Rendered {
     }
 
     /// Every workload pod spec (variant and addons) with its object.
-    pub fn pod_specs(&self) -> Vec<(&Object, &PodSpec)> {
+    #[cfg(test)]
+    pub(crate) fn pod_specs(&self) -> Vec<(&Object, &PodSpec)> {
         self.all()
             .filter_map(|m| Some((&m.object, m.object.pod_spec()?)))
             .collect()
@@ -237,7 +250,8 @@ impl Rendered {
 
     /// Every container image the rendered objects use (init containers and
     /// addons included): what must be preloaded into an air-gapped cluster.
-    pub fn images(&self) -> BTreeSet<&str> {
+    #[cfg(test)]
+    pub(crate) fn images(&self) -> BTreeSet<&str> {
         self.pod_specs()
             .into_iter()
             .flat_map(|(_, spec)| {

@@ -13,21 +13,21 @@ use serde::{Deserialize, Serialize};
 /// snapshot, and what happens to it when the VolumeSnapshot is deleted.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VolumeSnapshotClass {
+pub(crate) struct VolumeSnapshotClass {
     /// Always `snapshot.storage.k8s.io/v1` (written back out as read).
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Always `VolumeSnapshotClass`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Standard object metadata.
-    pub metadata: ObjectMeta,
+    pub(crate) metadata: ObjectMeta,
     /// The CSI driver that takes the snapshots.
-    pub driver: String,
+    pub(crate) driver: String,
     /// `Delete` or `Retain`: what happens to the snapshot in the storage
     /// when its VolumeSnapshotContent is released.
-    pub deletion_policy: String,
+    pub(crate) deletion_policy: String,
     /// Opaque parameters for the driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<BTreeMap<String, String>>,
+    pub(crate) parameters: Option<BTreeMap<String, String>>,
 }
 
 impl k8s_openapi::Resource for VolumeSnapshotClass {

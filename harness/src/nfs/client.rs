@@ -20,7 +20,7 @@ impl RunningNfs {
     /// this server.
     ///
     /// # Errors
-    /// As [`NfsClient::start`].
+    /// As `NfsClient::start`.
     pub async fn client(&self) -> Result<NfsClient> {
         NfsClient::start(self).await
     }
@@ -45,7 +45,7 @@ impl NfsClient {
     /// [`Error::NotSupported`] when the server has no network of its own
     /// (container-to-container traffic stays on a network the test
     /// created), [`Error::Docker`] when the container cannot start.
-    pub async fn start(server: &RunningNfs) -> Result<Self> {
+    pub(crate) async fn start(server: &RunningNfs) -> Result<Self> {
         let Some(network) = server.network() else {
             return Err(Error::NotSupported {
                 what: format!("an NFS client for {}", server.name()),
@@ -79,16 +79,11 @@ impl NfsClient {
         })
     }
 
-    /// The client container's name.
-    pub fn name(&self) -> &str {
-        &self.resources.name
-    }
-
     /// The libnfs URL of `path` (relative to the export) as `who`.
     ///
     /// # Errors
     /// [`Error::Parse`] for a bad path.
-    pub fn url(&self, path: &str, who: Identity) -> Result<String> {
+    pub(crate) fn url(&self, path: &str, who: Identity) -> Result<String> {
         Ok(nfs_url(&self.server, &export_subpath(path)?, who))
     }
 

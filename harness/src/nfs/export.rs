@@ -6,7 +6,7 @@ use crate::nfs::ownership::Identity;
 
 /// Where the export is mounted in the server container, and the path clients
 /// mount (the NFSv4 pseudo path is the same).
-pub const EXPORT_PATH: &str = "/exports";
+pub(crate) const EXPORT_PATH: &str = "/exports";
 
 /// `/exports/<sub>` for a relative, plain path.
 pub(super) fn export_subpath(sub: &str) -> Result<String> {

@@ -7,7 +7,7 @@ use crate::error::Result;
 
 /// Label on the image the harness builds: a hash of the Dockerfile and
 /// entrypoint it was built from, so an edited Dockerfile triggers a rebuild.
-pub const IMAGE_SOURCE_LABEL: &str = "storage-e2e/nfs-image-source";
+pub(crate) const IMAGE_SOURCE_LABEL: &str = "storage-e2e/nfs-image-source";
 
 /// The server image's build context, embedded so that `start()` can build it
 /// from any working directory (and from crates that depend on the harness).
@@ -15,7 +15,7 @@ const DOCKERFILE: &str = include_str!("../../../images/nfs-server/Dockerfile");
 const ENTRYPOINT: &str = include_str!("../../../images/nfs-server/entrypoint.sh");
 
 /// The NFS server image, built by the harness from images/nfs-server.
-pub const IMAGE: LocalImage = LocalImage {
+pub(crate) const IMAGE: LocalImage = LocalImage {
     what: "the NFS server image",
     default_tag: default_images::NFS,
     files: &[("Dockerfile", DOCKERFILE), ("entrypoint.sh", ENTRYPOINT)],
@@ -29,7 +29,7 @@ pub const IMAGE: LocalImage = LocalImage {
 ///
 /// # Errors
 /// As [`LocalImage::ensure`].
-pub async fn ensure_image(image: &str) -> Result<()> {
+pub(crate) async fn ensure_image(image: &str) -> Result<()> {
     IMAGE.ensure(image).await
 }
 

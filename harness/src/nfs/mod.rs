@@ -10,7 +10,7 @@
 //! Dockerfile says which and why).
 //!
 //! ```no_run
-//! # async fn demo() -> harness::Result<()> {
+//! # async fn demo() -> Result<(), harness::Error> {
 //! use harness::nfs::{Identity, NfsServer, Squash};
 //! let server = NfsServer::new()
 //!     .with_network("kind")
@@ -46,9 +46,6 @@ mod server;
 mod shared;
 
 pub use client::NfsClient;
-pub use export::EXPORT_PATH;
-pub use image::{IMAGE, IMAGE_SOURCE_LABEL, ensure_image};
-pub use ownership::{ANON_ID, Entry, Identity, Squash};
-pub use ready::{LOG_LINES_IN_ERRORS, READY_INTERVAL, READY_TIMEOUT};
-pub use server::{CAPABILITIES, NFS_PORT, NfsServer, RESTART_STOP_SECONDS, RunningNfs};
+pub use ownership::{Entry, Identity, Squash};
+pub use server::{NfsServer, RunningNfs};
 pub use shared::SharedNfs;

@@ -4,7 +4,7 @@
 
 /// Anonymous uid/gid squashed callers become under [`Squash::Root`]
 /// (ganesha's default, `nobody`).
-pub const ANON_ID: u32 = 65534;
+pub(crate) const ANON_ID: u32 = 65534;
 
 /// A uid/gid pair: who a client acts as, or who owns a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,7 +12,7 @@ pub struct Identity {
     /// Numeric user id.
     pub uid: u32,
     /// Numeric (primary) group id.
-    pub gid: u32,
+    pub(crate) gid: u32,
 }
 
 impl Identity {
@@ -43,8 +43,8 @@ pub enum Squash {
     /// usual setting for Kubernetes NFS exports).
     #[default]
     None,
-    /// Root becomes [`ANON_ID`]:[`ANON_ID`], and gid 0 of other callers
-    /// becomes [`ANON_ID`] (like kernel `root_squash`, which maps uid and
+    /// Root becomes `ANON_ID`:`ANON_ID`, and gid 0 of other callers
+    /// becomes `ANON_ID` (like kernel `root_squash`, which maps uid and
     /// gid 0): Grafana's 472:0 writes files owned by 472:65534.
     Root,
     /// Every caller becomes `uid:gid` (`all_squash,anonuid=..,anongid=..`).
@@ -102,11 +102,11 @@ pub struct Entry {
     /// File name (no directory part).
     pub name: String,
     /// Owner uid.
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// Owner gid.
-    pub gid: u32,
+    pub(crate) gid: u32,
     /// Permission bits, e.g. `0o660` (with setuid/setgid/sticky when set).
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// Size in bytes.
     pub size: u64,
     /// Whether it is a directory.

@@ -12,11 +12,11 @@ use crate::wait::{Check, poll};
 
 /// How long a fresh (or restarted) server gets to answer an NFS client.
 /// Ganesha serves in 1-3 s here; image builds happen before this clock starts.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two readiness probes.
-pub const READY_INTERVAL: Duration = Duration::from_millis(250);
+pub(crate) const READY_INTERVAL: Duration = Duration::from_millis(250);
 /// Server log lines quoted in a readiness error.
-pub const LOG_LINES_IN_ERRORS: usize = 25;
+pub(crate) const LOG_LINES_IN_ERRORS: usize = 25;
 
 /// Poll an NFSv4 LIST of the export from inside container `name` (the
 /// server) until it answers, for at most `timeout`; on failure, quote the

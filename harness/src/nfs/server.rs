@@ -18,20 +18,19 @@ use crate::labels::{MANAGED_BY, OWNER, RUN_ID, unique_name};
 use crate::nfs::cleanup::{Resources, start_container};
 use crate::nfs::export::{EXPORT_PATH, export_subpath};
 use crate::nfs::image::ensure_image;
-use crate::nfs::logs::container_logs;
 use crate::nfs::ownership::{Entry, Squash};
 use crate::nfs::parse::{parse_find_listing, parse_network_ip};
 use crate::nfs::ready::{READY_TIMEOUT, wait_serving};
 
 /// The NFS port, inside the container (published on the host at a random port).
-pub const NFS_PORT: u16 = 2049;
+pub(crate) const NFS_PORT: u16 = 2049;
 /// Seconds `docker restart` gives ganesha to stop cleanly before SIGKILL.
-pub const RESTART_STOP_SECONDS: u32 = 10;
+pub(crate) const RESTART_STOP_SECONDS: u32 = 10;
 
 /// Capabilities the server runs with, after dropping all of Docker's
 /// defaults. images/nfs-server/Dockerfile says why each is needed; each was
 /// verified by removing it.
-pub const CAPABILITIES: &[&str] = &[
+pub(crate) const CAPABILITIES: &[&str] = &[
     "DAC_READ_SEARCH",
     "SYS_ADMIN",
     "SETUID",
@@ -56,7 +55,7 @@ pub struct NfsServer {
 
 impl NfsServer {
     /// A server with the defaults: image from HARNESS_NFS_IMAGE or
-    /// [`default_images::NFS`], default bridge, [`Squash::None`], a unique
+    /// `default_images::NFS`, default bridge, [`Squash::None`], a unique
     /// `e2e-nfs-xxxxxx` name.
     pub fn new() -> Self {
         Self::default()
@@ -65,7 +64,7 @@ impl NfsServer {
     /// Use this image instead of HARNESS_NFS_IMAGE / the default. It is
     /// built from images/nfs-server under this tag when missing.
     #[must_use]
-    pub fn with_image(mut self, image: impl Into<String>) -> Self {
+    pub(crate) fn with_image(mut self, image: impl Into<String>) -> Self {
         self.image = Some(image.into());
         self
     }
@@ -87,14 +86,6 @@ impl NfsServer {
         self
     }
 
-    /// The container name (default `e2e-nfs-xxxxxx`). The export volume is
-    /// named `<name>-export`.
-    #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
     /// The run id put in the [`RUN_ID`] label of the container and volume
     /// (default [`crate::labels::run_id`], the process's), so a test can
     /// check that nothing of its own is left.
@@ -113,7 +104,7 @@ impl NfsServer {
     }
 
     /// How long [`NfsServer::start`] and [`RunningNfs::restart`] wait for
-    /// the server to answer (default [`READY_TIMEOUT`]).
+    /// the server to answer (default `READY_TIMEOUT`).
     #[must_use]
     pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = Some(timeout);
@@ -227,7 +218,6 @@ impl NfsServer {
             name,
             image,
             network: self.network,
-            squash: self.squash,
             run_id,
             address: String::new(),
             serving_after: Duration::ZERO,
@@ -255,7 +245,6 @@ pub struct RunningNfs {
     name: String,
     image: String,
     network: Option<String>,
-    squash: Squash,
     run_id: String,
     address: String,
     serving_after: Duration,
@@ -270,22 +259,17 @@ impl RunningNfs {
     }
 
     /// The image it runs.
-    pub fn image(&self) -> &str {
+    pub(crate) fn image(&self) -> &str {
         &self.image
     }
 
     /// The Docker network given to [`NfsServer::with_network`], if any.
-    pub fn network(&self) -> Option<&str> {
+    pub(crate) fn network(&self) -> Option<&str> {
         self.network.as_deref()
     }
 
-    /// The squash mode of the export.
-    pub fn squash(&self) -> Squash {
-        self.squash
-    }
-
     /// The run id in its labels.
-    pub fn run_id(&self) -> &str {
+    pub(crate) fn run_id(&self) -> &str {
         &self.run_id
     }
 
@@ -304,7 +288,7 @@ impl RunningNfs {
     }
 
     /// The path clients mount ([`EXPORT_PATH`]).
-    pub fn export_path(&self) -> &str {
+    pub(crate) fn export_path(&self) -> &str {
         EXPORT_PATH
     }
 
@@ -422,15 +406,6 @@ impl RunningNfs {
             self.serving_after.as_secs_f64()
         );
         Ok(self.serving_after)
-    }
-
-    /// The server's log (ganesha's log and the entrypoint's messages, both
-    /// streams in time order).
-    ///
-    /// # Errors
-    /// [`Error::Command`] when `docker logs` fails.
-    pub async fn logs(&self) -> Result<String> {
-        container_logs(&self.name).await
     }
 
     /// Remove the container and its volume now (unless E2E_KEEP=always).

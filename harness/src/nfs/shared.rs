@@ -46,12 +46,12 @@ impl SharedNfs {
     }
 
     /// Its IP on the cluster's Docker network (what kubelets mount).
-    pub fn address(&self) -> &str {
+    pub(crate) fn address(&self) -> &str {
         &self.address
     }
 
     /// The exported path.
-    pub fn export_path(&self) -> &str {
+    pub(crate) fn export_path(&self) -> &str {
         &self.export_path
     }
 

@@ -78,33 +78,13 @@ impl<'a> PrometheusProbe<'a> {
         }
     }
 
-    /// Use `dir` as the data dir (the `--storage.tsdb.path`), default [`DATA_DIR`].
-    #[must_use]
-    pub fn with_data_dir(mut self, dir: impl Into<String>) -> Self {
-        self.data_dir = dir.into().trim_end_matches('/').to_owned();
-        self
-    }
-
-    /// Take the head sample from `selector` instead of [`DEFAULT_HEAD_SERIES`]
-    /// (for a configuration whose self-scrape job has another name).
-    #[must_use]
-    pub fn with_head_series(mut self, selector: impl Into<String>) -> Self {
-        self.head_series = selector.into();
-        self
-    }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     /// The exec into the server's container.
-    pub fn exec(&self) -> &'a dyn Exec {
+    pub(crate) fn exec(&self) -> &'a dyn Exec {
         self.exec
     }
 
     /// The data dir inside the container.
-    pub fn data_dir(&self) -> &str {
+    pub(crate) fn data_dir(&self) -> &str {
         &self.data_dir
     }
 
@@ -122,7 +102,11 @@ impl<'a> PrometheusProbe<'a> {
     ///
     /// # Errors
     /// As [`PrometheusProbe::wait_ready`].
-    pub async fn wait_ready_within(&self, since: Instant, timeout: Duration) -> Result<Duration> {
+    pub(crate) async fn wait_ready_within(
+        &self,
+        since: Instant,
+        timeout: Duration,
+    ) -> Result<Duration> {
         let url = format!("{}{READY_PATH}", self.base);
         wait::poll(
             &format!("{url} to answer 200"),

@@ -24,17 +24,17 @@ pub enum BlockSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockInfo {
     /// Block id.
-    pub ulid: String,
+    pub(crate) ulid: String,
     /// First timestamp (ms, inclusive).
-    pub min_time: i64,
+    pub(crate) min_time: i64,
     /// End (ms, exclusive).
-    pub max_time: i64,
+    pub(crate) max_time: i64,
     /// Samples in the block.
-    pub num_samples: u64,
+    pub(crate) num_samples: u64,
     /// Compaction level (1 = as written).
-    pub level: u32,
+    pub(crate) level: u32,
     /// The level-1 blocks compaction merged into this one (itself when never compacted).
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
 }
 
 impl PrometheusProbe<'_> {
@@ -45,7 +45,7 @@ impl PrometheusProbe<'_> {
     /// HTTP errors other than the endpoint's 404, exec errors, and
     /// [`Error::Parse`] for a `meta.json` that is not valid (a finding in
     /// itself: Prometheus will not open such a block).
-    pub async fn blocks(&self) -> Result<(BlockSource, Vec<BlockInfo>)> {
+    pub(crate) async fn blocks(&self) -> Result<(BlockSource, Vec<BlockInfo>)> {
         match self
             .api::<BlocksData>("/api/v1/status/tsdb/blocks", &[])
             .await
@@ -62,7 +62,7 @@ impl PrometheusProbe<'_> {
     ///
     /// # Errors
     /// Exec errors, and [`Error::Parse`] naming an invalid `meta.json`.
-    pub async fn blocks_from_meta_json(&self) -> Result<Vec<BlockInfo>> {
+    pub(crate) async fn blocks_from_meta_json(&self) -> Result<Vec<BlockInfo>> {
         let out = self
             .exec
             .exec_ok(

@@ -27,11 +27,11 @@ const HEAD_LOOKBACK: &str = "2m";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeadSample {
     /// The full label set, `__name__` included.
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// Timestamp (ms).
-    pub at_ms: i64,
+    pub(crate) at_ms: i64,
     /// The value exactly as the API printed it.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 /// The head block as `/api/v1/status/tsdb` describes it, plus one sample
@@ -39,11 +39,11 @@ pub struct HeadSample {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Head {
     /// Oldest timestamp in the head (ms); `None` for an empty head.
-    pub min_time: Option<i64>,
+    pub(crate) min_time: Option<i64>,
     /// Newest timestamp in the head (ms); `None` for an empty head.
     pub max_time: Option<i64>,
     /// Series in the head.
-    pub num_series: u64,
+    pub(crate) num_series: u64,
     /// The exact head sample: the newest one when the snapshot was first
     /// taken, the same timestamp looked up again afterwards (`None` when
     /// the server no longer has it).
@@ -69,11 +69,11 @@ pub struct Head {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeadCount {
     /// The series counted: the full label set of [`Head::sample`].
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// First timestamp of the window (ms, inclusive).
-    pub from_ms: i64,
+    pub(crate) from_ms: i64,
     /// Last timestamp of the window (ms, inclusive).
-    pub to_ms: i64,
+    pub(crate) to_ms: i64,
     /// Samples of the series in the window; `None` when Prometheus answered
     /// the count with a storage error (see [`Snapshot::read_errors`]).
     ///
@@ -91,7 +91,7 @@ impl HeadCount {
     /// found, which a scraped series does not have (scrapes are seconds
     /// apart); and before and after are counted by the same server, so even
     /// then the two counts agree.
-    pub fn query(&self) -> String {
+    pub(crate) fn query(&self) -> String {
         format!(
             "count_over_time({}[{}ms])",
             series_selector(&self.labels),
@@ -110,7 +110,7 @@ impl PrometheusProbe<'_> {
     /// [`Error::Timeout`] with what the last query answered.
     ///
     /// [`Error::Timeout`]: crate::Error::Timeout
-    pub async fn await_head_sample(&self) -> Result<HeadSample> {
+    pub(crate) async fn await_head_sample(&self) -> Result<HeadSample> {
         wait::poll(
             &format!(
                 "a head sample of {} (the first self-scrape)",

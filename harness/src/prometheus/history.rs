@@ -29,7 +29,7 @@ const BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
 const VALUE_MODULUS: u64 = 1_000_003;
 
 /// A deterministic stretch of marker history: which run it belongs to, and
-/// the half-open time range `[start, end)` sampled every [`STEP_SECONDS`].
+/// the half-open time range `[start, end)` sampled every `STEP_SECONDS`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct History {
     run: String,
@@ -39,8 +39,8 @@ pub struct History {
 }
 
 impl History {
-    /// [`DEFAULT_HOURS`] of history for `run`, ending at least
-    /// [`MIN_AGE_HOURS`] before now. `run` is usually the test's unique name,
+    /// `DEFAULT_HOURS` of history for `run`, ending at least
+    /// `MIN_AGE_HOURS` before now. `run` is usually the test's unique name,
     /// so two tests never see each other's markers.
     pub fn new(run: impl Into<String>) -> Self {
         Self::ending_before(run, SystemTime::now(), DEFAULT_HOURS)
@@ -48,7 +48,7 @@ impl History {
 
     /// `hours` of history (at least 1) for `run`, ending on a 2 h block
     /// boundary at least [`MIN_AGE_HOURS`] before `now`.
-    pub fn ending_before(run: impl Into<String>, now: SystemTime, hours: u32) -> Self {
+    pub(crate) fn ending_before(run: impl Into<String>, now: SystemTime, hours: u32) -> Self {
         let now_ms = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -64,32 +64,32 @@ impl History {
     }
 
     /// The `run` label value.
-    pub fn run(&self) -> &str {
+    pub(crate) fn run(&self) -> &str {
         &self.run
     }
 
     /// Timestamp of the first sample (ms since the epoch, a whole hour).
-    pub fn start_ms(&self) -> i64 {
+    pub(crate) fn start_ms(&self) -> i64 {
         self.start_ms
     }
 
     /// End of the range, exclusive (ms, a whole hour).
-    pub fn end_ms(&self) -> i64 {
+    pub(crate) fn end_ms(&self) -> i64 {
         self.end_ms
     }
 
     /// Timestamp of the last sample (ms).
-    pub fn last_ms(&self) -> i64 {
+    pub(crate) fn last_ms(&self) -> i64 {
         self.end_ms - self.step_ms
     }
 
     /// Spacing of the samples (ms).
-    pub fn step_ms(&self) -> i64 {
+    pub(crate) fn step_ms(&self) -> i64 {
         self.step_ms
     }
 
     /// Whole hours spanned.
-    pub fn hours(&self) -> i64 {
+    pub(crate) fn hours(&self) -> i64 {
         (self.end_ms - self.start_ms) / 3_600_000
     }
 
@@ -99,7 +99,7 @@ impl History {
     }
 
     /// The PromQL selector of the marker series.
-    pub fn selector(&self) -> String {
+    pub(crate) fn selector(&self) -> String {
         format!(
             "{MARKER_METRIC}{{run=\"{}\"}}",
             escape_label_value(&self.run)
@@ -110,14 +110,14 @@ impl History {
     /// whole history, evaluated at [`History::last_ms`]. The range reaches
     /// half a step before the first sample, so it counts the same under
     /// Prometheus 2 (closed ranges) and 3 (left-open ranges).
-    pub fn count_query(&self) -> String {
+    pub(crate) fn count_query(&self) -> String {
         let range_ms = self.last_ms() - self.start_ms + self.step_ms / 2;
         format!("count_over_time({}[{range_ms}ms])", self.selector())
     }
 
     /// The value the marker has at `at_ms`, or `None` when no sample was
     /// seeded there.
-    pub fn value_at(&self, at_ms: i64) -> Option<f64> {
+    pub(crate) fn value_at(&self, at_ms: i64) -> Option<f64> {
         let inside = (self.start_ms..self.end_ms).contains(&at_ms);
         (inside && (at_ms - self.start_ms) % self.step_ms == 0).then(|| self.value(at_ms))
     }
@@ -134,7 +134,7 @@ impl History {
 
     /// The timestamps a probe checks: the first and last sample and the
     /// middle of every 2 h block range, so every seeded block is read.
-    pub fn checkpoints(&self) -> Vec<i64> {
+    pub(crate) fn checkpoints(&self) -> Vec<i64> {
         let mut points = vec![self.start_ms, self.last_ms()];
         let mut block = self.start_ms.div_euclid(BLOCK_RANGE_MS) * BLOCK_RANGE_MS;
         while block < self.end_ms {

@@ -379,7 +379,7 @@ fn ulid_identity(before: &Snapshot, after: &Snapshot) -> String {
 // here, next to the other `show_*` helpers.
 impl HeadCount {
     /// The window in words: `[from, to] ms (span)`.
-    pub fn window(&self) -> String {
+    pub(crate) fn window(&self) -> String {
         format!(
             "[{}, {}] ms ({})",
             self.from_ms,

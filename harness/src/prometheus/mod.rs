@@ -37,19 +37,18 @@ mod seed;
 mod snapshot;
 mod wal;
 
-pub use api::{DEFAULT_HEAD_SERIES, PrometheusProbe, READY_TIMEOUT};
+pub use api::{PrometheusProbe, READY_TIMEOUT};
 pub use blocks::{BlockInfo, BlockSource};
-pub use facts::{CONFIG_FILE, DATA_DIR, GID, PORT, READY_PATH, UID};
+pub use facts::{CONFIG_FILE, DATA_DIR, GID, PORT, UID};
 pub use head::{HEAD_SAMPLE_TIMEOUT, Head, HeadCount, HeadSample};
-pub use history::{DEFAULT_HOURS, History, MARKER_METRIC, MIN_AGE_HOURS, STEP_SECONDS, is_ulid};
+pub use history::{History, is_ulid};
 pub use judge::compare;
 pub use logs::{classify_log, unclean_stop_logged};
-pub use remote_write::{DENSE_METRIC, DENSE_SPAN, DENSE_STEP_MS, DenseSeries, WRITE_PATH};
-pub use seed::{
-    BLOCK_RELOAD_TIMEOUT, Seeded, Written, await_queryable, list_blocks, seed_blocks, write_blocks,
-};
+pub(crate) use remote_write::DENSE_METRIC;
+pub use remote_write::{DENSE_SPAN, DenseSeries};
+pub use seed::{Seeded, Written, await_queryable, seed_blocks, write_blocks};
 pub use snapshot::{MarkerValue, Read, ReadError, Snapshot};
-pub use wal::{WalMark, cut_after_mark_script, mark_script};
+pub use wal::{WalMark, cut_after_mark_script};
 
 #[cfg(test)]
 mod tests;

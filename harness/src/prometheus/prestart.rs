@@ -9,11 +9,11 @@
 //! server starts are there from its first query on, with no restart and no
 //! disruption before the before-snapshot.
 //!
-//! How: the history is put into a ConfigMap ([`CONFIGMAP`]), mounted
-//! `optional` into an init container ([`INIT_CONTAINER`]) that runs
+//! How: the history is put into a ConfigMap (`CONFIGMAP`), mounted
+//! `optional` into an init container (`INIT_CONTAINER`) that runs
 //! [`script`]: promtool writes the blocks next to the data and moves them
 //! in. Once the cell has seen the seed queryable it deletes the ConfigMap
-//! ([`delete_configmap`]), so every later pod of the workload finds the
+//! (`delete_configmap`), so every later pod of the workload finds the
 //! optional volume empty and writes nothing. That matters: a replacement
 //! pod that seeded again would hide exactly the loss the emptyDir negative
 //! control must show. The init container logs which of the two it did.
@@ -40,15 +40,15 @@ use crate::prometheus::history::History;
 use crate::prometheus::seed::{Seeded, await_queryable, list_blocks};
 
 /// The ConfigMap holding the history while it is to be written.
-pub const CONFIGMAP: &str = "prometheus-seed";
+pub(crate) const CONFIGMAP: &str = "prometheus-seed";
 /// Its key: the history in OpenMetrics text, as promtool reads it.
 pub const KEY: &str = "history.om";
 /// Where the init container sees the ConfigMap.
 pub const MOUNT: &str = "/seed";
 /// The pod volume for the ConfigMap.
-pub const VOLUME: &str = "seed";
+pub(crate) const VOLUME: &str = "seed";
 /// The init container's name.
-pub const INIT_CONTAINER: &str = "seed-history";
+pub(crate) const INIT_CONTAINER: &str = "seed-history";
 /// What the init container prints when it wrote blocks.
 pub const WROTE: &str = "storage-e2e seed: wrote";
 /// What it prints when there was nothing to write.
@@ -85,7 +85,7 @@ echo "{WROTE}: $(ls "$1" | tr '\n' ' ')"
 /// # Errors
 /// [`Error::Parse`] when the history is too large for a ConfigMap (the
 /// fix: fewer hours, or a shorter run id).
-pub fn configmap(ns: &str, history: &History) -> Result<ConfigMap> {
+pub(crate) fn configmap(ns: &str, history: &History) -> Result<ConfigMap> {
     let text = history.openmetrics();
     if text.len() > MAX_CONFIGMAP_BYTES {
         return Err(Error::Parse {
@@ -120,7 +120,11 @@ pub fn configmap(ns: &str, history: &History) -> Result<ConfigMap> {
 /// # Errors
 /// [`Error::Parse`] when the spec has no container named `container`, or
 /// it mounts nothing at `data_dir`.
-pub fn add_init_container(spec: &mut PodSpec, container: &str, data_dir: &str) -> Result<()> {
+pub(crate) fn add_init_container(
+    spec: &mut PodSpec,
+    container: &str,
+    data_dir: &str,
+) -> Result<()> {
     let main = spec
         .containers
         .iter()
@@ -193,7 +197,7 @@ pub fn add_init_container(spec: &mut PodSpec, container: &str, data_dir: &str) -
 ///
 /// # Errors
 /// [`Error::Kube`] naming the ConfigMap.
-pub async fn create_configmap(client: &Client, ns: &str, history: &History) -> Result<()> {
+pub(crate) async fn create_configmap(client: &Client, ns: &str, history: &History) -> Result<()> {
     let cm = configmap(ns, history)?;
     Api::<ConfigMap>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &cm)
@@ -211,7 +215,7 @@ pub async fn create_configmap(client: &Client, ns: &str, history: &History) -> R
 /// # Errors
 /// [`Error::Kube`] when the delete or the check fails, or the ConfigMap is
 /// still there afterwards.
-pub async fn delete_configmap(client: &Client, ns: &str) -> Result<()> {
+pub(crate) async fn delete_configmap(client: &Client, ns: &str) -> Result<()> {
     let api = Api::<ConfigMap>::namespaced(client.clone(), ns);
     let action = format!("delete ConfigMap {ns}/{CONFIGMAP} once seeded");
     api.delete(CONFIGMAP, &DeleteParams::default())
@@ -233,7 +237,7 @@ pub async fn delete_configmap(client: &Client, ns: &str) -> Result<()> {
 /// How long [`confirm`] waits for the seed to answer once Prometheus is
 /// ready. The blocks are open from the start, so this is slack only; a
 /// seed that needed the minute-long block reload would show here.
-pub const QUERYABLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const QUERYABLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Once Prometheus in `pod` is ready: check every seeded sample answers
 /// (at most [`QUERYABLE_TIMEOUT`]) and list the blocks in the data dir.
@@ -243,7 +247,7 @@ pub const QUERYABLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The wait's [`Error::Timeout`] with the init container's log attached
 /// (as [`Error::WaitFailed`]), so a seed that was never written says why;
 /// [`Error::Kube`]/[`Error::Command`] when the pod or the listing fails.
-pub async fn confirm(
+pub(crate) async fn confirm(
     client: &Client,
     ns: &str,
     pod: &str,
@@ -282,7 +286,7 @@ pub async fn confirm(
 ///
 /// # Errors
 /// [`Error::Kube`] naming the pod.
-pub async fn init_log(client: &Client, ns: &str, pod: &str) -> Result<String> {
+pub(crate) async fn init_log(client: &Client, ns: &str, pod: &str) -> Result<String> {
     let params = LogParams {
         container: Some(INIT_CONTAINER.into()),
         ..LogParams::default()
@@ -298,7 +302,7 @@ pub async fn init_log(client: &Client, ns: &str, pod: &str) -> Result<String> {
 
 /// How long the init container of `pod` ran, from its terminated state
 /// (whole seconds: the API keeps no finer times).
-pub fn init_duration(pod: &Pod) -> Option<Duration> {
+pub(crate) fn init_duration(pod: &Pod) -> Option<Duration> {
     let status = pod
         .status
         .as_ref()?

@@ -46,7 +46,7 @@ pub struct DenseSeries {
 
 impl DenseSeries {
     /// The series of `run` (the history's run label).
-    pub fn new(run: &str) -> Self {
+    pub(crate) fn new(run: &str) -> Self {
         Self {
             labels: BTreeMap::from([
                 ("__name__".to_owned(), DENSE_METRIC.to_owned()),
@@ -56,12 +56,12 @@ impl DenseSeries {
     }
 
     /// Its full label set.
-    pub fn labels(&self) -> &BTreeMap<String, String> {
+    pub(crate) fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
     }
 
     /// The value it has at `at_ms`.
-    pub fn value_at(at_ms: i64) -> f64 {
+    pub(crate) fn value_at(at_ms: i64) -> f64 {
         // Below 10^6: exactly representable, printed without an exponent.
         f64::from(u32::try_from(at_ms.div_euclid(1000).rem_euclid(1_000_000)).unwrap_or(0))
     }
@@ -70,7 +70,7 @@ impl DenseSeries {
     /// `to_ms` itself, so the newest sample is the moment of the write (a
     /// top-up right before a disruption always writes one, however soon
     /// after the last).
-    pub fn timestamps(after_ms: i64, to_ms: i64) -> Vec<i64> {
+    pub(crate) fn timestamps(after_ms: i64, to_ms: i64) -> Vec<i64> {
         let first = (after_ms.div_euclid(DENSE_STEP_MS) + 1) * DENSE_STEP_MS;
         let mut stamps: Vec<i64> = (0..)
             .map(|i| first + i * DENSE_STEP_MS)
@@ -90,7 +90,7 @@ impl PrometheusProbe<'_> {
     ///
     /// # Errors
     /// As [`Self::write_dense_after`].
-    pub async fn write_dense(&self, series: &DenseSeries) -> Result<HeadSample> {
+    pub(crate) async fn write_dense(&self, series: &DenseSeries) -> Result<HeadSample> {
         let span = i64::try_from(DENSE_SPAN.as_millis()).unwrap_or(i64::MAX);
         self.write_dense_after(series, now_ms() - span).await
     }
@@ -102,7 +102,7 @@ impl PrometheusProbe<'_> {
     /// [`Error::Cannot`] when the receiver refuses (not enabled: the fix is
     /// the flag; out of bounds: the body says which), when nothing is new
     /// to write, or when the newest sample does not read back; HTTP errors.
-    pub async fn write_dense_after(
+    pub(crate) async fn write_dense_after(
         &self,
         series: &DenseSeries,
         after_ms: i64,
@@ -141,7 +141,7 @@ impl PrometheusProbe<'_> {
     /// [`Error::Cannot`] with the status and body when it does not answer
     /// 2xx (naming `--web.enable-remote-write-receiver` when that is why);
     /// [`Error::Http`] when nothing answered.
-    pub async fn remote_write(
+    pub(crate) async fn remote_write(
         &self,
         labels: &BTreeMap<String, String>,
         samples: &[(i64, f64)],
@@ -184,7 +184,7 @@ impl PrometheusProbe<'_> {
 ///
 /// # Errors
 /// [`Error::Cannot`] when snappy refuses (it never does for these sizes).
-pub fn encode(labels: &BTreeMap<String, String>, samples: &[(i64, f64)]) -> Result<Vec<u8>> {
+pub(crate) fn encode(labels: &BTreeMap<String, String>, samples: &[(i64, f64)]) -> Result<Vec<u8>> {
     let request = WriteRequest {
         timeseries: vec![TimeSeries {
             // Sorted by name, as the protocol requires: a BTreeMap is.
@@ -223,43 +223,43 @@ fn now_ms() -> i64 {
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct WriteRequest {
+pub(crate) struct WriteRequest {
     /// Field 1.
     #[prost(message, repeated, tag = "1")]
-    pub timeseries: Vec<TimeSeries>,
+    pub(crate) timeseries: Vec<TimeSeries>,
 }
 
 /// `prometheus.TimeSeries`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TimeSeries {
+pub(crate) struct TimeSeries {
     /// Field 1, sorted by name.
     #[prost(message, repeated, tag = "1")]
-    pub labels: Vec<Label>,
+    pub(crate) labels: Vec<Label>,
     /// Field 2, oldest first.
     #[prost(message, repeated, tag = "2")]
-    pub samples: Vec<Sample>,
+    pub(crate) samples: Vec<Sample>,
 }
 
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Label {
+pub(crate) struct Label {
     /// Field 1.
     #[prost(string, tag = "1")]
-    pub name: String,
+    pub(crate) name: String,
     /// Field 2.
     #[prost(string, tag = "2")]
-    pub value: String,
+    pub(crate) value: String,
 }
 
 /// `prometheus.Sample`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Field 1.
     #[prost(double, tag = "1")]
-    pub value: f64,
+    pub(crate) value: f64,
     /// Field 2: milliseconds since the epoch.
     #[prost(int64, tag = "2")]
-    pub timestamp: i64,
+    pub(crate) timestamp: i64,
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub struct Written {
     /// ULIDs of the blocks promtool made (compaction may merge them later).
     pub blocks: Vec<String>,
     /// Size of the OpenMetrics input.
-    pub input_bytes: usize,
+    pub(crate) input_bytes: usize,
     /// How long generating, copying, promtool and the move took.
     pub took: Duration,
 }
@@ -165,7 +165,7 @@ pub async fn await_queryable(
 /// Seed `history` into the server behind `probe` without restarting it:
 /// [`write_blocks`] through the probe's exec into its data dir, then wait
 /// for the next block reload to make the samples queryable (at most
-/// [`BLOCK_RELOAD_TIMEOUT`]). Prints and returns the timings.
+/// `BLOCK_RELOAD_TIMEOUT`). Prints and returns the timings.
 ///
 /// A caller that may restart Prometheus (tier 1) can instead call
 /// [`write_blocks`], restart, and [`await_queryable`]: the TSDB opens every

@@ -31,7 +31,7 @@ pub struct MarkerValue {
     /// Timestamp (ms).
     pub at_ms: i64,
     /// What the history says it is.
-    pub expected: f64,
+    pub(crate) expected: f64,
     /// What the server answered; `None` when it had no sample there.
     pub found: Option<f64>,
 }
@@ -71,15 +71,15 @@ pub struct ReadError {
     /// Which read.
     pub read: Read,
     /// The PromQL sent.
-    pub query: String,
+    pub(crate) query: String,
     /// Its evaluation time (ms); `None` for "now".
-    pub at_ms: Option<i64>,
+    pub(crate) at_ms: Option<i64>,
     /// The HTTP status of the answer (422 or 500).
-    pub status: u16,
+    pub(crate) status: u16,
     /// The API's `errorType` (`execution` or `internal`).
-    pub error_type: String,
+    pub(crate) error_type: String,
     /// The API's `error`, as Prometheus wrote it.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for ReadError {
@@ -102,14 +102,14 @@ pub struct Snapshot {
     /// The history the snapshot checks.
     pub history: History,
     /// When it was taken (ms since the epoch, client clock).
-    pub taken_at_ms: i64,
+    pub(crate) taken_at_ms: i64,
     /// Where [`Snapshot::blocks`] came from.
-    pub block_source: BlockSource,
+    pub(crate) block_source: BlockSource,
     /// Every block in the TSDB, seeded or not.
     pub blocks: Vec<BlockInfo>,
     /// How many marker samples are queryable (`None`: none at all).
     pub marker_count: Option<u64>,
-    /// The marker at [`History::checkpoints`].
+    /// The marker at `History::checkpoints`.
     pub marker_values: Vec<MarkerValue>,
     /// The head.
     pub head: Head,
@@ -147,7 +147,11 @@ impl PrometheusProbe<'_> {
     ///
     /// # Errors
     /// As [`Self::snapshot`], less the wait.
-    pub async fn snapshot_from(&self, history: &History, sample: HeadSample) -> Result<Snapshot> {
+    pub(crate) async fn snapshot_from(
+        &self,
+        history: &History,
+        sample: HeadSample,
+    ) -> Result<Snapshot> {
         let mut snapshot = self.read_history(history).await?;
         let count = self.first_count(&sample, &mut snapshot.read_errors).await?;
         snapshot.head.count = Some(count);
@@ -163,7 +167,7 @@ impl PrometheusProbe<'_> {
     /// [`DENSE_SPAN`]: crate::prometheus::DENSE_SPAN
     ///
     /// # Errors
-    /// As [`Self::write_dense`] and [`Self::snapshot_from`].
+    /// As `Self::write_dense` and `Self::snapshot_from`.
     pub async fn snapshot_dense(&self, history: &History) -> Result<Snapshot> {
         let sample = self.write_dense(&DenseSeries::new(history.run())).await?;
         self.snapshot_from(history, sample).await
@@ -177,7 +181,7 @@ impl PrometheusProbe<'_> {
     ///
     /// # Errors
     /// [`Error::Cannot`] when `before` has no dense head (a snapshot not
-    /// taken by [`Self::snapshot_dense`]); as [`Self::write_dense_after`].
+    /// taken by [`Self::snapshot_dense`]); as `Self::write_dense_after`.
     ///
     /// [`Error::Cannot`]: crate::Error::Cannot
     pub async fn top_up_head(&self, before: &mut Snapshot) -> Result<u64> {
@@ -322,18 +326,6 @@ impl PrometheusProbe<'_> {
         Ok(answer.map(|found| found.first().map(InstantSample::as_count)))
     }
 
-    /// The marker's value at exactly `at_ms` (`None` when the server has no
-    /// sample there). Uses a 1 ms range selector ending at `at_ms` so the
-    /// default 5 m lookback cannot return an older sample instead.
-    ///
-    /// # Errors
-    /// HTTP and parse errors, a storage error included.
-    pub async fn marker_value(&self, history: &History, at_ms: i64) -> Result<Option<f64>> {
-        self.read_marker(history, at_ms)
-            .await?
-            .map_err(Refusal::into_error)
-    }
-
     async fn read_marker(&self, history: &History, at_ms: i64) -> Result<Answer<Option<f64>>> {
         let answer = self
             .range(&format!("{}[1ms]", history.selector()), Some(at_ms))
@@ -365,7 +357,7 @@ impl PrometheusProbe<'_> {
     ///
     /// # Errors
     /// Exec errors.
-    pub async fn data_dir_owner(&self) -> Result<String> {
+    pub(crate) async fn data_dir_owner(&self) -> Result<String> {
         let out = self
             .exec
             .exec_ok(&["stat", "-c", "%u:%g", &self.data_dir], None)

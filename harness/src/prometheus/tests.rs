@@ -738,7 +738,7 @@ mod contract {
             };
             let range_ms = unit_ms * range[..split].parse::<i64>().expect("a number");
             let inside = |t: i64| at_ms - range_ms < t && t <= at_ms;
-            let marker = selector.starts_with(crate::prometheus::MARKER_METRIC);
+            let marker = selector.starts_with(crate::prometheus::history::MARKER_METRIC);
             if let Some(((lo, hi), body)) = self.broken
                 && marker
                 && at_ms - range_ms < hi
@@ -768,7 +768,7 @@ mod contract {
                 }
                 (false, false) => {
                     let metric = if marker {
-                        json!({"__name__": crate::prometheus::MARKER_METRIC, "run": h.run()})
+                        json!({"__name__": crate::prometheus::history::MARKER_METRIC, "run": h.run()})
                     } else {
                         json!({"__name__": "scrape_duration_seconds", "instance": "localhost:9090", "job": "prometheus"})
                     };

@@ -11,7 +11,7 @@
 //! finishing in parallel cannot drop each other from the report.
 //!
 //! JUnit: nextest writes it; a failed cell's test fails with the
-//! [`Mismatch`](crate::expect::Mismatch) message, which names the cell, the
+//! `Mismatch` message, which names the cell, the
 //! expectation, its sources and what was seen.
 
 mod artifacts;

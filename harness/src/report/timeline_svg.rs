@@ -293,7 +293,7 @@ fn add_mark(lanes: &mut Vec<Lane>, timeline: &Timeline, f: &Finding) {
     let mark = EventMark {
         at: finding_at(f, timeline),
         reason: f.reason,
-        from_log: f.from_log(),
+        from_log: f.is_from_log(),
     };
     match lanes.iter_mut().find(|l| l.object == f.object) {
         Some(lane) => lane.marks.push(mark),
@@ -309,7 +309,7 @@ fn add_mark(lanes: &mut Vec<Lane>, timeline: &Timeline, f: &Finding) {
 /// timeline: it goes where its pod first showed a failed container (when
 /// that log was written), else where the pod was first seen, else at 0.
 fn finding_at(f: &Finding, timeline: &Timeline) -> f64 {
-    if !f.from_log() {
+    if !f.is_from_log() {
         return secs(f.at_ms);
     }
     let pod = f.object.strip_prefix("Pod/").unwrap_or(&f.object);
@@ -558,7 +558,7 @@ fn draw_legend(area: &Area<'_>, x0: u32) -> Drawn {
 
 /// The timeline of a cell as an SVG picture (see the module docs), titled
 /// with the cell. `findings` are the cell's
-/// [`findings`](crate::timeline::findings), logs included.
+/// `timeline::findings`, logs included.
 ///
 /// # Errors
 /// [`Error::Io`] if plotters fails to draw (it writes into a string, so

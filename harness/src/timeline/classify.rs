@@ -68,7 +68,7 @@ const LOG_EVIDENCE: &str = "log: ";
 impl Finding {
     /// Whether it was read from a pod's log rather than from the timeline
     /// (its `at_ms` then says nothing).
-    pub fn from_log(&self) -> bool {
+    pub fn is_from_log(&self) -> bool {
         self.evidence.starts_with(LOG_EVIDENCE)
     }
 }
@@ -223,7 +223,7 @@ fn suppress_explained(all: Vec<Finding>) -> Vec<Finding> {
     let schedule_explained = has(&[Reason::NodeAffinityConflict, Reason::RwopRejected]);
     let log_explained: Vec<String> = all
         .iter()
-        .filter(|f| f.from_log())
+        .filter(|f| f.is_from_log())
         .map(|f| f.object.clone())
         .collect();
     all.iter()
@@ -237,6 +237,7 @@ fn suppress_explained(all: Vec<Finding>) -> Vec<Finding> {
         .collect()
 }
 
+#[cfg(test)]
 fn reasons_of(findings: &[Finding]) -> Vec<Reason> {
     let mut out: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
     out.sort();
@@ -246,6 +247,7 @@ fn reasons_of(findings: &[Finding]) -> Vec<Reason> {
 
 /// The distinct reasons in a timeline (events, pod states, Deployment
 /// conditions), sorted. Use [`classify_with_logs`] when logs are at hand.
+#[cfg(test)]
 pub fn classify(timeline: &Timeline) -> Vec<Reason> {
     reasons_of(&findings(timeline, &[], &|_| Vec::new()))
 }
@@ -255,6 +257,7 @@ pub fn classify(timeline: &Timeline) -> Vec<Reason> {
 /// A lock-file crash loop shows as the pod's CrashLoopBackOff plus the log
 /// line the Prometheus classifier recognises; the result then says
 /// `prometheus-lock-held` (the crash loop it explains is dropped).
+#[cfg(test)]
 pub fn classify_with_logs(
     timeline: &Timeline,
     logs: &[PodLog],

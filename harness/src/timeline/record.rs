@@ -300,6 +300,7 @@ pub struct PodLog {
 
 impl PodLog {
     /// The current log of `pod`'s `container`.
+    #[cfg(test)]
     pub fn current(
         pod: impl Into<String>,
         container: impl Into<String>,

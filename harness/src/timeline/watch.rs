@@ -87,9 +87,11 @@ impl Recorder {
 /// Configure, then [`start`](Self::start): records the namespace's Pods,
 /// core/v1 Events and Deployments until the handle is stopped.
 ///
-/// ```no_run
-/// # async fn demo(client: kube::Client) -> harness::Result<()> {
-/// use harness::timeline::{TimelineWatcher, classify};
+/// Crate-internal, so the example is not compiled as a doctest:
+///
+/// ```ignore
+/// # async fn demo(client: kube::Client) -> crate::Result<()> {
+/// use crate::timeline::{TimelineWatcher, classify};
 /// let handle = TimelineWatcher::new(client, "e2e-local-pv-x1y2z3").start();
 /// // ... disrupt, wait ...
 /// let timeline = handle.stop().await;
@@ -226,6 +228,7 @@ const WATCHES: u32 = 3;
 impl TimelineHandle {
     /// What has been recorded so far (the watch keeps running), e.g. to
     /// wait until a classifier sees a stuck rollout.
+    #[cfg(test)]
     pub fn snapshot(&self) -> Timeline {
         self.recorder.snapshot()
     }
@@ -326,7 +329,7 @@ impl Drop for TimelineHandle {
 
 /// The logs of every pod the timeline saw and that still exists: each
 /// container's current log, and its previous one when it restarted.
-/// For [`classify_with_logs`](super::classify_with_logs); a log that
+/// For [`findings`](super::findings); a log that
 /// cannot be read is kept with a text that says why, so the report shows
 /// the gap instead of hiding it.
 pub async fn collect_logs(client: &Client, namespace: &str, timeline: &Timeline) -> Vec<PodLog> {

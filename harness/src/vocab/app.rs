@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The two applications every cell deploys and checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum App {
+pub(crate) enum App {
     /// Prometheus: TSDB blocks, WAL and its `lock` file.
     Prometheus,
     /// Grafana: grafana.db (SQLite).
@@ -16,10 +16,10 @@ pub enum App {
 
 impl App {
     /// Both apps, in display order.
-    pub const ALL: &'static [Self] = &[Self::Prometheus, Self::Grafana];
+    pub(crate) const ALL: &'static [Self] = &[Self::Prometheus, Self::Grafana];
 
     /// `prometheus` / `grafana`.
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Self::Prometheus => "prometheus",
             Self::Grafana => "grafana",

@@ -12,10 +12,10 @@ use super::{Disruption, Provider, Variant};
 pub struct Cell {
     /// The storage variant.
     #[serde(with = "named_id")]
-    pub variant: Variant,
+    pub(crate) variant: Variant,
     /// What is done to it.
     #[serde(with = "named_id")]
-    pub disruption: Disruption,
+    pub(crate) disruption: Disruption,
     /// Where the cluster comes from.
     #[serde(with = "named_id")]
     pub provider: Provider,
@@ -23,7 +23,7 @@ pub struct Cell {
 
 impl Cell {
     /// The cell for these three ids.
-    pub fn new(variant: Variant, disruption: Disruption, provider: Provider) -> Self {
+    pub(crate) fn new(variant: Variant, disruption: Disruption, provider: Provider) -> Self {
         Self {
             variant,
             disruption,
@@ -41,12 +41,12 @@ impl Cell {
     }
 
     /// `variant/disruption`, the label progress lines and test names use.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         format!("{}/{}", self.variant, self.disruption)
     }
 
     /// A file-name-safe id, e.g. `nfs-static__pod-delete__kind`.
-    pub fn file_stem(&self) -> String {
+    pub(crate) fn file_stem(&self) -> String {
         format!("{}__{}__{}", self.variant, self.disruption, self.provider)
     }
 }

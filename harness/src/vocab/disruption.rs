@@ -88,7 +88,7 @@ named_id_traits!(Disruption);
 impl Disruption {
     /// Node-level disruptions touch state other tests share (a node, the NFS
     /// server), so their cells run one at a time.
-    pub fn is_node_level(self) -> bool {
+    pub(crate) fn is_node_level(self) -> bool {
         matches!(
             self,
             Self::RescheduleOtherNode
@@ -100,19 +100,19 @@ impl Disruption {
 
     /// Disruptions done to Prometheus's data alone: Grafana is left alone
     /// (a bystander, as in a node-level disruption off its node).
-    pub fn prometheus_only(self) -> bool {
+    pub(crate) fn prometheus_only(self) -> bool {
         matches!(self, Self::WalTailTorn)
     }
 
     /// Disruptions that stop the Prometheus pod's node.
-    pub fn stops_node(self) -> bool {
+    pub(crate) fn stops_node(self) -> bool {
         matches!(self, Self::NodeStop | Self::NodeStopOutOfService)
     }
 
     /// Disruptions that provoke a stuck rollout on purpose and then delete
     /// the old pod: the stuck state is their starting point, not their
     /// outcome.
-    pub fn unblocks(self) -> bool {
+    pub(crate) fn unblocks(self) -> bool {
         matches!(
             self,
             Self::StuckRolloutUnblock | Self::RolloutOtherNodeUnblock

@@ -7,11 +7,11 @@
 #[error("unknown {what} {given:?}: valid ones are {valid}")]
 pub struct UnknownId {
     /// What kind of id, e.g. `storage variant`.
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The id that was given.
-    pub given: String,
+    pub(crate) given: String,
     /// The valid ids, comma separated.
-    pub valid: String,
+    pub(crate) valid: String,
 }
 
 /// A closed set of values with stable string ids, used in test names,
@@ -90,7 +90,7 @@ pub(crate) use named_id_traits;
 
 /// Serde for [`NamedId`] types as their id string (the shared macro only
 /// derives `Serialize`; the report also reads cells back).
-pub mod named_id {
+pub(crate) mod named_id {
     use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
 
     use super::NamedId;
@@ -99,7 +99,7 @@ pub mod named_id {
     ///
     /// # Errors
     /// Whatever the serializer returns.
-    pub fn serialize<S: Serializer, T: NamedId>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer, T: NamedId>(v: &T, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(v.id())
     }
 
@@ -107,7 +107,7 @@ pub mod named_id {
     ///
     /// # Errors
     /// When the string is not an id of `T`.
-    pub fn deserialize<'de, D: Deserializer<'de>, T: NamedId>(d: D) -> Result<T, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: NamedId>(d: D) -> Result<T, D::Error> {
         let s = String::deserialize(d)?;
         T::parse_id(&s).map_err(D::Error::custom)
     }

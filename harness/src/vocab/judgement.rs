@@ -36,7 +36,7 @@ pub enum PartKind {
 
 impl PartKind {
     /// The name the table, the report and the JSON use.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Blocks => "blocks",
             Self::HeadWal => "head/wal",
@@ -59,16 +59,16 @@ impl fmt::Display for PartKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
     /// Which part.
-    pub kind: PartKind,
+    pub(crate) kind: PartKind,
     /// Which one, where an app has several of the kind: a Grafana object's
     /// uid, the directory of grafana.db.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
+    pub(crate) object: Option<String>,
     /// The before snapshot already lacked it: the seed never took, so its
     /// absence after is no evidence that the disruption lost it (and a
     /// negative control must not pass on it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub missing_before: bool,
+    pub(crate) missing_before: bool,
     /// What is gone or what differs, in one line (counts, before -> after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
@@ -76,7 +76,7 @@ pub struct Part {
 
 impl Part {
     /// The part `kind`, with nothing more known yet.
-    pub fn new(kind: PartKind) -> Self {
+    pub(crate) fn new(kind: PartKind) -> Self {
         Self {
             kind,
             object: None,
@@ -94,7 +94,7 @@ impl Part {
     }
 
     /// Marked as already missing before the disruption.
-    pub fn missing_before(self) -> Self {
+    pub(crate) fn missing_before(self) -> Self {
         Self {
             missing_before: true,
             ..self
@@ -102,13 +102,13 @@ impl Part {
     }
 
     /// With `evidence` (added to what is there, `; `-separated).
-    pub fn with_evidence(mut self, evidence: impl Into<String>) -> Self {
+    pub(crate) fn with_evidence(mut self, evidence: impl Into<String>) -> Self {
         self.add_evidence(evidence);
         self
     }
 
     /// Add `evidence` to what the part already says.
-    pub fn add_evidence(&mut self, evidence: impl Into<String>) {
+    pub(crate) fn add_evidence(&mut self, evidence: impl Into<String>) {
         let evidence = evidence.into();
         self.evidence = Some(match self.evidence.take() {
             Some(had) => format!("{had}; {evidence}"),
@@ -138,7 +138,7 @@ impl fmt::Display for Part {
 }
 
 /// `parts` shown in one line, comma-separated.
-pub fn show_parts(parts: &[Part]) -> String {
+pub(crate) fn show_parts(parts: &[Part]) -> String {
     parts
         .iter()
         .map(Part::to_string)
@@ -167,7 +167,7 @@ pub enum Verdict {
 impl Verdict {
     /// Lost when anything is lost (a change alongside is the lesser news),
     /// else Changed when anything differs, else Survived.
-    pub fn of(lost: Vec<Part>, changed: Vec<Part>) -> Self {
+    pub(crate) fn of(lost: Vec<Part>, changed: Vec<Part>) -> Self {
         if !lost.is_empty() {
             Self::Lost { parts: lost }
         } else if !changed.is_empty() {

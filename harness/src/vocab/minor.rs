@@ -3,11 +3,11 @@
 /// Text that is not a Kubernetes minor; the caller says which setting held it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a Kubernetes minor such as 1.35")]
-pub struct BadMinor(pub String);
+pub(crate) struct BadMinor(pub String);
 
 /// A Kubernetes minor version such as `1.35`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Minor(pub u32);
+pub(crate) struct Minor(pub u32);
 
 impl std::fmt::Display for Minor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

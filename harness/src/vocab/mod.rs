@@ -13,12 +13,13 @@ mod provider;
 mod reason;
 mod variant;
 
-pub use app::App;
+pub(crate) use app::App;
 pub use cell::Cell;
 pub use disruption::Disruption;
-pub use id::{NamedId, UnknownId, named_id};
-pub use judgement::{Judgement, Part, PartKind, Verdict, show_parts};
-pub use minor::{BadMinor, Minor};
+pub use id::{NamedId, UnknownId};
+pub(crate) use judgement::show_parts;
+pub use judgement::{Judgement, Part, PartKind, Verdict};
+pub(crate) use minor::Minor;
 pub use provider::Provider;
 pub use reason::Reason;
 pub use variant::Variant;

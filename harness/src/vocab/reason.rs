@@ -47,7 +47,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in display order.
-    pub const ALL: &'static [Self] = &[
+    #[cfg(test)]
+    pub(crate) const ALL: &'static [Self] = &[
         Self::MultiAttach,
         Self::NodeAffinityConflict,
         Self::RwopRejected,
@@ -66,7 +67,7 @@ impl Reason {
     ];
 
     /// The stable kebab-case id used in JSON and reports.
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Self::MultiAttach => "multi-attach",
             Self::NodeAffinityConflict => "node-affinity-conflict",
@@ -90,7 +91,7 @@ impl Reason {
     /// reason seen for the same object explains them (see
     /// `timeline::classify`), and the table only predicts them when nothing
     /// more specific can be known.
-    pub fn is_generic(self) -> bool {
+    pub(crate) fn is_generic(self) -> bool {
         matches!(
             self,
             Self::CrashLoop
@@ -103,7 +104,7 @@ impl Reason {
     /// The most telling reason of a set: the one a person should read first.
     /// Specific before generic; among generic ones, the stuck rollout last
     /// (it says that something blocked, never what).
-    pub fn headline(reasons: &[Reason]) -> Option<Reason> {
+    pub(crate) fn headline(reasons: &[Reason]) -> Option<Reason> {
         let rank = |r: &Reason| match r {
             Self::ProgressDeadlineExceeded => 3,
             r if r.is_generic() => 2,

@@ -66,22 +66,14 @@ named_id_traits!(Variant);
 
 impl Variant {
     /// Whether the variant's volumes are served by the harness's NFS server.
-    pub fn uses_nfs(self) -> bool {
+    pub(crate) fn uses_nfs(self) -> bool {
         matches!(self, Self::NfsStatic | Self::NfsDynamic)
     }
 
     /// Whether the variant's volumes are the project's attachable CSI
     /// driver's (they need its addon and the cluster's shared image dir).
-    pub fn uses_attachable_csi(self) -> bool {
+    pub(crate) fn uses_attachable_csi(self) -> bool {
         self == Self::CsiRwo
-    }
-
-    /// Whether the data lives in a directory on one node (and so is pinned to it).
-    pub fn is_node_local(self) -> bool {
-        matches!(
-            self,
-            Self::HostPath | Self::LocalPv | Self::DefaultClass | Self::Statefulset | Self::Rwop
-        )
     }
 }
 
