@@ -16,14 +16,9 @@ use crate::prometheus;
 use crate::vocab::App;
 use crate::{grafana, manifest};
 
-/// How the workload is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// apps/v1 Deployment.
-    Deployment,
-    /// apps/v1 StatefulSet (the statefulset variant's Prometheus).
-    StatefulSet,
-}
+/// How the workload is run (defined with the rendered objects it is read
+/// from: `manifest::Kind`).
+pub use crate::manifest::Kind;
 
 /// One of the two workloads, as the manifests name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

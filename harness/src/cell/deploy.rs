@@ -95,10 +95,7 @@ impl Pipeline<'_> {
         let replicas = usize::try_from(rendered.prometheus().replicas()).unwrap_or(1);
         self.wait_ready(replicas).await?;
         Ok(Deployed {
-            prom_kind: match rendered.prometheus() {
-                manifest::Workload::StatefulSet(_) => Kind::StatefulSet,
-                manifest::Workload::Deployment(_) => Kind::Deployment,
-            },
+            prom_kind: rendered.prometheus().kind(),
             prom_replicas: replicas,
             history,
             password,

@@ -57,5 +57,8 @@ pub(crate) use names::{GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET};
 pub(crate) use object::Object;
 pub use params::Params;
 pub use render::render;
+pub use rendered::Kind;
+pub(crate) use rendered::Manifest;
 pub use rendered::Rendered;
-pub(crate) use rendered::{Manifest, Workload};
+#[cfg(test)]
+pub(crate) use rendered::RenderedWorkload;

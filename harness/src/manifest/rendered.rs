@@ -53,23 +53,33 @@ impl Manifest {
     }
 }
 
-/// The Prometheus workload: a Deployment in most variants, a StatefulSet in
-/// `statefulset`.
+/// How a workload is run: the one home of this fact (the cell's stages and
+/// the disruptions take it from here, through `workload::Kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet (the statefulset variant's Prometheus).
+    StatefulSet,
+}
+
+/// The rendered Prometheus workload object: a Deployment in most variants,
+/// a StatefulSet in `statefulset`. (The workload's static facts, its name,
+/// container, port and data dir, are `workload::Workload`.)
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Workload<'a> {
+pub(crate) enum RenderedWorkload<'a> {
     /// A Deployment.
     Deployment(&'a Deployment),
     /// A StatefulSet.
     StatefulSet(&'a StatefulSet),
 }
 
-impl<'a> Workload<'a> {
-    /// `Deployment` or `StatefulSet`.
-    #[cfg(test)]
-    pub(crate) fn kind(&self) -> &'static str {
+impl<'a> RenderedWorkload<'a> {
+    /// How it is run.
+    pub(crate) fn kind(&self) -> Kind {
         match self {
-            Self::Deployment(_) => "Deployment",
-            Self::StatefulSet(_) => "StatefulSet",
+            Self::Deployment(_) => Kind::Deployment,
+            Self::StatefulSet(_) => Kind::StatefulSet,
         }
     }
 
@@ -175,10 +185,10 @@ impl Rendered {
     }
 
     /// The Prometheus workload.
-    pub(crate) fn prometheus(&self) -> Workload<'_> {
+    pub(crate) fn prometheus(&self) -> RenderedWorkload<'_> {
         match &self.objects[self.prometheus].object {
-            Object::StatefulSet(s) => Workload::StatefulSet(s),
-            Object::Deployment(d) => Workload::Deployment(d),
+            Object::StatefulSet(s) => RenderedWorkload::StatefulSet(s),
+            Object::Deployment(d) => RenderedWorkload::Deployment(d),
             other => unreachable!("render() picked {} as the Prometheus workload", other.id()),
         }
     }
@@ -201,11 +211,11 @@ impl Rendered {
     /// The Grafana pod spec.
     #[cfg(test)]
     pub(crate) fn grafana_pod_spec(&self) -> &PodSpec {
-        Workload::Deployment(self.grafana()).pod_spec()
+        RenderedWorkload::Deployment(self.grafana()).pod_spec()
     }
 
     /// The claims the variant creates directly (a StatefulSet's per-replica
-    /// claims are in [`Workload::volume_claim_templates`]).
+    /// claims are in [`RenderedWorkload::volume_claim_templates`]).
     #[cfg(test)]
     pub(crate) fn pvcs(&self) -> Vec<&PersistentVolumeClaim> {
         self.objects

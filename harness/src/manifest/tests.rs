@@ -469,7 +469,7 @@ fn statefulset_has_two_spread_replicas_with_their_own_claims() {
     let w = r.prometheus();
     assert_eq!(
         (w.kind(), w.name(), w.replicas()),
-        ("StatefulSet", PROMETHEUS, 2)
+        (Kind::StatefulSet, PROMETHEUS, 2)
     );
     assert!(
         r.find("Deployment", PROMETHEUS).is_none(),
@@ -494,7 +494,7 @@ fn statefulset_has_two_spread_replicas_with_their_own_claims() {
             .flatten()
             .any(|c| c.name == "chown-data")
     );
-    let Workload::StatefulSet(s) = w else {
+    let RenderedWorkload::StatefulSet(s) = w else {
         panic!("not a StatefulSet")
     };
     let service = s
