@@ -125,6 +125,33 @@ mod tests {
         (out.status.success(), said.trim().to_owned())
     }
 
+    /// A data dir whose `wal/` holds `segments` (name, bytes).
+    fn data_dir(segments: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let wal = dir.path().join("wal");
+        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
+        for (name, bytes) in segments {
+            std::fs::write(wal.join(name), bytes).unwrap_or_else(|e| panic!("{e}"));
+        }
+        dir
+    }
+
+    /// The size of `dir`'s WAL segment `name`.
+    fn size(dir: &tempfile::TempDir, name: &str) -> Option<u64> {
+        std::fs::metadata(dir.path().join("wal").join(name))
+            .map(|m| m.len())
+            .ok()
+    }
+
+    /// The cut script's outcome on `dir` for a mark at `end` of `segment`.
+    fn cut(dir: &tempfile::TempDir, segment: &str, end: u64) -> (bool, String) {
+        let mark = WalMark {
+            segment: segment.into(),
+            end,
+        };
+        run(&cut_after_mark_script(&dir.path().to_string_lossy(), &mark))
+    }
+
     /// A segment as a graceful stop leaves it: `records` bytes of earlier
     /// records, padding up to `at`, one record of type 1 with a 40-byte
     /// payload there, then zeros to the end of the page.
@@ -139,12 +166,9 @@ mod tests {
 
     #[test]
     fn the_mark_reads_the_newest_segment_and_its_size() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let wal = dir.path().join("wal");
-        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(wal.join("00000000"), [1u8; 10]).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(wal.join("00000001"), [1u8; 1000]).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir(wal.join("checkpoint.00000000")).unwrap_or_else(|e| panic!("{e}"));
+        let dir = data_dir(&[("00000000", &[1u8; 10]), ("00000001", &[1u8; 1000])]);
+        std::fs::create_dir(dir.path().join("wal/checkpoint.00000000"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let (ok, said) = run(&mark_script(&dir.path().to_string_lossy()));
         assert!(ok, "{said}");
         assert_eq!(
@@ -171,42 +195,23 @@ mod tests {
     /// header, and half of its payload: 1000 + 7 + 20 bytes.
     #[test]
     fn the_cut_tears_the_first_record_after_the_mark() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let wal = dir.path().join("wal");
-        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(wal.join("00000001"), segment_with_record_at(1000, 1000))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mark = WalMark {
-            segment: "00000001".into(),
-            end: 1000,
-        };
-        let (ok, said) = run(&cut_after_mark_script(&dir.path().to_string_lossy(), &mark));
+        let dir = data_dir(&[("00000001", &segment_with_record_at(1000, 1000))]);
+        let (ok, said) = cut(&dir, "00000001", 1000);
         assert!(ok, "{said}");
         assert_eq!(
             said,
             "segment 00000001: 32768 bytes, marked at 1000, first record after it at 1000 \
              (type 1, 40 bytes) -> 1027 bytes (wal before: 00000001=32768 )"
         );
-        let len = std::fs::metadata(wal.join("00000001"))
-            .map(|m| m.len())
-            .ok();
-        assert_eq!(len, Some(1027));
+        assert_eq!(size(&dir, "00000001"), Some(1027));
     }
 
     /// A mark within 7 bytes of a page's end is followed by padding; the
     /// first record after it starts the next page.
     #[test]
     fn a_mark_before_page_padding_tears_the_next_page_s_first_record() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let wal = dir.path().join("wal");
-        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(wal.join("00000002"), segment_with_record_at(32765, 32768))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mark = WalMark {
-            segment: "00000002".into(),
-            end: 32765,
-        };
-        let (ok, said) = run(&cut_after_mark_script(&dir.path().to_string_lossy(), &mark));
+        let dir = data_dir(&[("00000002", &segment_with_record_at(32765, 32768))]);
+        let (ok, said) = cut(&dir, "00000002", 32765);
         assert!(ok, "{said}");
         assert!(
             said.contains("first record after it at 32768 (type 1, 40 bytes) -> 32795 bytes"),
@@ -218,30 +223,23 @@ mod tests {
     /// (a cell that lost nothing must not be judged as if it had been cut).
     #[test]
     fn the_cut_refuses_when_nothing_follows_the_mark_or_the_segment_is_gone() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let wal = dir.path().join("wal");
-        std::fs::create_dir(&wal).unwrap_or_else(|e| panic!("{e}"));
         let mut padded = vec![7u8; 1000];
         padded.resize(65536, 0);
-        std::fs::write(wal.join("00000001"), padded).unwrap_or_else(|e| panic!("{e}"));
-        let at = |segment: &str| WalMark {
-            segment: segment.into(),
-            end: 1000,
-        };
-        let d = dir.path().to_string_lossy();
-        let (ok, said) = run(&cut_after_mark_script(&d, &at("00000001")));
+        let dir = data_dir(&[("00000001", &padded)]);
+        let (ok, said) = cut(&dir, "00000001", 1000);
         assert!(
             !ok && said.contains("nothing was written after it"),
             "{said}"
         );
-        let (ok, said) = run(&cut_after_mark_script(&d, &at("00000003")));
+        let (ok, said) = cut(&dir, "00000003", 1000);
         assert!(
             !ok && said.contains("00000003 (marked before the disruption) is gone"),
             "{said}"
         );
-        let len = std::fs::metadata(wal.join("00000001"))
-            .map(|m| m.len())
-            .ok();
-        assert_eq!(len, Some(65536), "a refused cut leaves the segment alone");
+        assert_eq!(
+            size(&dir, "00000001"),
+            Some(65536),
+            "a refused cut leaves the segment alone"
+        );
     }
 }
