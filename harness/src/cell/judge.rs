@@ -60,6 +60,11 @@ pub(super) fn findings_by_app(t: &Timeline, logs: &[PodLog]) -> Vec<(Option<App>
     out
 }
 
+/// Every finding of [`findings_by_app`], in one list (the report's).
+pub(super) fn all_findings(by_app: Vec<(Option<App>, Vec<Finding>)>) -> Vec<Finding> {
+    by_app.into_iter().flat_map(|(_, f)| f).collect()
+}
+
 /// The distinct reasons of `app`'s findings, sorted.
 fn reasons_of(by_app: &[(Option<App>, Vec<Finding>)], app: App) -> Vec<Reason> {
     let mut r: Vec<Reason> = by_app
@@ -124,7 +129,7 @@ impl Pipeline<'_> {
             prometheus,
             grafana,
             timeline,
-            findings: by_app.into_iter().flat_map(|(_, f)| f).collect(),
+            findings: all_findings(by_app),
         })
     }
 

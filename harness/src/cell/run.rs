@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::artifacts::artifacts;
-use super::judge::{Judged, findings_by_app};
+use super::judge::{Judged, all_findings, findings_by_app};
 use super::pipeline::{CELL_TIMEOUT, Pipeline};
 use super::verdict;
 use crate::cluster::ClusterGuard;
@@ -60,12 +60,7 @@ pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> CellRes
             };
             let findings = timeline
                 .as_ref()
-                .map(|t| {
-                    findings_by_app(t, &[])
-                        .into_iter()
-                        .flat_map(|(_, f)| f)
-                        .collect()
-                })
+                .map(|t| all_findings(findings_by_app(t, &[])))
                 .unwrap_or_default();
             (
                 verdict::failed(cell, version.as_deref(), chain(&e)),

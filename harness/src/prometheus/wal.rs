@@ -58,7 +58,7 @@ impl WalMark {
 
 /// The shell that prints the newest WAL segment under `dir` and its size
 /// (busybox and GNU tools alike: the image's own shell runs it).
-pub fn mark_script(dir: &str) -> String {
+fn mark_script(dir: &str) -> String {
     format!(
         r#"set -e
 cd '{dir}/wal'
