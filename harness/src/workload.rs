@@ -57,7 +57,7 @@ pub(crate) const GRAFANA: Workload = Workload {
 impl Workload {
     /// The label selector of its pods.
     pub(crate) fn selector(&self) -> String {
-        format!("{}={}", manifest::APP_NAME_LABEL, self.app)
+        format!("{}={}", manifest::APP_NAME_LABEL, self.name)
     }
 }
 

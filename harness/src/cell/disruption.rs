@@ -8,7 +8,7 @@ use super::pipeline::Pipeline;
 use super::settle::{Settled, mark_recovery, settle};
 use crate::disrupt::{self, Applied, NodeOps, Restartable, Target};
 use crate::error::{Result, chain};
-use crate::prometheus::WalMark;
+use crate::prometheus::{PrometheusProbe, WalMark};
 use crate::timeline::Mark;
 use crate::vocab::{App, Disruption, Provider};
 use crate::workload::{GRAFANA, Kind, PROMETHEUS, Workload};
@@ -32,7 +32,13 @@ pub(super) struct SettledApps {
 
 impl Pipeline<'_> {
     /// What a disruption acts on: one app's workload in this cell.
-    fn target<'s>(&'s self, w: Workload, kind: Kind, wal_mark: Option<&'s WalMark>) -> Target<'s> {
+    fn target<'s>(
+        &'s self,
+        w: Workload,
+        kind: Kind,
+        wal_mark: Option<&'s WalMark>,
+        prometheus: Option<&'s PrometheusProbe<'s>>,
+    ) -> Target<'s> {
         let images = self.res.images();
         Target {
             client: self.client().clone(),
@@ -49,6 +55,8 @@ impl Pipeline<'_> {
                 App::Grafana => &images.grafana,
             }),
             wal_mark,
+            prometheus,
+            progress: Some(self.progress),
         }
     }
 
@@ -58,7 +66,7 @@ impl Pipeline<'_> {
     /// Grafana is a bystander that is affected only when it shares them;
     /// one done to Prometheus's data alone leaves Grafana be).
     pub(super) async fn disrupt(
-        &self,
+        &mut self,
         deployed: &Deployed,
         before: &mut Before,
     ) -> Result<Disrupted> {
@@ -71,8 +79,21 @@ impl Pipeline<'_> {
         };
         self.top_up_head(before).await?;
         self.progress.step(format!("disrupting: {d}"));
-        let prom = self.target(PROMETHEUS, deployed.prom_kind, wal_mark.as_ref());
-        let graf = self.target(GRAFANA, Kind::Deployment, None);
+        // volume-full writes to the running Prometheus while its volume is full.
+        let connected = match d {
+            Disruption::VolumeFull => Some(self.connect(&before.prom_pod, &PROMETHEUS).await?),
+            _ => None,
+        };
+        let probe = connected
+            .as_ref()
+            .map(|(exec, fwd)| PrometheusProbe::new(fwd.url(), exec));
+        let prom = self.target(
+            PROMETHEUS,
+            deployed.prom_kind,
+            wal_mark.as_ref(),
+            probe.as_ref(),
+        );
+        let graf = self.target(GRAFANA, Kind::Deployment, None, None);
         let prometheus = disrupt::apply(d, &prom).await?;
         let grafana = match (self.runs_grafana(), d.is_node_level(), d.prometheus_only()) {
             (false, _, _) => Ok(None),
@@ -97,6 +118,7 @@ impl Pipeline<'_> {
                 return Err(e);
             }
         };
+        self.figures = prometheus.figures.clone();
         for step in prometheus
             .steps
             .iter()
@@ -142,13 +164,16 @@ impl Pipeline<'_> {
         let settled_in = Instant::now().duration_since(p.at);
         if let Some(w) = watcher {
             w.mark(p.at, Mark::Disruption, p.disruption.to_string());
+            for (at, step) in &p.marks {
+                w.mark(*at, Mark::Step, step.clone());
+            }
             mark_recovery(w, PROMETHEUS.app, p, &prometheus);
             if let (Some(a), Some(s)) = (&disrupted.grafana, &grafana) {
                 mark_recovery(w, GRAFANA.app, a, s);
             }
         }
         let restored =
-            disrupt::restore(p, &self.target(PROMETHEUS, deployed.prom_kind, None)).await;
+            disrupt::restore(p, &self.target(PROMETHEUS, deployed.prom_kind, None, None)).await;
         self.timings.settle = Some(settled_in.as_secs_f64());
         self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + settled_in.as_secs_f64());
         if let Settled::Recovered {

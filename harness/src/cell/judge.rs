@@ -10,14 +10,14 @@ use super::disruption::{Disrupted, SettledApps};
 use super::pipeline::{GRAFANA_AFTER_TIMEOUT, Pipeline};
 use super::placement;
 use super::settle::Settled;
-use crate::disrupt::Applied;
+use crate::disrupt::{Applied, RESTORED_PROMETHEUS};
 use crate::error::{Error, Result, chain};
 use crate::expect::{Observation, Observed};
 use crate::grafana::{self, GrafanaClient};
 use crate::prometheus::{self as prom, PrometheusProbe};
 use crate::timeline::{self, Finding, PodLog, Timeline};
-use crate::vocab::{App, Disruption, Judgement, Reason};
-use crate::workload::{self, GRAFANA, Kind, PROMETHEUS};
+use crate::vocab::{App, Disruption, Judgement, Reason, Verdict};
+use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
 
 /// What a cell saw, and the judgements it rests on: the judge stage's
 /// value, from which the cell's verdict is decided (verdict.rs).
@@ -25,6 +25,9 @@ pub(super) struct Judged {
     pub(super) observation: Observation,
     /// `None` when no Prometheus pod became Ready to read from.
     pub(super) prometheus: Option<Judgement>,
+    /// After snapshot-restore, whether the original Prometheus (not the
+    /// judged copy) read back whole: a check beside the table's.
+    pub(super) original: std::result::Result<(), String>,
     /// `None` when Grafana was not run or no pod became Ready.
     pub(super) grafana: Option<Judgement>,
     /// The namespace's timeline from before the disruption to now.
@@ -92,6 +95,10 @@ impl Pipeline<'_> {
         let prometheus = self
             .judge_prometheus(before, &settled.prometheus, p, deployed.prom_kind)
             .await;
+        let (prometheus, original) = match &p.restored_pod {
+            Some(pod) => self.judge_restored(before, pod, prometheus, p).await,
+            None => (prometheus, Ok(())),
+        };
         let grafana = match (&settled.grafana, &disrupted.grafana) {
             (Some(s), Some(a)) => self.judge_grafana(deployed, before, s, a).await,
             _ => None,
@@ -107,8 +114,14 @@ impl Pipeline<'_> {
         let logs = timeline::collect_logs(self.client(), &self.ns, &timeline).await;
         let by_app = findings_by_app(&timeline, &logs);
         let d = self.cell.disruption;
+        let refused = p.refused;
         let reasons = |app: App| {
             let mut r = reasons_of(&by_app, app);
+            // A refusal before the volume was touched is the disruption's
+            // own answer (an API error), not on the timeline.
+            if let (App::Prometheus, Some(why)) = (app, refused) {
+                r.push(why);
+            }
             if d.unblocks() {
                 // The deadline this cell provokes on purpose is its
                 // precondition (it stays in the findings), not its outcome:
@@ -127,6 +140,7 @@ impl Pipeline<'_> {
         Ok(Judged {
             observation,
             prometheus,
+            original,
             grafana,
             timeline,
             findings: all_findings(by_app),
@@ -176,8 +190,20 @@ impl Pipeline<'_> {
             }
             Kind::Deployment => settled.serving_pod()?,
         };
+        self.judge_prometheus_pod(before, pod, &PROMETHEUS, applied)
+            .await
+    }
+
+    /// Judge the Prometheus in `pod` (of workload `w`) against `before`.
+    async fn judge_prometheus_pod(
+        &self,
+        before: &Before,
+        pod: &str,
+        w: &Workload,
+        applied: &Applied,
+    ) -> Option<Judgement> {
         let result: Result<Judgement> = async {
-            let (exec, fwd) = self.connect(pod, &PROMETHEUS).await?;
+            let (exec, fwd) = self.connect(pod, w).await?;
             let probe = PrometheusProbe::new(fwd.url(), &exec);
             let recovery = probe.wait_ready(applied.at).await?;
             if applied.disruption == Disruption::NfsRestart {
@@ -192,9 +218,40 @@ impl Pipeline<'_> {
         result
             .inspect_err(|e| {
                 self.progress
-                    .step(format!("prometheus could not be judged: {}", chain(e)))
+                    .step(format!("{} could not be judged: {}", w.name, chain(e)))
             })
             .ok()
+    }
+
+    /// After snapshot-restore: judge the copy on the restored claim (the
+    /// cell's Prometheus judgement) and keep the original's as a check of
+    /// its own: `Err` says how the original did not read back whole.
+    async fn judge_restored(
+        &mut self,
+        before: &Before,
+        restored_pod: &str,
+        original: Option<Judgement>,
+        applied: &Applied,
+    ) -> (Option<Judgement>, std::result::Result<(), String>) {
+        let restored = self
+            .judge_prometheus_pod(before, restored_pod, &RESTORED_PROMETHEUS, applied)
+            .await;
+        let said = original.as_ref().map_or_else(
+            || "not judged: no Ready pod to read from".to_owned(),
+            |j| j.verdict.to_string(),
+        );
+        self.figures.original_after_snapshot = Some(said.clone());
+        self.progress.step(format!(
+            "the original Prometheus after the snapshot: {said}"
+        ));
+        let whole = match original.map(|j| j.verdict) {
+            Some(Verdict::Survived) => Ok(()),
+            _ => Err(format!(
+                "the original Prometheus did not read back whole after its volume was \
+                 snapshotted: {said}"
+            )),
+        };
+        (restored, whole)
     }
 
     async fn judge_grafana(

@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use crate::report::Timings;
 use crate::resources::Resources;
 use crate::timeline::TimelineHandle;
-use crate::vocab::{App, Cell};
+use crate::vocab::{App, Cell, VolumeFigures};
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).
@@ -45,6 +45,8 @@ pub(super) struct Pipeline<'a> {
     /// judgement stops it (or the end of a cell that failed).
     pub(super) watcher: Option<TimelineHandle>,
     pub(super) timings: Timings,
+    /// What a volume-life disruption measured, once it ran.
+    pub(super) figures: VolumeFigures,
 }
 
 impl<'a> Pipeline<'a> {
@@ -65,6 +67,7 @@ impl<'a> Pipeline<'a> {
             applied: Vec::new(),
             watcher: None,
             timings: Timings::default(),
+            figures: VolumeFigures::default(),
         }
     }
 }

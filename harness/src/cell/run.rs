@@ -47,6 +47,7 @@ pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> CellRes
                 j.observation,
                 j.prometheus.as_ref(),
                 j.grafana.as_ref(),
+                j.original,
             ),
             Some(j.timeline),
             j.findings,
@@ -138,6 +139,7 @@ impl Pipeline<'_> {
         // The steps last: artifacts and cleanup say what they did too.
         let mut result = result
             .with_timings(self.timings.clone())
+            .with_volume(std::mem::take(&mut self.figures))
             .with_steps(self.progress);
         if let Err(e) = self.res.report.record(&result) {
             let failure = format!(

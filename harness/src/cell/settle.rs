@@ -330,7 +330,12 @@ pub(super) fn recovered_pod<'p>(
                         && workload::restarts(p, w.container) > a.restarts_before
                 })
         }
-        Disruption::NfsRestart => ready.len() == replicas,
+        // The pod keeps running (an emptyDir past its limit is evicted
+        // before the disruption returns, so only its replacement is Ready).
+        Disruption::NfsRestart
+        | Disruption::VolumeFull
+        | Disruption::SnapshotRestore
+        | Disruption::VolumeExpand => ready.len() == replicas,
         Disruption::RolloutRestart
         | Disruption::RolloutRecreate
         | Disruption::RolloutOtherNode

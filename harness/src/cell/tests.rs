@@ -417,10 +417,10 @@ mod verdict_and_findings {
             prometheus: Observed::new(Some(&p), vec![], true),
             grafana: Observed::not_run("E2E_APPS=prometheus"),
         };
-        let r = crate::cell::judged(cell, false, Some("1.35"), obs(), Some(&p), None);
+        let r = crate::cell::judged(cell, false, Some("1.35"), obs(), Some(&p), None, Ok(()));
         assert_eq!(r.status, Status::Passed);
         assert_eq!(r.recovery_seconds, Some(3.0));
-        let r = crate::cell::judged(cell, true, Some("1.35"), obs(), Some(&p), None);
+        let r = crate::cell::judged(cell, true, Some("1.35"), obs(), Some(&p), None, Ok(()));
         let failure = r.status.failure().unwrap_or_default().to_owned();
         assert!(
             failure.contains("prometheus: expected survives"),

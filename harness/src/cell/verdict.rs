@@ -14,8 +14,9 @@ pub(super) fn expectation(cell: Cell, opposite: bool) -> Expectation {
 }
 
 /// The result of a cell that judged: passed when what it saw is what the
-/// table expects, failed with the mismatch otherwise; `prometheus` and
-/// `grafana` are the judgements the observation rests on.
+/// table expects and the check `beside` it held, failed with the mismatch
+/// (or the check's failure) otherwise; `prometheus` and `grafana` are the
+/// judgements the observation rests on.
 pub fn judged(
     cell: Cell,
     opposite: bool,
@@ -23,12 +24,17 @@ pub fn judged(
     observation: Observation,
     prometheus: Option<&Judgement>,
     grafana: Option<&Judgement>,
+    beside: std::result::Result<(), String>,
 ) -> CellResult {
     let expected = expectation(cell, opposite);
-    let status = match expect::matches(&expected, &observation) {
-        Ok(()) => Status::Passed,
-        Err(m) => Status::Failed {
+    let status = match (expect::matches(&expected, &observation), beside) {
+        (Ok(()), Ok(())) => Status::Passed,
+        (Err(m), Ok(())) => Status::Failed {
             failure: m.to_string(),
+        },
+        (Ok(()), Err(b)) => Status::Failed { failure: b },
+        (Err(m), Err(b)) => Status::Failed {
+            failure: format!("{m}; and {b}"),
         },
     };
     let checks = Checks {

@@ -136,7 +136,7 @@ fn pod_name(pod: &Pod) -> &str {
 }
 
 /// The workload's desired replicas.
-async fn replicas(t: &Target<'_>) -> Result<i32> {
+pub(super) async fn replicas(t: &Target<'_>) -> Result<i32> {
     let name = t.workload.name;
     let action = || format!("get {}/{name}", t.namespace);
     let replicas = match t.kind {

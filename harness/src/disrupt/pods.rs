@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 
 use super::target::{Applied, Target, delete_pod, need_nodes, unscheduled};
-use super::{data, rollout};
+use super::{data, expand, rollout, snapshot, volume};
 use crate::cluster::node;
 use crate::error::{Error, Result};
 use crate::vocab::Disruption;
@@ -62,6 +62,9 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
         Disruption::NfsRestart => nfs_restart(t, &mut a).await?,
         Disruption::ImageUpgrade => rollout::image_upgrade(t, &mut a, pod).await?,
         Disruption::WalTailTorn => data::wal_tail_torn(t, &mut a, pod).await?,
+        Disruption::VolumeFull => volume::volume_full(t, &mut a, pod).await?,
+        Disruption::SnapshotRestore => snapshot::snapshot_restore(t, &mut a, pod).await?,
+        Disruption::VolumeExpand => expand::volume_expand(t, &mut a, pod).await?,
     }
     Ok(a)
 }

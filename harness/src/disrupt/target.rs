@@ -4,14 +4,14 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams};
 use kube::{Client, ResourceExt as _};
 
 use crate::cmd::Output;
 use crate::error::{Error, Result};
-use crate::prometheus::WalMark;
-use crate::vocab::Disruption;
+use crate::prometheus::{PrometheusProbe, WalMark};
+use crate::vocab::{Disruption, VolumeFigures};
 use crate::workload::{self, Kind, Workload};
 
 /// Operations on cluster nodes a disruption needs; the cluster guard
@@ -68,6 +68,20 @@ pub struct Target<'a> {
     /// Where Prometheus's WAL ended right before the head's top-up, for
     /// wal-tail-torn (which tears the first record after it).
     pub wal_mark: Option<&'a WalMark>,
+    /// The running Prometheus's API, for volume-full, which writes to it
+    /// while the volume is full and counts what it refused.
+    pub prometheus: Option<&'a PrometheusProbe<'a>>,
+    /// Where a disruption that takes minutes says what it waits for.
+    pub progress: Option<&'a crate::progress::Progress>,
+}
+
+impl Target<'_> {
+    /// Say what the disruption waits for now (progress on long steps).
+    pub(super) fn say(&self, line: impl std::fmt::Display) {
+        if let Some(p) = self.progress {
+            p.step(format!("{}: {line}", self.workload.name));
+        }
+    }
 }
 
 /// What was done, for the wait that follows and for the report.
@@ -92,6 +106,20 @@ pub struct Applied {
     pub restarts_before: i32,
     /// What the harness did, step by step, for the report.
     pub steps: Vec<String>,
+    /// The steps of a disruption that takes a while (the volume full, the
+    /// space freed, the snapshot ready...), for the timeline's picture.
+    pub marks: Vec<(Instant, String)>,
+    /// What a volume-life disruption measured (empty for the others).
+    pub figures: VolumeFigures,
+    /// The filler volume-full wrote and has not freed yet (a path in
+    /// `old_pod`).
+    pub(super) filler: Option<String>,
+    /// The second Prometheus snapshot-restore started on the restored
+    /// claim, to be judged as the disruption's outcome.
+    pub restored_pod: Option<String>,
+    /// Who refused the disruption before it touched the volume (the API
+    /// server refusing to resize a claim), as the reason the cell reports.
+    pub refused: Option<crate::vocab::Reason>,
     /// Nodes cordoned, stopped or tainted, to put back by [`super::restore`].
     pub(super) cordoned: Option<String>,
     pub(super) stopped: Option<String>,
@@ -118,6 +146,11 @@ impl Applied {
             node: workload::node_of(pod),
             restarts_before: workload::restarts(pod, t.workload.container),
             steps: Vec::new(),
+            marks: Vec::new(),
+            figures: VolumeFigures::default(),
+            filler: None,
+            restored_pod: None,
+            refused: None,
             cordoned: None,
             scaled_from: None,
             stopped: None,
@@ -128,10 +161,7 @@ impl Applied {
     /// Whether the disruption replaces the pod (as opposed to restarting a
     /// container in it, or leaving it alone).
     pub fn replaces_pod(&self) -> bool {
-        !matches!(
-            self.disruption,
-            Disruption::ContainerKill | Disruption::NfsRestart
-        )
+        !(self.disruption == Disruption::ContainerKill || self.disruption.keeps_pod())
     }
 }
 
@@ -165,6 +195,35 @@ pub(super) fn need_nodes<'a>(d: Disruption, t: &Target<'a>) -> Result<&'a dyn No
         what: d.to_string(),
         why: "node operations need a cluster the harness owns (kind or k3d)".into(),
     })
+}
+
+/// The claim behind the pod's data volume: its name and the claim as the
+/// API has it now.
+///
+/// # Errors
+/// [`Error::Cannot`] naming what `d` needed when the data volume is no
+/// claim; the API's error.
+pub(super) async fn data_claim(
+    t: &Target<'_>,
+    d: Disruption,
+    pod: &Pod,
+) -> Result<(String, PersistentVolumeClaim)> {
+    let name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .and_then(|vs| vs.iter().find(|v| v.name == crate::manifest::DATA_VOLUME))
+        .and_then(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| c.claim_name.clone())
+        .ok_or_else(|| Error::Cannot {
+            action: format!("apply {d} to pod {}", pod.name_any()),
+            why: format!("its {} volume is not a claim", crate::manifest::DATA_VOLUME),
+        })?;
+    let claim = Api::<PersistentVolumeClaim>::namespaced(t.client.clone(), t.namespace)
+        .get(&name)
+        .await
+        .map_err(|e| Error::kube(format!("get claim {}/{name}", t.namespace), e))?;
+    Ok((name, claim))
 }
 
 pub(super) fn unscheduled(d: Disruption, pod: &str) -> Error {
@@ -204,6 +263,11 @@ pub(crate) mod tests_support {
             node: workload::node_of(pod),
             restarts_before: workload::restarts(pod, "prometheus"),
             steps: Vec::new(),
+            marks: Vec::new(),
+            figures: VolumeFigures::default(),
+            filler: None,
+            restored_pod: None,
+            refused: None,
             cordoned: None,
             stopped: None,
             tainted: None,

@@ -143,6 +143,8 @@ mod contract {
             nfs: None,
             upgrade_image,
             wal_mark: None,
+            prometheus: None,
+            progress: None,
         }
     }
 

@@ -42,6 +42,14 @@ pub(crate) enum Outcome {
         /// Why it cannot run.
         reason: Reason,
     },
+    /// The operation was refused before it touched the volume (the API
+    /// server would not resize a claim whose class does not allow it), with
+    /// `reason` among the reasons seen; a pod serves and every seeded datum
+    /// reads back.
+    Refused {
+        /// Who refused, and why.
+        reason: Reason,
+    },
     /// Any one of these (only where the outcome depends on a backend the
     /// harness cannot know, e.g. the user's custom StorageClass).
     OneOf {
@@ -81,6 +89,7 @@ impl Outcome {
             Self::Lost { what, .. } => format!("lost ({what})"),
             Self::RolloutStuck { reason } => format!("rollout stuck ({reason})"),
             Self::Pending { reason } => format!("pending ({reason})"),
+            Self::Refused { reason } => format!("refused ({reason})"),
             Self::OneOf { outcomes } => {
                 let parts: Vec<String> = outcomes.iter().map(Outcome::label).collect();
                 format!("one of: {}", parts.join(" | "))
@@ -99,6 +108,7 @@ impl Outcome {
             Self::Lost { .. } | Self::Changed { .. } => "✘",
             Self::RolloutStuck { .. } => "⏸",
             Self::Pending { .. } | Self::NotReady { .. } => "⌛",
+            Self::Refused { .. } => "⊘",
             Self::OneOf { .. } => "≈",
             Self::NotApplicable { .. } => "➖",
             Self::NotRun { .. } => "·",
@@ -132,6 +142,11 @@ impl Outcome {
             _ if stuck => Outcome::RolloutStuck {
                 reason: cause.unwrap_or(Reason::ProgressDeadlineExceeded),
             },
+            Some(Verdict::Survived) if reasons.contains(&Reason::ExpansionForbidden) => {
+                Outcome::Refused {
+                    reason: Reason::ExpansionForbidden,
+                }
+            }
             Some(Verdict::Survived) => Outcome::Survives,
             None => match cause {
                 Some(reason) => Outcome::Pending { reason },
@@ -163,6 +178,7 @@ impl Outcome {
             }
             (Self::RolloutStuck { reason }, Self::RolloutStuck { .. }) => reasons.contains(reason),
             (Self::Pending { reason }, Self::Pending { .. }) => reasons.contains(reason),
+            (Self::Refused { reason }, Self::Refused { .. }) => reasons.contains(reason),
             (Self::OneOf { outcomes }, _) => outcomes.iter().any(|o| o.accepts(observed, reasons)),
             _ => false,
         }

@@ -42,9 +42,9 @@ pub fn render_markdown() -> String {
     let _ = writeln!(w, "\n## Legend\n");
     let _ = writeln!(
         w,
-        "✔ survives · ✘ lost · ⏸ rollout stuck · ⌛ pending · ≈ one of several (depends on the \
-         user's backend) · ➖ not applicable (not run). Each matrix entry is Prometheus, then \
-         Grafana.\n"
+        "✔ survives · ✘ lost · ⏸ rollout stuck · ⌛ pending · ⊘ refused (nothing changed) · ≈ \
+         one of several (depends on the user's backend) · ➖ not applicable (not run). Each \
+         matrix entry is Prometheus, then Grafana.\n"
     );
 
     for &p in Provider::ALL {

@@ -158,6 +158,37 @@ pub(super) const EMPTYDIR: Source = doc(
      emptyDir is deleted permanently.",
 );
 
+pub(super) const EMPTYDIR_SIZE_LIMIT: Source = doc(
+    "kubernetes.io: Volumes, emptyDir",
+    "https://kubernetes.io/docs/concepts/storage/volumes/#emptydir",
+    "A size limit can be specified for the default medium, which limits the capacity of the \
+     emptyDir volume.",
+);
+
+pub(super) const SNAPSHOT_NO_CONSISTENCY: Source = doc(
+    "kubernetes.io blog: Kubernetes 1.17 Feature: Kubernetes Volume Snapshot Moves to Beta",
+    "https://kubernetes.io/blog/2019/12/09/kubernetes-1-17-feature-cis-volume-snapshot-beta/",
+    "Please note that the Kubernetes Snapshot API does not provide any consistency guarantees. You \
+     have to prepare your application (pause application, freeze filesystem etc.) before taking the \
+     snapshot for data consistency. ... No snapshot consistency guarantees beyond any guarantees \
+     provided by storage system (e.g. crash consistency).",
+);
+
+pub(super) const SNAPSHOT_RESTORE: Source = doc(
+    "kubernetes.io: Volume Snapshots, provisioning volumes from snapshots",
+    "https://kubernetes.io/docs/concepts/storage/volume-snapshots/#provisioning-volumes-from-snapshots",
+    "You can provision a new volume, pre-populated with data from a snapshot, by using the \
+     dataSource field in the PersistentVolumeClaim object.",
+);
+
+pub(super) const EXPAND_PVC: Source = doc(
+    "kubernetes.io: Persistent Volumes, expanding persistent volume claims",
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#expanding-persistent-volumes-claims",
+    "You can only expand a PVC if its storage class's allowVolumeExpansion field is set to true. \
+     ... (resizing an in-use claim) In this case, you don't need to delete and recreate a Pod or \
+     deployment that is using an existing PVC.",
+);
+
 pub(super) const HOSTPATH: Source = doc(
     "kubernetes.io: Volumes, hostPath",
     "https://kubernetes.io/docs/concepts/storage/volumes/#hostpath",
@@ -374,6 +405,69 @@ pub(super) const PROM_RECREATE_MYBINDER: Source = issue(
      switched to strategy Recreate.",
 );
 
+pub(super) const PROM_WAL_COMMIT_ROLLBACK: Source = code(
+    "prometheus/prometheus",
+    "tsdb/head_append.go (Commit), tsdb/wlog/wlog.go (flushPage), v2.53.5",
+    "An append whose WAL write fails is rolled back and returns the error: 'if err := a.log(); \
+     err != nil { _ = a.Rollback() // Most likely the same error will happen again.' ... \
+     'return fmt.Errorf(\"write to WAL: %w\", err)'. The WAL keeps what it flushed of a failed page \
+     ('p.flushed += n; return err') and flushes the rest before the next record, so a full disk \
+     refuses appends and nothing exits.",
+);
+
+pub(super) const PROM_REMOTE_WRITE_500: Source = code(
+    "prometheus/prometheus",
+    "storage/remote/write_handler.go",
+    "The remote-write receiver answers an append error other than out-of-order, out-of-bounds, \
+     duplicate or too-old samples with 'http.Error(w, err.Error(), \
+     http.StatusInternalServerError)': the sender sees every write refused while the disk is full.",
+);
+
+pub(super) const PROM_CHUNK_WRITE_PANIC: Source = code(
+    "prometheus/prometheus",
+    "tsdb/head_append.go (handleChunkWriteError), v2.42.0, v2.53.5 and main",
+    "A head chunk that cannot be written to chunks_head panics the process: 'func \
+     handleChunkWriteError(err error) { if err != nil && !errors.Is(err, \
+     chunks.ErrChunkDiskMapperClosed) { panic(err) } }'. prometheus/prometheus#18152 (open) would \
+     replace the panic with a log line and a counter.",
+);
+
+pub(super) const PROM_DISK_FULL_RUNNING: Source = issue(
+    "prometheus/prometheus",
+    7627,
+    "A running server on a full disk logs 'msg=\"append failed\" err=\"write to WAL: log series: \
+     write /data/wal/00001900: no space left on device\"' and 'compaction failed', and keeps \
+     running.",
+);
+
+pub(super) const PROM_DISK_FULL_START: Source = issue(
+    "prometheus/prometheus",
+    8128,
+    "A Prometheus that starts on a full disk crash-loops: 'opening storage failed: open \
+     /prometheus/wal/00000500: no space left on device'. The cell frees the space before anything \
+     restarts Prometheus, so it predicts no restart.",
+);
+
+pub(super) const PROM_DB_SNAPSHOT: Source = code(
+    "prometheus/prometheus",
+    "tsdb/db.go (Snapshot, compactHead), tsdb/head.go (compactable), v2.53.5",
+    "The admin API's TSDB snapshot writes the head as a block through the compactor, as a head \
+     compaction does: 'db.compactor.Write(dir, head, mint, maxt+1, nil)' (snapshot) and \
+     'db.compactor.Write(db.dir, head, head.MinTime(), head.BlockMaxTime(), nil)' (compactHead). \
+     A head is compacted only once it spans more than 1.5 block ranges ('h.MaxTime()-h.MinTime() > \
+     h.chunkRange.Load()/2*3': over 3 h), which no bounded cell waits for; the snapshot is the \
+     block write it can provoke.",
+);
+
+pub(super) const PROM_WAL_NO_FSYNC: Source = code(
+    "prometheus/prometheus",
+    "tsdb/wlog/wlog.go (log, flushPage, nextSegment), tsdb/compact.go (LeveledCompactor.write), v2.53.5",
+    "The WAL writes each commit's records with write(2) ('if final || typ != recFull || \
+     w.page.full() { if err := w.flushPage(false)' ) and fsyncs a segment only when it is \
+     closed; a block is written to a temporary directory, fsynced and renamed into place. So \
+     after a crash the blocks are whole and the head has what the kernel had written back.",
+);
+
 // ---- Kubernetes source and issues ---------------------------------------
 
 pub(super) const RWOP_E2E: Source = code(
@@ -519,6 +613,45 @@ pub(super) const K3S_LOCAL_PATH: Source = doc(
 pub(super) const K3D_NFS_FLAKY: Source =
     issue("k3d-io/k3d", 1109, "NFS mounts from k3d nodes are flaky.");
 
+pub(super) const KUBELET_EMPTYDIR_EVICTION: Source = code(
+    "kubernetes/kubernetes",
+    "pkg/kubelet/eviction/eviction_manager.go (emptyDirLimitEviction), helpers.go, v1.36.4",
+    "'the emptyDir usage exceeds the size limit, evict the pod', with the Warning event reason \
+     'Evicted' and the message 'Usage of EmptyDir volume %q exceeds the limit %q. '; the kubelet \
+     checks every 10 s (evictionMonitoringPeriod) on volume usage it measures every \
+     volumeStatsAggPeriod (1m, jittered). An evicted pod's emptyDir goes with it, and its \
+     Deployment's replacement starts on an empty one.",
+);
+
+pub(super) const KERNEL_WRITEBACK: Source = code(
+    "torvalds/linux",
+    "mm/page-writeback.c, Documentation/admin-guide/sysctl/vm.rst",
+    "'unsigned int dirty_writeback_interval = 5 * 100; /* centiseconds */' and 'unsigned int \
+     dirty_expire_interval = 30 * 100; /* centiseconds */': 'Data which has been dirty in-memory \
+     for longer than this interval will be written out next time a flusher thread wakes up.' \
+     Writes younger than that are in the page cache only, not on the device a snapshot copies.",
+);
+
+pub(super) const RESIZE_ADMISSION: Source = code(
+    "kubernetes/kubernetes",
+    "plugin/pkg/admission/storage/persistentvolume/resize/admission.go, v1.36.4",
+    "A claim whose class is empty, missing or without allowVolumeExpansion cannot grow: the API \
+     server refuses the new size with 'only dynamically provisioned pvc can be resized and the \
+     storageclass that provisions the pvc must support resize'. kind's `standard` class \
+     (pkg/build/nodeimage/const_storage.go) and k3s's `local-path` class \
+     (k3s-io/k3s manifests/local-storage.yaml) set no allowVolumeExpansion.",
+);
+
+pub(super) const CSI_EXPAND_OFFLINE: Source = code(
+    "container-storage-interface/spec",
+    "csi.proto (VolumeExpansion), v1.13.0; kubernetes-csi/external-resizer \
+     pkg/controller/expand_and_recover.go, v2.3.0",
+    "'OFFLINE indicates that volumes currently published and available on a node SHALL NOT be \
+     expanded via ControllerExpandVolume.' The resizer then records 'Unable to expand %s because \
+     CSI driver %s only supports offline expansion and volume is currently in-use' \
+     (VolumeResizeFailed) and grows the volume once no pod uses it.",
+);
+
 // ---- man pages and RFCs -------------------------------------------------
 
 pub(super) const FLOCK_NFS: Source = doc(
@@ -570,6 +703,48 @@ pub(super) const PROJECT_ATTACHABLE_CSI: Source = Source::Project {
          time (CSIDriver attachRequired: true; ControllerPublish refuses a second node), staged on \
          a loop device; the attach/detach controller, VolumeAttachments, external-attacher, the \
          kubelet and ext4 are real.",
+    ),
+};
+
+pub(super) const PROJECT_VOLUME_FULL: Source = Source::Project {
+    path: Cow::Borrowed("harness/src/disrupt/volume.rs"),
+    says: Cow::Borrowed(
+        "volume-full writes a filler file from inside the pod, as the app's user, into the pod's \
+         own mount of the volume: until ENOSPC on a volume with a capacity of its own, 64 MiB past \
+         the sizeLimit on an emptyDir. The cell may judge only once df (du for an emptyDir) in the \
+         pod shows the volume full. It holds it full for 60 s, writing one sample a second to \
+         Prometheus and asking it to write its head as a block halfway, then removes the filler \
+         and waits until Prometheus accepts a write again. Grafana is left alone. Node-local \
+         directories and NFS exports have no capacity of their own (filling them fills the node \
+         or the host), so those cells are not run.",
+    ),
+};
+
+pub(super) const PROJECT_SNAPSHOT_RESTORE: Source = Source::Project {
+    path: Cow::Borrowed("harness/src/disrupt/snapshot.rs"),
+    says: Cow::Borrowed(
+        "snapshot-restore creates a VolumeSnapshot of the running Prometheus's claim (the \
+         VolumeSnapshotClass of its CSI driver; no pause, no freeze), waits until it is ready, \
+         restores it into a new claim (dataSource) and starts a copy of the Prometheus Deployment \
+         on it (own name and labels, no seeding init container). The copy is judged against the \
+         before snapshot; the original must still read back whole, or the cell fails. The \
+         attachable driver's snapshot is a copy of the volume's image file while it is attached \
+         and mounted (images/csi-driver san.rs copy_image): what the loop device had written, no \
+         more.",
+    ),
+};
+
+pub(super) const PROJECT_VOLUME_EXPAND: Source = Source::Project {
+    path: Cow::Borrowed("harness/src/disrupt/expand.rs"),
+    says: Cow::Borrowed(
+        "volume-expand asks for 1 GiB more on the running Prometheus's claim. Refused by the API \
+         server, it records that and stops. Accepted, it waits until the pod's filesystem grows \
+         (online) or the resizer says the driver grows volumes offline only; then it scales \
+         Prometheus to 0 until the claim has grown and back. The pod's filesystem must have \
+         grown, or the cell fails. The attachable driver advertises ONLINE expansion only where \
+         it has CAP_SYS_RESOURCE (the kernel refuses an online ext4 resize without it: \
+         images/csi-driver/src/ext4.rs); this project's machine runs Docker without it, so here \
+         it grows volumes offline.",
     ),
 };
 

@@ -49,6 +49,10 @@ pub(crate) const ASSUMPTIONS: &[&str] = &[
      cluster the harness creates, the only class is the provider's local-path one, so custom-class \
      (E2E_STORAGE_CLASS=standard on kind, local-path on k3d) is judged as that node-local class; \
      the harness refuses any other class there.",
+    "volume-full, snapshot-restore and volume-expand act on Prometheus's volume only; Grafana is left \
+     alone and must survive. Their figures (time to fill, writes refused and lost while full, \
+     eviction, snapshot and restore times, the expansion) are reported beside the verdict, never \
+     judged.",
 ];
 
 /// The storage mechanism one app gets in one (variant, provider).
@@ -213,6 +217,30 @@ const N_CUSTOM_CREATED: &str = "Changed on 2026-12-01 from survives (the network
      Observed on kind 1.35 with E2E_STORAGE_CLASS=standard: FailedScheduling '0/3 nodes are \
      available: 1 node(s) didn't match PersistentVolume's node affinity, 1 node(s) had untolerated \
      taint(s), 1 node(s) were unschedulable.'";
+const N_FULL: &str = "While full, Prometheus refuses appends ('write to WAL: ... no space left on \
+     device'; the receiver answers 500) and panics at the first head chunk it cannot write \
+     ('panic: preallocate: no space left on device' from tsdb.handleChunkWriteError); the kubelet \
+     restarts it and it crash-loops (prometheus-disk-full) until the space is back, then repairs \
+     the WAL record it had half-written when the disk filled ('Encountered WAL read error, \
+     attempting repair' ... 'unexpected checksum': prometheus-corruption), replays the rest and \
+     serves again. The samples written while full are lost, reported as \
+     a figure (lost while full), not as a failure: what the table judges is what was written \
+     before the disk filled. Changed on 2026-12-06 from 'keeps running and Ready' (predicted from \
+     the WAL's append path alone): observed on kind 1.35 with the 2.53 stand-in, whose log ended \
+     'panic: preallocate: no space left on device' / \
+     'github.com/prometheus/prometheus/tsdb.handleChunkWriteError'.";
+const N_SNAPSHOT: &str = "Judged is the Prometheus restored from the snapshot; the original keeps \
+     running and must read back whole (the cell fails otherwise). The copy holds what had reached \
+     the volume's device when the image was copied: the blocks (fsynced when written) and the WAL \
+     up to some recent point; what Prometheus wrote after it (the head's newest samples) is \
+     missing, counted in the judgement's evidence. Observed on kind 1.35 (2026-12-06): the newest \
+     second of writes, the top-up, was missing (303 samples before, 301 in the copy), the rest of \
+     the dense head and the blocks whole.";
+const N_EXPAND: &str = "Where the driver has CAP_SYS_RESOURCE (GitHub Actions' runners) it grows \
+     the filesystem online and Prometheus keeps running. On this project's machine the driver grows \
+     volumes offline only: the resizer refuses while the claim is in use (expansion-offline) and \
+     the harness stops Prometheus until the claim has grown, a restart the report shows. Either way \
+     the pod's filesystem must have grown, or the cell fails.";
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
 /// Total loss, as a pod starting on an empty directory shows it: every
@@ -367,6 +395,85 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
             )
             .with(placement(s)),
             App::Grafana => Part::new(Outcome::Survives, [PROJECT_WAL_TEAR]),
+        },
+        Disruption::VolumeFull => match (app, s.backend) {
+            (App::Grafana, _) => Part::new(Outcome::Survives, [PROJECT_VOLUME_FULL]),
+            (App::Prometheus, EmptyDir) => Part::new(
+                lost(App::Prometheus),
+                [EMPTYDIR_SIZE_LIMIT, KUBELET_EMPTYDIR_EVICTION, EMPTYDIR],
+            )
+            .with([PROJECT_VOLUME_FULL]),
+            // Not applicable on the others (not_applicable): no capacity of
+            // their own.
+            (App::Prometheus, _) => Part::new(
+                Outcome::Survives,
+                [
+                    PROM_WAL_COMMIT_ROLLBACK,
+                    PROM_REMOTE_WRITE_500,
+                    PROM_CHUNK_WRITE_PANIC,
+                    PROM_DISK_FULL_RUNNING,
+                    PROM_DISK_FULL_START,
+                    PROM_DB_SNAPSHOT,
+                    PROJECT_VOLUME_FULL,
+                ],
+            )
+            .with(placement(s))
+            .note(N_FULL),
+        },
+        Disruption::SnapshotRestore => match app {
+            App::Grafana => Part::new(Outcome::Survives, [PROJECT_SNAPSHOT_RESTORE]),
+            App::Prometheus => Part::new(
+                Outcome::Lost {
+                    what: Cow::Borrowed(
+                        "the head's newest samples in the restored copy: WAL writes not yet on the \
+                         volume's device when it was copied; the blocks are whole",
+                    ),
+                    parts: vec![vocab::Part::new(PartKind::HeadWal)],
+                },
+                [
+                    SNAPSHOT_NO_CONSISTENCY,
+                    SNAPSHOT_RESTORE,
+                    PROM_WAL_NO_FSYNC,
+                    KERNEL_WRITEBACK,
+                    PROJECT_SNAPSHOT_RESTORE,
+                ],
+            )
+            .with(placement(s))
+            .note(N_SNAPSHOT),
+        },
+        Disruption::VolumeExpand => match (app, s.backend) {
+            (App::Grafana, _) => Part::new(Outcome::Survives, [PROJECT_VOLUME_EXPAND]),
+            (App::Prometheus, Attachable) => Part::new(
+                Outcome::Survives,
+                [EXPAND_PVC, CSI_EXPAND_OFFLINE, PROJECT_VOLUME_EXPAND],
+            )
+            .with(placement(s))
+            .note(N_EXPAND),
+            (App::Prometheus, UserClaim) => Part::new(
+                Outcome::OneOf {
+                    outcomes: vec![
+                        Outcome::Survives,
+                        Outcome::Refused {
+                            reason: Reason::ExpansionForbidden,
+                        },
+                    ],
+                },
+                [
+                    EXPAND_PVC,
+                    RESIZE_ADMISSION,
+                    CSI_EXPAND_OFFLINE,
+                    CLAIM_NETWORK_RWO,
+                ],
+            )
+            .with([PROJECT_VOLUME_EXPAND]),
+            // The node-local classes the harness's clusters have (and the
+            // local PV's own class): none allows expansion.
+            (App::Prometheus, _) => Part::new(
+                Outcome::Refused {
+                    reason: Reason::ExpansionForbidden,
+                },
+                [EXPAND_PVC, RESIZE_ADMISSION, PROJECT_VOLUME_EXPAND],
+            ),
         },
         Disruption::ImageUpgrade => {
             let upgrade = match app {
@@ -755,6 +862,39 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
                  for replica 0's new template",
             vec![STS_UPDATE_STRATEGIES, NODE_AFFINITY],
         )),
+        (v, Disruption::VolumeFull, p)
+            if shapes(v, p).0.backend.pinned() || shapes(v, p).0.backend == Backend::Nfs =>
+        {
+            Some((
+                "the volume has no capacity of its own: a node directory (hostPath, local PV, \
+                 local-path) or an NFS export shares the node's or the host's disk, so filling it \
+                 would fill that disk",
+                vec![PROJECT_VOLUME_FULL],
+            ))
+        }
+        (v, Disruption::SnapshotRestore, p)
+            if !shapes(v, p).0.backend.attachable() || shapes(v, p).0.statefulset =>
+        {
+            Some((
+                "a CSI snapshot needs a claim of a CSI driver with a VolumeSnapshotClass (on a \
+                 cluster the harness creates, only the attachable driver has one), and the \
+                 restored copy is made from a Deployment (not a StatefulSet)",
+                vec![SNAPSHOT_RESTORE, PROJECT_SNAPSHOT_RESTORE],
+            ))
+        }
+        (v, Disruption::VolumeExpand, p)
+            if matches!(
+                shapes(v, p).0.backend,
+                Backend::EmptyDir | Backend::HostPathPinned | Backend::Nfs
+            ) =>
+        {
+            Some((
+                "no claim with a size of its own to grow: an emptyDir or hostPath volume has no \
+                 claim, and an NFS export's size is the server's disk (df shows it whatever the \
+                 claim asks)",
+                vec![EXPAND_PVC, PROJECT_VOLUME_EXPAND],
+            ))
+        }
         (_, Disruption::WalTailTorn, Provider::Existing) => Some((
             "the harness never enters a node of a cluster it did not create",
             vec![PROJECT_EXISTING, PROJECT_WAL_TEAR],
@@ -1098,7 +1238,23 @@ mod tests {
                                 | Variant::NfsStatic
                                 | Variant::NfsDynamic
                                 | Variant::CsiRwo
-                        )));
+                        )))
+                // Filling needs a volume with a capacity of its own.
+                || (cell.disruption == Disruption::VolumeExpand
+                    && (cell.variant.uses_nfs()
+                        || matches!(cell.variant, Variant::EmptyDir | Variant::HostPath)))
+                || (cell.disruption == Disruption::SnapshotRestore
+                    && !(cell.variant == Variant::CsiRwo
+                        || (cell.provider == Provider::Existing
+                            && matches!(
+                                cell.variant,
+                                Variant::DefaultClass | Variant::Rwop | Variant::CustomClass
+                            ))))
+                || (cell.disruption == Disruption::VolumeFull
+                    && (node_bound
+                        || cell.variant.uses_nfs()
+                        || (cell.variant == Variant::Statefulset
+                            && cell.provider != Provider::Existing)));
             assert_eq!(na, should, "{cell}");
         }
     }

@@ -47,6 +47,7 @@ mod rendered;
 mod snapshot_class;
 #[cfg(test)]
 mod tests;
+mod volume_snapshot;
 
 pub(crate) use names::{
     APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA, HOST_DIR,
@@ -62,3 +63,5 @@ pub(crate) use rendered::Manifest;
 pub use rendered::Rendered;
 #[cfg(test)]
 pub(crate) use rendered::RenderedWorkload;
+pub(crate) use snapshot_class::VolumeSnapshotClass;
+pub(crate) use volume_snapshot::VolumeSnapshot;

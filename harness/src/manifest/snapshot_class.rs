@@ -30,26 +30,40 @@ pub(crate) struct VolumeSnapshotClass {
     pub(crate) parameters: Option<BTreeMap<String, String>>,
 }
 
-impl k8s_openapi::Resource for VolumeSnapshotClass {
-    const API_VERSION: &'static str = "snapshot.storage.k8s.io/v1";
-    const GROUP: &'static str = "snapshot.storage.k8s.io";
-    const KIND: &'static str = "VolumeSnapshotClass";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "volumesnapshotclasses";
-    type Scope = k8s_openapi::ClusterResourceScope;
+/// `k8s_openapi::Resource` and `Metadata` for a type of the snapshot API
+/// (snapshot.storage.k8s.io/v1), so kube's `Api` takes it like a built-in.
+macro_rules! snapshot_api {
+    ($t:ty, $kind:literal, $plural:literal, $scope:ty) => {
+        impl k8s_openapi::Resource for $t {
+            const API_VERSION: &'static str = "snapshot.storage.k8s.io/v1";
+            const GROUP: &'static str = "snapshot.storage.k8s.io";
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = "v1";
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $scope;
+        }
+
+        impl k8s_openapi::Metadata for $t {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+    };
 }
+pub(super) use snapshot_api;
 
-impl k8s_openapi::Metadata for VolumeSnapshotClass {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+snapshot_api!(
+    VolumeSnapshotClass,
+    "VolumeSnapshotClass",
+    "volumesnapshotclasses",
+    k8s_openapi::ClusterResourceScope
+);
 
 #[cfg(test)]
 mod tests {

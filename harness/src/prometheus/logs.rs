@@ -20,6 +20,8 @@ use crate::vocab::Reason;
 /// - [`Reason::PrometheusCorruption`]: WAL/chunk corruption and repair, or
 ///   opening storage failed on broken files (checksums, magic numbers,
 ///   truncated `meta.json`).
+/// - [`Reason::PrometheusDiskFull`]: `no space left on device` (a WAL
+///   write, a head chunk, a block written while the volume is full).
 pub fn classify_log(text: &str) -> Vec<Reason> {
     let mut found = Vec::new();
     for line in text.lines() {
@@ -45,6 +47,9 @@ pub fn unclean_stop_logged(text: &str) -> bool {
 
 fn classify_line(l: &str) -> Vec<Reason> {
     let mut out = Vec::new();
+    if l.contains("no space left on device") {
+        out.push(Reason::PrometheusDiskFull);
+    }
     if l.contains("lock db directory: resource temporarily unavailable")
         || l.contains("locked by other process")
     {
@@ -169,9 +174,24 @@ mod tests {
         &[]
     )]
     // apecloud/kubeblocks#2003: a full volume is neither lock nor permission.
-    #[case::no_space_is_not_classified_kubeblocks_2003(
+    #[case::no_space_is_disk_full_kubeblocks_2003(
         r#"err="opening storage failed: lock DB directory: open /data/lock: no space left on device""#,
-        &[]
+        &[Reason::PrometheusDiskFull]
+    )]
+    // Captured from local/prometheus-debian:2.53 on a full csi-rwo volume
+    // (volume-full, kind 1.35, 2026-12-06): the append refused, then the panic.
+    #[case::no_space_append_stand_in_2_53(
+        r#"HTTP 500: write to WAL: log samples: write /prometheus/wal/00000001: no space left on device"#,
+        &[Reason::PrometheusDiskFull]
+    )]
+    #[case::no_space_panic_stand_in_2_53(
+        r#"panic: preallocate: no space left on device"#,
+        &[Reason::PrometheusDiskFull]
+    )]
+    // prometheus/prometheus#7627: appends on a running server whose disk is full.
+    #[case::no_space_append_prometheus_7627(
+        r#"level=error msg="append failed" err="write to WAL: log series: write /data/wal/00001900: no space left on device""#,
+        &[Reason::PrometheusDiskFull]
     )]
     // Captured from the stand-in's normal start in tier 1: nothing to report.
     #[case::clean_start_stand_in_2_42(

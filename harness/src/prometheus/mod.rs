@@ -17,6 +17,8 @@
 //! - `logs`: [`classify_log`], Prometheus's storage failures in its log;
 //! - `remote_write`: a dense head series written through the remote-write
 //!   receiver, so the head count covers minutes up to the disruption;
+//! - `ticks`: one sample at a time while the volume is full, each answer
+//!   kept, counted back after (`Ticks`);
 //! - `wal`: where the WAL ends ([`WalMark`]) and the cut that tears the
 //!   first record after it (wal-tail-torn).
 //!
@@ -35,6 +37,7 @@ pub mod prestart;
 mod remote_write;
 mod seed;
 mod snapshot;
+mod ticks;
 mod wal;
 
 pub use api::{PrometheusProbe, READY_TIMEOUT};
@@ -48,6 +51,7 @@ pub(crate) use remote_write::DENSE_METRIC;
 pub use remote_write::{DENSE_SPAN, DenseSeries};
 pub use seed::{Seeded, Written, await_queryable, seed_blocks, write_blocks};
 pub use snapshot::{MarkerValue, Read, ReadError, Snapshot};
+pub(crate) use ticks::Ticks;
 pub use wal::{WalMark, cut_after_mark_script};
 
 #[cfg(test)]

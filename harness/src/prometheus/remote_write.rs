@@ -148,20 +148,14 @@ impl PrometheusProbe<'_> {
     ) -> Result<()> {
         let url = format!("{}{WRITE_PATH}", self.base);
         let body = encode(labels, samples)?;
-        let resp = self
+        let request = self
             .http
             .post(&url)
             .header("Content-Encoding", "snappy")
             .header("Content-Type", "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(body)
-            .send()
-            .await
-            .map_err(|source| Error::Http {
-                method: "POST".into(),
-                url: url.clone(),
-                source,
-            })?;
+            .body(body);
+        let resp = self.send_post(&url, request).await?;
         let status = resp.status().as_u16();
         if resp.status().is_success() {
             return Ok(());
@@ -175,6 +169,24 @@ impl PrometheusProbe<'_> {
         Err(Error::Cannot {
             action: format!("write {} samples to {url}", samples.len()),
             why: format!("HTTP {status}: {}{fix}", text.trim()),
+        })
+    }
+}
+
+impl PrometheusProbe<'_> {
+    /// Send a POST built for `url`.
+    ///
+    /// # Errors
+    /// [`Error::Http`] when nothing answered.
+    pub(super) async fn send_post(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        request.send().await.map_err(|source| Error::Http {
+            method: "POST".into(),
+            url: url.to_owned(),
+            source,
         })
     }
 }
@@ -212,7 +224,7 @@ pub(crate) fn encode(labels: &BTreeMap<String, String>, samples: &[(i64, f64)]) 
         })
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -297,7 +297,7 @@ impl PrometheusProbe<'_> {
 
     /// `window` with its samples counted (`None` and a [`ReadError`] in
     /// `errors` when Prometheus answers with a storage error).
-    async fn count_head(
+    pub(super) async fn count_head(
         &self,
         mut window: HeadCount,
         errors: &mut Vec<ReadError>,

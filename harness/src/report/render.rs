@@ -58,7 +58,24 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     render_failures(w, cells);
     render_all_cells(w, cells);
     render_timings(w, cells);
+    render_volume_figures(w, cells);
     out
+}
+
+/// What the volume-life cells measured (volume-full...), one list per
+/// cell: figures beside the verdict, never part of it.
+fn render_volume_figures(w: &mut String, cells: &[CellResult]) {
+    let measured: Vec<&CellResult> = cells.iter().filter(|c| !c.volume.is_empty()).collect();
+    if measured.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n## The volume's own life: figures\n");
+    for c in measured {
+        let _ = writeln!(w, "- **{}**", c.cell());
+        for (name, value) in c.volume.pairs() {
+            let _ = writeln!(w, "  - {name}: {}", md_cell(&value));
+        }
+    }
 }
 
 /// The title, the counts, what was not run and why, and the run's notes.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::expect::{Expectation, Observation};
 use crate::progress::Progress;
 use crate::timeline::Finding;
-use crate::vocab::{Cell, Judgement, Reason, Verdict};
+use crate::vocab::{Cell, Judgement, Reason, Verdict, VolumeFigures};
 
 /// The probe's judgement of one app, as the report stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +161,10 @@ pub struct CellResult {
     /// Where the cell's time went.
     #[serde(default)]
     pub timings: Timings,
+    /// What a volume-life cell measured (volume-full...): figures, not
+    /// judged.
+    #[serde(default, skip_serializing_if = "VolumeFigures::is_empty")]
+    pub volume: VolumeFigures,
 }
 
 impl CellResult {
@@ -188,6 +192,7 @@ impl CellResult {
             timeline_svg: None,
             steps: Vec::new(),
             timings: Timings::default(),
+            volume: VolumeFigures::default(),
         }
     }
 
@@ -231,6 +236,13 @@ impl CellResult {
     /// Keep the cell's phase durations.
     pub fn with_timings(mut self, timings: Timings) -> Self {
         self.timings = timings;
+        self
+    }
+
+    /// Keep what a volume-life disruption measured.
+    #[must_use]
+    pub fn with_volume(mut self, figures: VolumeFigures) -> Self {
+        self.volume = figures;
         self
     }
 

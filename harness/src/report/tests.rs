@@ -29,7 +29,15 @@ fn passing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![Reason::PrometheusLockHeld], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    crate::cell::judged(cell, false, Some("v1.34.0"), obs, Some(&p), Some(&g))
+    crate::cell::judged(
+        cell,
+        false,
+        Some("v1.34.0"),
+        obs,
+        Some(&p),
+        Some(&g),
+        Ok(()),
+    )
 }
 
 fn failing() -> CellResult {
@@ -45,14 +53,21 @@ fn failing() -> CellResult {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::new(Some(&g), vec![], true),
     };
-    crate::cell::judged(cell, false, Some("v1.34.0"), obs, Some(&p), Some(&g)).with_findings(&[
-        Finding {
-            reason: Reason::CrashLoop,
-            object: "Pod/x".into(),
-            evidence: "container prometheus CrashLoopBackOff".into(),
-            at_ms: 1,
-        },
-    ])
+    crate::cell::judged(
+        cell,
+        false,
+        Some("v1.34.0"),
+        obs,
+        Some(&p),
+        Some(&g),
+        Ok(()),
+    )
+    .with_findings(&[Finding {
+        reason: Reason::CrashLoop,
+        object: "Pod/x".into(),
+        evidence: "container prometheus CrashLoopBackOff".into(),
+        at_ms: 1,
+    }])
 }
 
 #[test]
@@ -156,7 +171,7 @@ fn grafana_not_run_and_the_run_notes_are_shown_never_as_survived() {
         prometheus: Observed::new(Some(&p), vec![], true),
         grafana: Observed::not_run("E2E_APPS=prometheus"),
     };
-    let c = crate::cell::judged(cell, false, Some("1.35"), obs, Some(&p), None);
+    let c = crate::cell::judged(cell, false, Some("1.35"), obs, Some(&p), None, Ok(()));
     assert_eq!(c.status, Status::Passed);
     let notes =
         vec!["kind node image local/storage-e2e-kind-node:v1.35.8: built offline".to_owned()];

@@ -64,6 +64,7 @@ const X_DESC: &str = "seconds since the timeline watch started";
 const MARK_COLOUR: RGBColor = RGBColor(139, 0, 0);
 const DISRUPTION_COLOUR: RGBColor = RGBColor(228, 87, 46);
 const RECOVERY_COLOUR: RGBColor = RGBColor(123, 63, 192);
+const STEP_COLOUR: RGBColor = RGBColor(90, 90, 90);
 const LANE_SHADE: RGBColor = RGBColor(240, 240, 240);
 const GRID_COLOUR: RGBColor = RGBColor(215, 215, 215);
 const TEXT_COLOUR: RGBColor = RGBColor(33, 33, 33);
@@ -196,6 +197,7 @@ impl Line {
         match self.mark {
             Mark::Disruption => DISRUPTION_COLOUR,
             Mark::Recovery => RECOVERY_COLOUR,
+            Mark::Step => STEP_COLOUR,
         }
     }
 }
@@ -526,6 +528,7 @@ fn draw_legend(area: &Area<'_>, x0: u32) -> Drawn {
     let lines = [
         (Mark::Disruption.to_string(), DISRUPTION_COLOUR),
         (Mark::Recovery.to_string(), RECOVERY_COLOUR),
+        (Mark::Step.to_string(), STEP_COLOUR),
     ];
     let width: i32 = PodState::ALL
         .iter()

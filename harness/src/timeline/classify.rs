@@ -112,6 +112,8 @@ pub fn classify_event(reason: &str, message: &str) -> Option<Reason> {
         }),
         "BackOff" if message.contains(phrases::BACK_OFF) => Some(Reason::CrashLoop),
         "NodeNotReady" => Some(Reason::NodeNotReady),
+        "Evicted" => Some(Reason::Evicted),
+        "VolumeResizeFailed" if lower.contains("offline") => Some(Reason::ExpansionOffline),
         _ => None,
     }
 }

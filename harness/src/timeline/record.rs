@@ -57,6 +57,9 @@ pub enum Mark {
     Disruption,
     /// A disrupted app was back to full strength (the settle wait saw it).
     Recovery,
+    /// A step inside a disruption that takes a while: the volume full, the
+    /// space freed, a snapshot ready, a claim resized.
+    Step,
 }
 
 impl std::fmt::Display for Mark {
@@ -64,6 +67,7 @@ impl std::fmt::Display for Mark {
         f.write_str(match self {
             Self::Disruption => "disruption",
             Self::Recovery => "recovery",
+            Self::Step => "step",
         })
     }
 }

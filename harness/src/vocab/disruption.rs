@@ -42,6 +42,17 @@ pub enum Disruption {
     /// writes), and start it again. A
     /// harness-made fault: the negative control of the head's density.
     WalTailTorn,
+    /// Fill Prometheus's volume from inside its pod while it runs (a file
+    /// the harness writes until the filesystem refuses, or past an
+    /// emptyDir's sizeLimit), hold it full, then free the space.
+    VolumeFull,
+    /// Take a VolumeSnapshot of Prometheus's live claim (no pause: crash
+    /// consistent), restore it into a new claim and start a second
+    /// Prometheus on it; the original keeps running.
+    SnapshotRestore,
+    /// Grow Prometheus's claim while it runs (offline, with a stop, where
+    /// the driver grows volumes offline only).
+    VolumeExpand,
 }
 
 impl NamedId for Disruption {
@@ -61,6 +72,9 @@ impl NamedId for Disruption {
         Self::RolloutOtherNodeUnblock,
         Self::NodeStopOutOfService,
         Self::WalTailTorn,
+        Self::VolumeFull,
+        Self::SnapshotRestore,
+        Self::VolumeExpand,
     ];
 
     fn id(self) -> &'static str {
@@ -79,6 +93,9 @@ impl NamedId for Disruption {
             Self::RolloutOtherNodeUnblock => "rollout-other-node-unblock",
             Self::NodeStopOutOfService => "node-stop-out-of-service",
             Self::WalTailTorn => "wal-tail-torn",
+            Self::VolumeFull => "volume-full",
+            Self::SnapshotRestore => "snapshot-restore",
+            Self::VolumeExpand => "volume-expand",
         }
     }
 }
@@ -101,7 +118,19 @@ impl Disruption {
     /// Disruptions done to Prometheus's data alone: Grafana is left alone
     /// (a bystander, as in a node-level disruption off its node).
     pub(crate) fn prometheus_only(self) -> bool {
-        matches!(self, Self::WalTailTorn)
+        matches!(
+            self,
+            Self::WalTailTorn | Self::VolumeFull | Self::SnapshotRestore | Self::VolumeExpand
+        )
+    }
+
+    /// Disruptions done to the volume itself while its pod keeps running:
+    /// the pod is neither replaced nor restarted by the harness.
+    pub(crate) fn keeps_pod(self) -> bool {
+        matches!(
+            self,
+            Self::NfsRestart | Self::VolumeFull | Self::SnapshotRestore | Self::VolumeExpand
+        )
     }
 
     /// Disruptions that stop the Prometheus pod's node.

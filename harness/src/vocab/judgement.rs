@@ -164,6 +164,16 @@ pub enum Verdict {
     },
 }
 
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Survived => f.write_str("survived"),
+            Self::Lost { parts } => write!(f, "lost {}", show_parts(parts)),
+            Self::Changed { parts } => write!(f, "changed {}", show_parts(parts)),
+        }
+    }
+}
+
 impl Verdict {
     /// Lost when anything is lost (a change alongside is the lesser news),
     /// else Changed when anything differs, else Survived.

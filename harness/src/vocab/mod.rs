@@ -12,6 +12,7 @@ mod minor;
 mod provider;
 mod reason;
 mod variant;
+mod volume;
 
 pub(crate) use app::App;
 pub use cell::Cell;
@@ -23,3 +24,4 @@ pub(crate) use minor::Minor;
 pub use provider::Provider;
 pub use reason::Reason;
 pub use variant::Variant;
+pub use volume::VolumeFigures;

@@ -43,6 +43,19 @@ pub enum Reason {
     /// The pod's node stopped reporting (`NodeNotReady` on the pod): the
     /// pod is stuck there, e.g. a StatefulSet pod on a stopped node.
     NodeNotReady,
+    /// Prometheus: `no space left on device` writing its data dir (WAL,
+    /// head chunks, a block).
+    PrometheusDiskFull,
+    /// The kubelet evicted the pod (`Evicted`), e.g. its emptyDir grew past
+    /// its sizeLimit.
+    Evicted,
+    /// The API server refused to resize a claim (its class does not allow
+    /// expansion, or its volume was not dynamically provisioned).
+    ExpansionForbidden,
+    /// The CSI resizer would not grow a claim in use: its driver expands
+    /// volumes offline only (`VolumeResizeFailed` ... `only supports offline
+    /// expansion`, or the driver's own refusal of an attached volume).
+    ExpansionOffline,
 }
 
 impl Reason {
@@ -64,6 +77,10 @@ impl Reason {
         Self::Unschedulable,
         Self::VolumePermissionDenied,
         Self::NodeNotReady,
+        Self::PrometheusDiskFull,
+        Self::Evicted,
+        Self::ExpansionForbidden,
+        Self::ExpansionOffline,
     ];
 
     /// The stable kebab-case id used in JSON and reports.
@@ -84,6 +101,10 @@ impl Reason {
             Self::Unschedulable => "unschedulable",
             Self::VolumePermissionDenied => "volume-permission-denied",
             Self::NodeNotReady => "node-not-ready",
+            Self::PrometheusDiskFull => "prometheus-disk-full",
+            Self::Evicted => "evicted",
+            Self::ExpansionForbidden => "expansion-forbidden",
+            Self::ExpansionOffline => "expansion-offline",
         }
     }
 
