@@ -38,6 +38,31 @@ fn observed_lost_wins_over_everything_else() {
 }
 
 #[test]
+fn a_refusal_is_its_own_outcome_and_only_a_refusal_passes_for_it() {
+    let refused = Outcome::Refused {
+        reason: Reason::ExpansionForbidden,
+    };
+    let r = [Reason::ExpansionForbidden];
+    // Data intact and the API server's refusal seen: refused, not survives.
+    let o = seen(Some(Verdict::Survived), &r);
+    assert_eq!(o.outcome, refused);
+    assert!(refused.accepts(&o.outcome, &r));
+    // An expansion that went through where the table predicts a refusal
+    // (the class suddenly allows it) fails, and so does the reverse.
+    let grown = seen(Some(Verdict::Survived), &[]);
+    assert!(!refused.accepts(&grown.outcome, &[]));
+    assert!(!Outcome::Survives.accepts(&o.outcome, &r));
+    // A loss is a loss, refusal or not.
+    let lost = seen(
+        Some(Verdict::Lost {
+            parts: vec![Part::new(PartKind::Blocks)],
+        }),
+        &r,
+    );
+    assert!(!refused.accepts(&lost.outcome, &r));
+}
+
+#[test]
 fn observed_stuck_rollout_names_the_specific_cause() {
     let j = judged(Verdict::Survived);
     let o = Outcome::observed(

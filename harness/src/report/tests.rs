@@ -232,6 +232,33 @@ fn the_timing_report_shows_each_phase_and_its_median() {
 }
 
 #[test]
+fn volume_figures_are_listed_per_cell_and_kept_in_the_json() {
+    let figures = crate::vocab::VolumeFigures {
+        filler: Some("/prometheus/storage-e2e-filler".into()),
+        fill_seconds: Some(4.45),
+        refused_while_full: Some(60),
+        lost_while_full: Some(60),
+        recovered_after_free_seconds: Some(6.46),
+        ..Default::default()
+    };
+    let c = passing().with_volume(figures.clone());
+    let md = render_markdown(std::slice::from_ref(&c), &[]);
+    assert!(md.contains("## The volume's own life: figures"), "{md}");
+    assert!(md.contains("  - time to fill: 4.5 s"), "{md}");
+    assert!(md.contains("  - lost while full: 60"), "{md}");
+    let back: CellResult = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back.volume, figures);
+    // A cell that measured nothing has no section and no key.
+    let plain = passing();
+    assert!(!render_markdown(std::slice::from_ref(&plain), &[]).contains("own life"));
+    assert!(
+        !serde_json::to_string(&plain)
+            .unwrap()
+            .contains("\"volume\"")
+    );
+}
+
+#[test]
 fn json_has_a_summary_and_round_trips() {
     let cells = vec![passing(), failing()];
     let json = render_json(&cells, &[]).unwrap();

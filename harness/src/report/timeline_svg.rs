@@ -894,6 +894,32 @@ mod tests {
     }
 
     #[test]
+    fn the_steps_of_a_long_disruption_are_lines_with_their_labels() {
+        let mark = |ms, mark, text: &str| {
+            at(
+                ms,
+                Record::Mark {
+                    mark,
+                    text: text.into(),
+                },
+            )
+        };
+        let t = Timeline {
+            entries: vec![
+                at(0, pod("p", "Running", true, false)),
+                mark(1_000, Mark::Disruption, "volume-full"),
+                mark(6_000, Mark::Step, "volume full"),
+                mark(66_000, Mark::Step, "space freed"),
+                mark(75_000, Mark::Recovery, "prometheus"),
+            ],
+        };
+        let d = drawn(&render_timeline_svg(&t, &[], "csi-rwo/volume-full").unwrap());
+        assert_eq!(count(&d, "step: volume full"), 1);
+        assert_eq!(count(&d, "step: space freed"), 1);
+        assert_eq!(count(&d, "step"), 1, "the legend names the step line once");
+    }
+
+    #[test]
     fn spans_extend_over_repeats_and_end_at_deletion() {
         let t = Timeline {
             entries: vec![

@@ -322,6 +322,35 @@ mod tests {
     const PROMETHEUS_LOCK_LOG: &str = include_str!("../../tests/data/timeline/prometheus-lock.log");
 
     #[test]
+    fn the_volume_s_own_life_events() {
+        // Seen on kind 1.35 and 1.36 (volume-full on empty-dir,
+        // volume-expand on csi-rwo), 2026-12-06.
+        assert_eq!(
+            classify_event(
+                "Evicted",
+                "Usage of EmptyDir volume \"data\" exceeds the limit \"512Mi\". "
+            ),
+            Some(Reason::Evicted)
+        );
+        assert_eq!(
+            classify_event(
+                "VolumeResizeFailed",
+                "Unable to expand ns/prometheus-data because CSI driver loop.csi.storage-e2e.test \
+                 only supports offline expansion and volume is currently in-use"
+            ),
+            Some(Reason::ExpansionOffline)
+        );
+        // A resize that failed for another reason is not an offline driver.
+        assert_eq!(
+            classify_event(
+                "VolumeResizeFailed",
+                "rpc error: code = Internal desc = boom"
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn multi_attach_both_wordings() {
         let got = each(MULTI_ATTACH);
         let attach: Vec<_> = got
