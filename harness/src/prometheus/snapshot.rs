@@ -8,8 +8,6 @@
 //! index) is recorded as a [`ReadError`], not returned as an error: it is
 //! evidence about the data (see `storage_error` in `api.rs` for the rule).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 
 use crate::error::Result;
@@ -17,7 +15,7 @@ use crate::prometheus::api::{Answer, InstantSample, PrometheusProbe, Refusal, se
 use crate::prometheus::blocks::{BlockInfo, BlockSource};
 use crate::prometheus::head::{Head, HeadCount, HeadSample, series_selector};
 use crate::prometheus::history::History;
-use crate::prometheus::remote_write::{DENSE_METRIC, DenseSeries};
+use crate::prometheus::remote_write::{DENSE_METRIC, DenseSeries, now_ms};
 use crate::vocab::PartKind;
 
 /// How far back the first snapshot looks for the first sample of the head
@@ -387,10 +385,4 @@ fn keep<T>(read: Read, answer: Answer<T>, errors: &mut Vec<ReadError>) -> Option
     answer
         .map_err(|refusal| errors.push(refusal.into_read_error(read)))
         .ok()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
