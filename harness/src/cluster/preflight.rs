@@ -127,12 +127,39 @@ impl fmt::Display for Report {
 /// [`Error::Parse`] when `kind-config/versions.toml` is broken;
 /// [`Error::Unknown`] for an unsupported E2E_K8S_VERSION.
 pub(crate) fn preflight(config: &Config, path_env: &str) -> Result<Report> {
-    run(config, path_env, Path::new(INOTIFY_DIR)).into_result()
+    run(config, path_env, &Host::live()).into_result()
 }
 
-/// [`preflight`] without turning failures into an error, with the inotify
-/// dir given (tests point it at a temp dir).
-pub(crate) fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report {
+/// What the preflight reads from the machine itself, apart from the tools on
+/// PATH. It is one value so that tests give fixed facts and never judge the
+/// host they happen to run on (a tier-0 test once failed on a CI host whose
+/// /tmp had less than one csi-rwo cell's room).
+pub(crate) struct Host {
+    /// Where the inotify limits are read ([`INOTIFY_DIR`] on a live host).
+    pub(crate) inotify_dir: PathBuf,
+    /// For csi-rwo only, read when such a variant is selected: whether
+    /// [`LOOP_CONTROL`] exists, the temp dir the nodes' shared directory
+    /// lives in, and its free bytes.
+    pub(crate) attachable: fn() -> (bool, PathBuf, Option<u64>),
+}
+
+impl Host {
+    /// The machine this process runs on.
+    pub(crate) fn live() -> Self {
+        Self {
+            inotify_dir: PathBuf::from(INOTIFY_DIR),
+            attachable: || {
+                let tmp = std::env::temp_dir();
+                let free = free_bytes(&tmp);
+                (Path::new(LOOP_CONTROL).exists(), tmp, free)
+            },
+        }
+    }
+}
+
+/// [`preflight`] without turning failures into an error, on the `host`
+/// given (tests give fixed facts).
+pub(crate) fn run(config: &Config, path_env: &str, host: &Host) -> Report {
     let mut r = Report::default();
     // An existing cluster is reached through its API alone: no Docker.
     if config.provider != Provider::Existing {
@@ -170,14 +197,11 @@ pub(crate) fn run(config: &Config, path_env: &str, inotify_dir: &Path) -> Report
     }
     r.findings.push(kubectl(path_env));
     if config.provider != Provider::Existing {
-        r.findings.extend(inotify(inotify_dir, config.nodes));
+        r.findings.extend(inotify(&host.inotify_dir, config.nodes));
         if config.variants.iter().any(|v| v.uses_attachable_csi()) {
-            let tmp = std::env::temp_dir();
-            r.findings.extend(attachable_storage(
-                Path::new(LOOP_CONTROL).exists(),
-                &tmp,
-                free_bytes(&tmp),
-            ));
+            let (loop_control, tmp, free) = (host.attachable)();
+            r.findings
+                .extend(attachable_storage(loop_control, &tmp, free));
         }
     }
     r
@@ -463,6 +487,7 @@ pub(crate) fn inotify(dir: &Path, nodes: u8) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Variant;
     use std::os::unix::fs::PermissionsExt as _;
 
     fn script(dir: &Path, name: &str, body: &str) {
@@ -513,6 +538,15 @@ mod tests {
         d
     }
 
+    /// A host with the inotify limits in `limits` and room for csi-rwo: the
+    /// tool checks are judged alone, whatever machine runs the test.
+    fn host(limits: &tempfile::TempDir) -> Host {
+        Host {
+            inotify_dir: limits.path().to_path_buf(),
+            attachable: || (true, PathBuf::from("/roomy"), Some(64 << 30)),
+        }
+    }
+
     fn cfg(provider: Provider, nodes: u8) -> Config {
         Config {
             provider,
@@ -526,7 +560,7 @@ mod tests {
         let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = bin.path().to_string_lossy().into_owned();
         let limits = inotify_dir(524_288, 512);
-        let r = run(&cfg(Provider::Kind, 3), &path, limits.path());
+        let r = run(&cfg(Provider::Kind, 3), &path, &host(&limits));
         let lines: Vec<String> = r.failures().map(ToString::to_string).collect();
         assert_eq!(
             lines,
@@ -556,7 +590,7 @@ mod tests {
             "{e}"
         );
 
-        let r = run(&cfg(Provider::K3d, 1), &path, limits.path());
+        let r = run(&cfg(Provider::K3d, 1), &path, &host(&limits));
         assert!(
             r.failures()
                 .any(|f| f.what == "k3d not found on PATH (needs v5.9.0 or newer)"),
@@ -582,7 +616,7 @@ mod tests {
         let path = bin.path().to_string_lossy().into_owned();
         let limits = inotify_dir(524_288, 512);
 
-        let r = run(&cfg(Provider::Kind, 3), &path, limits.path());
+        let r = run(&cfg(Provider::Kind, 3), &path, &host(&limits));
         let fails: Vec<String> = r.failures().map(|f| f.what.clone()).collect();
         assert_eq!(fails.len(), 1, "{r}");
         assert!(
@@ -599,7 +633,7 @@ mod tests {
             "{r}"
         );
 
-        let r = run(&cfg(Provider::K3d, 3), &path, limits.path());
+        let r = run(&cfg(Provider::K3d, 3), &path, &host(&limits));
         assert_eq!(r.failures().count(), 0, "{r}");
         assert!(r.to_string().contains("ok   k3d v5.9.0 at "), "{r}");
         assert!(r.clone().into_result().is_ok());
@@ -609,7 +643,7 @@ mod tests {
             "docker",
             "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2; exit 1",
         );
-        let r = run(&cfg(Provider::K3d, 3), &path, limits.path());
+        let r = run(&cfg(Provider::K3d, 3), &path, &host(&limits));
         let e = r.into_result().expect_err("docker down").to_string();
         assert_eq!(
             e,
@@ -617,18 +651,18 @@ mod tests {
              unix:///var/run/docker.sock.); fix: start Docker and make sure this user may use it (`docker info` must work)"
         );
         // An existing cluster needs no Docker (nor kind, k3d or kubectl).
-        let r = run(&cfg(Provider::Existing, 3), &path, limits.path());
+        let r = run(&cfg(Provider::Existing, 3), &path, &host(&limits));
         assert!(r.clone().into_result().is_ok(), "{r}");
         let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let r = run(
             &cfg(Provider::Existing, 3),
             &empty.path().to_string_lossy(),
-            limits.path(),
+            &host(&limits),
         );
         assert!(r.clone().into_result().is_ok(), "{r}");
 
         script(bin.path(), "kind", "echo 'something else'");
-        let r = run(&cfg(Provider::Kind, 1), &path, limits.path());
+        let r = run(&cfg(Provider::Kind, 1), &path, &host(&limits));
         assert!(
             r.to_string()
                 .contains("cannot read a version from \"something else\""),
@@ -644,12 +678,50 @@ mod tests {
             k8s_version: Some(crate::vocab::Minor(30)),
             ..cfg(Provider::Kind, 1)
         };
-        let r = run(&c, &bin.path().to_string_lossy(), limits.path());
+        let r = run(&c, &bin.path().to_string_lossy(), &host(&limits));
         assert!(
             r.to_string()
                 .contains("valid ones are 1.37, 1.36, 1.35, 1.34"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn the_hosts_room_is_judged_only_when_csi_rwo_is_selected() {
+        let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        script(bin.path(), "docker", "echo 29.1.3");
+        script(bin.path(), "kind", "echo 'kind v0.33.0 go1.25 linux/amd64'");
+        script(bin.path(), "kubectl", "echo 'Client Version: v1.36.4'");
+        let path = bin.path().to_string_lossy().into_owned();
+        let limits = inotify_dir(524_288, 512);
+        let cramped = Host {
+            inotify_dir: limits.path().to_path_buf(),
+            attachable: || (false, PathBuf::from("/cramped"), Some(1 << 30)),
+        };
+        let with = Config {
+            variants: vec![Variant::CsiRwo, Variant::EmptyDir],
+            ..cfg(Provider::Kind, 1)
+        };
+        let fails: Vec<String> = run(&with, &path, &cramped)
+            .failures()
+            .map(|f| f.what.clone())
+            .collect();
+        assert_eq!(fails.len(), 2, "{fails:?}");
+        assert!(
+            fails[0].starts_with("/dev/loop-control is missing"),
+            "{fails:?}"
+        );
+        assert!(
+            fails[1].starts_with("/cramped has 1024 MiB free"),
+            "{fails:?}"
+        );
+        let without = Config {
+            variants: vec![Variant::EmptyDir],
+            ..cfg(Provider::Kind, 1)
+        };
+        let r = run(&without, &path, &cramped);
+        assert!(r.clone().into_result().is_ok(), "{r}");
+        assert!(!r.to_string().contains("cramped"), "{r}");
     }
 
     #[test]
