@@ -7,6 +7,7 @@
 #   make render VARIANT=<id>   print what would be applied for a variant
 #   make node-image K8S=<minor>  build the kind node image offline (no registry)
 #   make csi-images  build the attachable CSI driver's two images (csi-rwo)
+#   make app-images  build prometheus-operator, Thanos and the S3 store (versitygw)
 #   make lint     actionlint + schema check of rendered manifests per minor
 #   make clean    remove everything a run left behind (by ownership label)
 #   make failure-control  one real cell failed on purpose, its failure path checked
@@ -18,7 +19,7 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e observed discount failure-control render node-image csi-images lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e observed discount failure-control render node-image csi-images app-images lint clean tools cluster-tools lint-tools fmt
 
 # The driver is its own cargo workspace (its build fetches csi.proto from
 # the Go module proxy, which the harness's tier 0 must not need).
@@ -49,6 +50,12 @@ node-image:
 # selected variant needs them. Cached; reused in about a second.
 csi-images:
 	scripts/csi-images.sh
+
+# prometheus-operator (and its config reloader), Thanos and an S3 store
+# (versitygw), built unmodified from their Go modules: no registry serves
+# them here. Cached like the CSI images; see images/*/README.md.
+app-images:
+	scripts/app-images.sh
 
 # Record real runs in docs/observed.json and re-render docs/expectations.md
 # with them: make observed REPORTS="a/report.json b/report.json"

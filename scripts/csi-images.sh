@@ -28,6 +28,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/gobuild.sh
 source "$root/scripts/gobuild.sh"
+# shellcheck source=scripts/imagebuild.sh
+source "$root/scripts/imagebuild.sh"
 
 # ---- what is built --------------------------------------------------------
 # The sidecar releases, each at the newest version the module proxy serves
@@ -51,7 +53,6 @@ SIDECARS_TAG=local/storage-e2e-csi-sidecars:0.1.0
 DRIVER_TAG=local/storage-e2e-csi-driver:0.1.0
 SIDECARS_RECIPE_LABEL=io.storage-e2e.csi-sidecars.recipe
 DRIVER_RECIPE_LABEL=io.storage-e2e.csi-driver.recipe
-DEBIAN_BASE=debian:trixie-slim
 sidecars_dir="$root/images/csi-sidecars"
 driver_dir="$root/images/csi-driver"
 driver_bin=storage-e2e-csi
@@ -78,79 +79,17 @@ if [[ $mode == tags ]]; then
   exit 0
 fi
 
-# build_program "<name> <module> <version> <package>" [ldflags]: one Go
-# program into $STORAGE_E2E_CACHE/bin/<name>-<version>/; prints its path.
-build_program() {
-  local name module version pkg ldflags
-  read -r name module version pkg <<<"$1"
-  ldflags=${2:--X main.version=$version}
-  local out="$STORAGE_E2E_CACHE/bin/$name-$version"
-  if [[ ! -f "$out/.complete" ]]; then
-    say "$name: $module $version $pkg (a few minutes the first time)"
-    gobuild_wrapped "$module" "$version" "$out" "$ldflags" "$pkg"
-  fi
-  [[ -x "$out/$name" ]] || die "$out/.complete exists but $out/$name does not: remove $out and run again"
-  echo "$out/$name"
-}
-
 if [[ $mode == sanity ]]; then
   read -r _ _ sanity_version _ <<<"$SANITY"
   build_program "$SANITY" "-X main.VERSION=$sanity_version"
   exit 0
 fi
 
-command -v docker >/dev/null 2>&1 || die "docker not found on PATH: install Docker Engine (https://docs.docker.com/engine/install/)"
-docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info failed): start it"
-
-image_recipe() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
-image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
-
-work=""
-cleanup() { [[ -z "$work" ]] || rm -rf "$work"; }
-trap cleanup EXIT
-# Build contexts go to $TMPDIR/e2e-image-*: `make clean` removes what a
-# killed run leaves there (harness/src/cluster/sweep.rs TEMP_DIR_PREFIXES).
-workdir() { [[ -n "$work" ]] || work=$(mktemp -d "${TMPDIR:-/tmp}/e2e-image-csi-XXXXXX"); }
-
-# docker_build <tag> <context> [docker build args...]: quiet unless it fails.
-docker_build() {
-  local tag=$1 ctx=$2 out
-  shift 2
-  out=$(docker build "$@" -t "$tag" "$ctx" 2>&1) \
-    || die "docker build of $tag failed; its last lines:
-$(tail -n 15 <<<"$out")"
-}
+imagebuild_require_docker
 
 # ---- the sidecars image -----------------------------------------------------
 sidecars_image() {
-  [[ -f "$sidecars_dir/Dockerfile" ]] || die "images/csi-sidecars/Dockerfile not found in $root: restore it (git checkout images/csi-sidecars)"
-  # What the image is made from (docs excluded): a change rebuilds it.
-  local recipe
-  recipe=$(cat "${BASH_SOURCE[0]}" "$root/scripts/gobuild.sh" "$sidecars_dir/Dockerfile" \
-    <(printf '%s\n' "$DEBIAN_BASE" "${SIDECARS[@]}") | sha256sum | cut -c1-16)
-  if [[ "$(image_recipe "$SIDECARS_TAG" "$SIDECARS_RECIPE_LABEL")" == "$recipe" ]]; then
-    say "$SIDECARS_TAG is up to date (recipe $recipe)"
-    return 0
-  fi
-  gobuild_require_go
-  docker image inspect "$DEBIAN_BASE" >/dev/null 2>&1 \
-    || docker pull "$DEBIAN_BASE" >/dev/null 2>&1 \
-    || die "$DEBIAN_BASE is not in Docker and cannot be pulled; without a registry: mmdebstrap --variant=minbase --include=ca-certificates trixie - | docker import - $DEBIAN_BASE"
-  say "building $SIDECARS_TAG on $DEBIAN_BASE (cache $STORAGE_E2E_CACHE)"
-  workdir
-  local ctx="$work/sidecars" entry path name version contents=()
-  mkdir -p "$ctx/bin"
-  for entry in "${SIDECARS[@]}"; do
-    path=$(build_program "$entry")
-    cp "$path" "$ctx/bin/"
-    read -r name _ version _ <<<"$entry"
-    contents+=("$name=$version")
-  done
-  cp "$sidecars_dir/Dockerfile" "$ctx/Dockerfile"
-  say "docker build $SIDECARS_TAG"
-  docker_build "$SIDECARS_TAG" "$ctx" --build-arg "BASE=$DEBIAN_BASE" \
-    --label "$SIDECARS_RECIPE_LABEL=$recipe" --label "io.storage-e2e.csi-sidecars=${contents[*]}"
-  say "built $SIDECARS_TAG ($(image_size "$SIDECARS_TAG")): ${contents[*]}"
+  go_image "$SIDECARS_TAG" "$SIDECARS_RECIPE_LABEL" "$sidecars_dir/Dockerfile" "" "${SIDECARS[@]}"
 }
 
 # ---- the driver image ---------------------------------------------------------
@@ -189,8 +128,8 @@ driver_image() {
     || die "cargo build --release --locked --manifest-path $manifest failed; the end of $log:
 $(tail -n 20 "$log")"
   [[ -x "$target/release/$driver_bin" ]] || die "cargo built no $driver_bin in $target/release: the crate must have a [[bin]] named $driver_bin"
-  workdir
-  local ctx="$work/driver"
+  imagebuild_workdir
+  local ctx="$imagebuild_work/driver"
   mkdir -p "$ctx/bin"
   cp "$target/release/$driver_bin" "$ctx/bin/"
   say "docker build $DRIVER_TAG"
