@@ -8,6 +8,7 @@
 #   make node-image K8S=<minor>  build the kind node image offline (no registry)
 #   make csi-images  build the attachable CSI driver's two images (csi-rwo)
 #   make app-images  build prometheus-operator, Thanos and the S3 store (versitygw)
+#   make matrix [K8S="1.34 1.37"]  the CI subset (or E2E_* cells) on every minor, one report
 #   make lint     actionlint + schema check of rendered manifests per minor
 #   make clean    remove everything a run left behind (by ownership label)
 #   make failure-control  one real cell failed on purpose, its failure path checked
@@ -19,7 +20,7 @@ SHELL := bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: test e2e observed discount failure-control render node-image csi-images app-images lint clean tools cluster-tools lint-tools fmt
+.PHONY: test e2e matrix observed discount failure-control render node-image csi-images app-images lint clean tools cluster-tools lint-tools fmt
 
 # The driver is its own cargo workspace (its build fetches csi.proto from
 # the Go module proxy, which the harness's tier 0 must not need).
@@ -38,6 +39,13 @@ e2e:
 	scripts/tools.sh "$${E2E_PROVIDER:-kind}"
 	if [ "$${E2E_PROVIDER:-kind}" = kind ]; then scripts/node-image.sh --ensure "$${E2E_K8S_VERSION:-}"; fi
 	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4} $(E2E_TEST_ARGS)
+
+# `make e2e` once per Kubernetes minor (K8S="1.34 1.37", default every
+# minor of kind-config/versions.toml), one after the other, on the CI
+# subset unless E2E_VARIANTS / E2E_DISRUPTIONS / E2E_TEST_ARGS choose; one
+# report across them in MATRIX_DIR (default target/e2e-matrix).
+matrix:
+	K8S="$(K8S)" scripts/matrix.sh
 
 # A kind node image for K8S (a minor of kind-config/versions.toml, default
 # its default), built from Go modules and Debian packages: for machines and

@@ -23,10 +23,11 @@ fn run() -> anyhow::Result<()> {
         Some("render") => print_out(&render(&args[1..], |k| std::env::var(k).ok())?),
         Some("observed") => observed(&args[1..]),
         Some("discount") => discount(&args[1..]),
+        Some("matrix") => matrix(&args[1..]),
         _ => anyhow::bail!(
             "usage: storage-e2e <command>; commands: variants, render <id>, expectations, \
              sweep [--run <id>], observed --host <words> <report.json>..., \
-             discount <cell> <date> <outcome> <why>"
+             discount <cell> <date> <outcome> <why>, matrix --out <dir> <report.json>..."
         ),
     }
 }
@@ -122,6 +123,49 @@ fn discount(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `storage-e2e matrix --out <dir> <report.json>...` (make matrix): one
+/// report over several runs, one per Kubernetes minor: `<dir>/report.json`
+/// holds every run's cells (each with its minor, so `make observed` records
+/// them all) and `<dir>/report.md` adds the cells x minors table to the
+/// per-minor matrices. Each run's notes are kept, prefixed with its report.
+fn matrix(args: &[String]) -> anyhow::Result<()> {
+    let usage = "usage: storage-e2e matrix --out <dir> <report.json>...";
+    let [flag, out, reports @ ..] = args else {
+        anyhow::bail!(usage);
+    };
+    anyhow::ensure!(flag == "--out" && !reports.is_empty(), usage);
+    let (mut cells, mut notes) = (Vec::new(), Vec::new());
+    for report in reports {
+        let text = std::fs::read_to_string(report).map_err(|e| {
+            anyhow::anyhow!("read {report}: {e} (a minor whose run wrote no report.json failed before its first cell; its log says why)")
+        })?;
+        let (c, n) =
+            harness::report::read_json(&text).map_err(|e| anyhow::anyhow!("{report}: {e}"))?;
+        notes.extend(n.into_iter().map(|n| format!("{report}: {n}")));
+        cells.extend(c);
+    }
+    let out = std::path::Path::new(out);
+    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("create {}: {e}", out.display()))?;
+    for (file, text) in [
+        ("report.json", harness::report::render_json(&cells, &notes)?),
+        (
+            "report.md",
+            harness::report::render_markdown(&cells, &notes),
+        ),
+    ] {
+        let path = out.join(file);
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+    }
+    eprintln!(
+        "{} cells from {} reports: {}",
+        cells.len(),
+        reports.len(),
+        out.join("report.md").display()
+    );
+    Ok(())
+}
+
 /// `storage-e2e sweep [--run <id>]` (make clean): remove every cluster,
 /// container, network and volume a run left behind, or only run <id>'s.
 fn sweep(args: &[String]) -> anyhow::Result<()> {
@@ -202,5 +246,41 @@ mod tests {
             matches!(&e, Err(m) if m.starts_with("usage: storage-e2e render <id>  (ids: empty-dir host-path")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn matrix_names_a_missing_report_and_merges_the_ones_it_gets() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let e = matrix(&args(&["--out", "/nowhere"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "usage: storage-e2e matrix --out <dir> <report.json>...");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let missing = dir.path().join("1.34/report.json");
+        let out = dir.path().join("all");
+        let e = matrix(&args(&[
+            "--out",
+            &out.to_string_lossy(),
+            &missing.to_string_lossy(),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!("read {}: ", missing.display()))
+                && e.contains("failed before its first cell"),
+            "{e}"
+        );
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, r#"{"notes": ["n"], "cells": []}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        matrix(&args(&[
+            "--out",
+            &out.to_string_lossy(),
+            &empty.to_string_lossy(),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(md.contains(&format!("- {}: n", empty.display())), "{md}");
+        assert!(out.join("report.json").is_file());
     }
 }

@@ -98,9 +98,10 @@ impl Record {
             .to_string()
     }
 
-    /// Add a run from a harness report (`target/e2e-report/report.json`):
-    /// its cells that ran (not the ignored, not those that errored before
-    /// judging).
+    /// Add the runs of a harness report (`target/e2e-report/report.json`,
+    /// or make matrix's over several minors: one run per minor): its cells
+    /// that ran (not the ignored, not those that errored before judging).
+    /// Returns how many cells were recorded.
     ///
     /// # Errors
     /// [`Error::Parse`] when `report` is not a harness report.
@@ -114,11 +115,10 @@ impl Record {
         let cells = v["cells"]
             .as_array()
             .ok_or_else(|| parse("no `cells` array".into()))?;
-        let mut run = Run {
-            date: date.into(),
-            host: host.into(),
-            cells: BTreeMap::new(),
-        };
+        // One run per Kubernetes minor: a report over several minors (make
+        // matrix) holds the same cell once per minor, and a run holds each
+        // cell once.
+        let mut runs: BTreeMap<String, Run> = BTreeMap::new();
         for c in cells {
             let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
             let Some(outcome) = c["observed"]["prometheus"].get("outcome") else {
@@ -132,6 +132,11 @@ impl Record {
                 serde_json::from_value(c["observed"]["prometheus"]["reasons"].clone())
                     .unwrap_or_default();
             let key = format!("{}/{} on {}", s("variant"), s("disruption"), s("provider"));
+            let run = runs.entry(s("k8s_version")).or_insert_with(|| Run {
+                date: date.into(),
+                host: host.into(),
+                cells: BTreeMap::new(),
+            });
             run.cells.insert(
                 key,
                 Seen {
@@ -143,8 +148,8 @@ impl Record {
                 },
             );
         }
-        let n = run.cells.len();
-        self.runs.push(run);
+        let n = runs.values().map(|r| r.cells.len()).sum();
+        self.runs.extend(runs.into_values());
         Ok(n)
     }
 
@@ -324,6 +329,35 @@ mod tests {
         assert_eq!(
             err,
             "could not parse a harness report.json: no `cells` array"
+        );
+    }
+
+    /// A report over several minors (make matrix) holds each cell once per
+    /// minor: every one is recorded, as one run per minor.
+    #[test]
+    fn a_report_over_two_minors_records_every_cell_of_both() {
+        let one: serde_json::Value = serde_json::from_str(REPORT).unwrap();
+        let mut two = one.clone();
+        let mut cells = one["cells"].as_array().cloned().unwrap_or_default();
+        for c in one["cells"].as_array().cloned().unwrap_or_default() {
+            let mut c = c;
+            c["k8s_version"] = "1.36".into();
+            cells.push(c);
+        }
+        two["cells"] = serde_json::Value::Array(cells);
+        let mut r = Record::default();
+        let n = r
+            .add_report(&two.to_string(), "2026-12-06", "here")
+            .unwrap();
+        assert_eq!(n, 4, "two judged cells on each of two minors");
+        assert_eq!(r.runs.len(), 2);
+        assert_eq!(
+            r.summary(Cell::new(
+                Variant::EmptyDir,
+                Disruption::PodDelete,
+                Provider::Kind
+            )),
+            "2 run(s): ✘ lost (blocks, head/wal) on 1.35, 1.36 (2026-12-06)"
         );
     }
 

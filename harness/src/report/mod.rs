@@ -23,7 +23,7 @@ mod tests;
 mod timeline_svg;
 
 pub use artifacts::{Artifact, ArtifactSummary, TextArtifact, collect_artifacts};
-pub use render::{LEGEND, render_json, render_markdown};
+pub use render::{LEGEND, read_json, render_json, render_markdown};
 pub use result::{CellResult, CheckRecord, Checks, Status, Timings};
 pub use store::Report;
 pub use timeline_svg::{TIMELINE_SVG, render_timeline_svg, write_timeline_svg};

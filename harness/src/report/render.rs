@@ -41,6 +41,23 @@ pub fn render_json(cells: &[CellResult], notes: &[String]) -> Result<String> {
     serde_json::to_string_pretty(&doc).map_err(|e| Error::parse("report.json", e.to_string()))
 }
 
+/// The cells and notes of a `report.json` ([`render_json`]'s inverse), for
+/// a report over several runs (`make matrix`: one run per minor).
+///
+/// # Errors
+/// [`Error::Parse`] when `text` is not a report.json.
+pub fn read_json(text: &str) -> Result<(Vec<CellResult>, Vec<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        notes: Vec<String>,
+        cells: Vec<CellResult>,
+    }
+    let doc: Doc =
+        serde_json::from_str(text).map_err(|e| Error::parse("report.json", e.to_string()))?;
+    Ok((doc.cells, doc.notes))
+}
+
 /// The legend under every matrix.
 pub const LEGEND: &str = "✅ observed = expected · ❌ observed ≠ expected, or the cell could not \
      finish · ➖ not applicable (never run; see docs/expectations.md) · · not run in this report \
@@ -54,6 +71,7 @@ pub fn render_markdown(cells: &[CellResult], notes: &[String]) -> String {
     let mut out = String::new();
     let w = &mut out;
     render_summary(w, cells, notes);
+    render_across_minors(w, cells);
     render_matrices(w, cells);
     render_failures(w, cells);
     render_all_cells(w, cells);
@@ -121,6 +139,101 @@ fn render_summary(w: &mut String, cells: &[CellResult], notes: &[String]) {
         let _ = writeln!(w, "This run:\n");
         for n in notes {
             let _ = writeln!(w, "- {}", md_cell(n));
+        }
+        let _ = writeln!(w);
+    }
+}
+
+/// When the cells come from more than one Kubernetes minor (`make matrix`):
+/// one row per cell and one column per minor, Prometheus's observed outcome
+/// in each; a row whose outcome class (the symbol) or pass/fail differs
+/// between minors is marked, and listed under the table with every minor's
+/// observation and findings, so a change between minors is read, not
+/// hunted for. One minor: nothing (the per-minor matrix says it all).
+fn render_across_minors(w: &mut String, cells: &[CellResult]) {
+    let mut minors: Vec<Option<&str>> = cells.iter().map(|c| c.k8s_version.as_deref()).collect();
+    minors.sort_unstable();
+    minors.dedup();
+    if minors.len() < 2 {
+        return;
+    }
+    let mut ids: Vec<crate::vocab::Cell> = cells.iter().map(CellResult::cell).collect();
+    ids.sort_unstable_by_key(ToString::to_string);
+    ids.dedup();
+    let at = |id: crate::vocab::Cell, m: Option<&str>| {
+        cells
+            .iter()
+            .find(|c| c.cell() == id && c.k8s_version.as_deref() == m)
+    };
+    // What a minor's cell shows at a glance, and what must agree across minors.
+    let glance = |c: &CellResult| {
+        let seen = c
+            .observed
+            .as_ref()
+            .map_or("no observation", |o| o.prometheus.outcome.symbol());
+        let result = if c.status.passed() {
+            "✅"
+        } else if c.status.not_run().is_some() {
+            "⛔"
+        } else {
+            "❌"
+        };
+        format!("{result} {seen}")
+    };
+    let _ = writeln!(
+        w,
+        "## Across Kubernetes minors
+"
+    );
+    let _ = write!(w, "| cell |");
+    for m in &minors {
+        let _ = write!(w, " {} |", show_version(*m));
+    }
+    let _ = write!(w, " |\n|---|");
+    for _ in &minors {
+        let _ = write!(w, ":-:|");
+    }
+    let _ = writeln!(w, "---|");
+    let mut differing = Vec::new();
+    for &id in &ids {
+        let shown: Vec<Option<String>> = minors.iter().map(|m| at(id, *m).map(glance)).collect();
+        let mut ran: Vec<&String> = shown.iter().flatten().collect();
+        ran.dedup();
+        let differs = ran.len() > 1;
+        let _ = write!(w, "| {id} |");
+        for s in &shown {
+            let _ = write!(w, " {} |", s.as_deref().unwrap_or("·"));
+        }
+        let _ = writeln!(w, " {} |", if differs { "**differs**" } else { "" });
+        if differs {
+            differing.push(id);
+        }
+    }
+    let _ = writeln!(
+        w,
+        "\nPrometheus's observed outcome per minor: ✔ survives · ✘ lost · ⏸ rollout stuck · ⌛ \
+         pending or not ready · ⊘ refused; ✅ / ❌ whether it was what the table expects; · not \
+         run on that minor.\n"
+    );
+    for id in differing {
+        let _ = writeln!(w, "### {id}: differs between minors\n");
+        for m in &minors {
+            let Some(c) = at(id, *m) else { continue };
+            let seen = c.observed.as_ref().map_or_else(
+                || "no observation".to_owned(),
+                |o| o.prometheus.outcome.label(),
+            );
+            let _ = writeln!(
+                w,
+                "- Kubernetes {}: {} ({}; expected {})",
+                show_version(*m),
+                md_cell(&seen),
+                c.status.failure().map_or("passed", |_| "failed"),
+                md_cell(&c.expected.prometheus.label())
+            );
+            for f in &c.findings {
+                let _ = writeln!(w, "  - {}", md_cell(f));
+            }
         }
         let _ = writeln!(w);
     }

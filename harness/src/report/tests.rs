@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::TIMELINE_SVG;
-use super::render::{LEGEND, render_json, render_markdown};
+use super::render::{LEGEND, read_json, render_json, render_markdown};
 use super::result::{CellResult, Status, Timings};
 use super::store::Report;
 use crate::expect::{Observation, Observed};
@@ -403,4 +403,87 @@ fn artifacts_dir_is_per_cell() {
         c.artifacts.as_deref(),
         Some("failures/rwop__rollout-restart__kind")
     );
+}
+
+#[test]
+fn across_minors_marks_a_cell_whose_outcome_differs_and_shows_each_minors_findings() {
+    let on = |mut c: CellResult, minor: &str| {
+        c.k8s_version = Some(minor.to_owned());
+        c
+    };
+    // One minor: no cross-minor section.
+    let one = render_markdown(&[passing(), failing()], &[]);
+    assert!(!one.contains("## Across Kubernetes minors"), "{one}");
+
+    // empty-dir/pod-delete: Prometheus survived on 1.35 and was lost on
+    // 1.36 (both cells failed, for Grafana's part too): the outcome class
+    // differs; nfs-static/pod-delete agrees on both minors.
+    let mut lost = failing();
+    lost.observed = Some(Observation {
+        prometheus: Observed::new(
+            Some(&judged(
+                Verdict::Lost {
+                    parts: vec![Part::new(PartKind::Blocks)],
+                },
+                3,
+            )),
+            vec![],
+            true,
+        ),
+        grafana: Observed::new(Some(&judged(Verdict::Survived, 3)), vec![], true),
+    });
+    lost.findings = vec!["Pod/prometheus-y: Killing".into()];
+    let cells = [
+        on(passing(), "1.35"),
+        on(passing(), "1.36"),
+        on(failing(), "1.35"),
+        on(lost, "1.36"),
+    ];
+    let md = render_markdown(&cells, &[]);
+    assert!(md.contains("## Across Kubernetes minors"), "{md}");
+    assert!(md.contains("| cell | 1.35 | 1.36 | |"), "{md}");
+    assert!(
+        md.contains("| nfs-static/pod-delete on kind | ✅ ✔ | ✅ ✔ |  |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| empty-dir/pod-delete on kind | ❌ ✔ | ❌ ✘ | **differs** |"),
+        "{md}"
+    );
+    let detail = md
+        .split("### empty-dir/pod-delete on kind: differs between minors")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        detail.contains("- Kubernetes 1.35: survives (failed;"),
+        "{detail}"
+    );
+    assert!(detail.contains("- Kubernetes 1.36: lost"), "{detail}");
+    assert!(detail.contains("  - Pod/prometheus-y: Killing"), "{detail}");
+    assert!(
+        detail.contains("  - crash-loop Pod/x: container prometheus CrashLoopBackOff"),
+        "{detail}"
+    );
+    assert!(
+        !md.contains("nfs-static/pod-delete on kind: differs"),
+        "{md}"
+    );
+    // Each minor keeps its own matrix too.
+    assert!(md.contains("## kind, Kubernetes 1.35"), "{md}");
+    assert!(md.contains("## kind, Kubernetes 1.36"), "{md}");
+}
+
+#[test]
+fn a_report_json_reads_back_into_its_cells_and_notes() {
+    let cells = [passing(), failing()];
+    let notes = ["a note".to_owned()];
+    let text = render_json(&cells, &notes).unwrap_or_else(|e| panic!("{e}"));
+    let (back, back_notes) = read_json(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, cells);
+    assert_eq!(back_notes, notes);
+    let e = read_json("{\"cells\": 3}")
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("report.json"), "{e}");
 }
