@@ -272,6 +272,31 @@ pub(crate) async fn wait_ready(
     .await
 }
 
+/// Wait until any pod of the workload is Ready (watch-based); returns its
+/// name. For a step that needs one Ready pod right after a wait saw it
+/// Ready: a pod's Ready condition can flap just after its container starts
+/// (seen on kind 1.37: Ready True at about 12:04:00, False at 12:04:01 with
+/// "containers with unready status", True again at 12:04:02), so one list
+/// taken in between must not fail the cell.
+///
+/// # Errors
+/// As [`watch_pods`]: a timeout names every pod's last state.
+pub(crate) async fn wait_any_ready(
+    client: &Client,
+    namespace: &str,
+    w: &Workload,
+    timeout: Duration,
+) -> Result<String> {
+    let what = format!("a ready {} pod in {namespace}", w.name);
+    watch_pods(client, namespace, w, &what, timeout, |pods| {
+        pods.values()
+            .filter(|p| is_ready(p))
+            .min_by_key(|p| p.metadata.creation_timestamp.clone())
+            .map(|p| p.name_any())
+    })
+    .await
+}
+
 /// Whether the scheduler has said it cannot place the pod (PodScheduled=False).
 pub(crate) fn unschedulable(pod: &Pod) -> bool {
     pod.status
@@ -498,6 +523,25 @@ mod contract_tests {
             .expect("the MODIFIED event makes it ready");
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].name_any(), "grafana-abc");
+    }
+
+    #[tokio::test]
+    async fn contract_wait_any_ready_waits_through_a_listing_that_shows_none_ready() {
+        let (_server, client) = stub(&[json!({"type": "MODIFIED", "object": pod(true)})]).await;
+        let name = wait_any_ready(&client, NS, &GRAFANA, Duration::from_secs(10))
+            .await
+            .expect("the MODIFIED event makes it ready");
+        assert_eq!(name, "grafana-abc");
+        let (_server, client) = stub(&[]).await;
+        let e = wait_any_ready(&client, NS, &GRAFANA, Duration::from_millis(800))
+            .await
+            .expect_err("never ready")
+            .to_string();
+        assert!(e.contains("a ready grafana pod in e2e-cell"), "{e}");
+        assert!(
+            e.contains("grafana-abc Running node=kind-worker ready=false"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

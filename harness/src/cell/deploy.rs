@@ -1,10 +1,10 @@
 //! Deploying a cell's variant and seeding both apps before the disruption.
 
+use kube::Client;
 use kube::api::Api;
-use kube::{Client, ResourceExt as _};
 
 use super::pipeline::{DEPLOY_TIMEOUT, Pipeline};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::PodExec;
 use crate::forward::PortForward;
 use crate::grafana::{self, GrafanaClient, SeedSpec};
@@ -287,15 +287,13 @@ fn hash(s: &str) -> usize {
     })
 }
 
-/// A Ready pod of `w` in `ns`, to seed.
+/// A Ready pod of `w` in `ns`, to seed: waited for, not listed once (see
+/// [`workload::wait_any_ready`]: readiness can flap right after a start).
 async fn ready_pod(client: &Client, ns: &str, w: &Workload) -> Result<String> {
-    workload::pods(client, ns, w)
-        .await?
-        .iter()
-        .find(|p| workload::is_ready(p))
-        .map(|p| p.name_any())
-        .ok_or_else(|| Error::Cannot {
-            action: format!("find a ready {} pod in {ns}", w.name),
-            why: "none is Ready".into(),
-        })
+    workload::wait_any_ready(client, ns, w, READY_AGAIN_TIMEOUT).await
 }
+
+/// How long the seed waits for a pod that a wait just saw Ready to be
+/// Ready again (a flap lasts about a second; 60 s leaves room for a slow
+/// probe on a busy machine).
+const READY_AGAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
