@@ -30,8 +30,8 @@ say() { printf '\n== [matrix %5ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 die() { echo "matrix: $*" >&2; exit 2; }
 
 dir=${MATRIX_DIR:-target/e2e-matrix}
-minors=${K8S:-$(python3 scripts/versions-matrix.py --minors)} || die "cannot read kind-config/versions.toml (scripts/versions-matrix.py --minors failed)"
-known=$(python3 scripts/versions-matrix.py --minors) || die "cannot read kind-config/versions.toml"
+known=$(python3 scripts/versions-matrix.py --minors) || die "cannot read kind-config/versions.toml (scripts/versions-matrix.py --minors failed)"
+minors=${K8S:-$known}
 for m in $minors; do
   grep -qx "$m" <<<"$known" || die "unknown Kubernetes minor \"$m\" in K8S: the version table (kind-config/versions.toml) has $(paste -sd ' ' <<<"$known")"
 done
