@@ -6,6 +6,8 @@
 #   scripts/app-images.sh --thanos    Thanos (the sidecar, store and query)
 #   scripts/app-images.sh --s3        the S3-compatible object store (versitygw)
 #   scripts/app-images.sh             all three; --tags prints every tag
+#   scripts/app-images.sh --crds      the operator's CRDs, from its module,
+#                                     into the cache; prints their folder
 #
 # Each is the upstream program built unmodified from its released Go
 # module (scripts/gobuild.sh, gobuild_wrapped: a wrapper module carries the
@@ -24,7 +26,7 @@ source "$root/scripts/imagebuild.sh"
 start=$(date +%s)
 say() { printf '[app-images %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
 die() { echo "app-images: $*" >&2; exit 1; }
-usage() { die "usage: scripts/app-images.sh [--operator | --thanos | --s3 | --tags]"; }
+usage() { die "usage: scripts/app-images.sh [--operator | --thanos | --s3 | --tags | --crds]"; }
 
 # ---- what is built (the project's version table for these setups) ----------
 # prometheus-operator v0.85.0 is the only version the module proxy serves.
@@ -58,6 +60,7 @@ case "${1:-}" in
   --thanos) mode=thanos ;;
   --s3) mode=s3 ;;
   --tags) mode=tags ;;
+  --crds) mode=crds ;;
   *) usage ;;
 esac
 [[ $# -le 1 ]] || usage
@@ -66,6 +69,32 @@ if [[ $mode == tags ]]; then
   printf '%s\n' "$OPERATOR_TAG" "$RELOADER_TAG" "$THANOS_TAG" "$S3_TAG"
   exit 0
 fi
+# The operator's CRDs as its release generated them (the module's
+# example/prometheus-operator-crd/), copied out of the Go module cache so
+# the harness installs exactly those of the operator it runs.
+operator_crds() {
+  local dir="$STORAGE_E2E_CACHE/crds/prometheus-operator-$OPERATOR_VERSION"
+  if [[ ! -f "$dir/.complete" ]]; then
+    gobuild_require_go
+    local src tmp
+    src=$(GOFLAGS=-mod=mod go mod download -json "$OPERATOR_MODULE@$OPERATOR_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') || src=
+    [[ -d "$src/example/prometheus-operator-crd" ]] || die "could not fetch $OPERATOR_MODULE@$OPERATOR_VERSION from the Go module proxy for its CRDs"
+    mkdir -p "$(dirname "$dir")"
+    tmp=$(mktemp -d "$dir.partial-XXXXXX")
+    cp "$src"/example/prometheus-operator-crd/*.yaml "$tmp/"
+    chmod u+w "$tmp"/*.yaml
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    touch "$dir/.complete"
+    say "operator CRDs copied into $dir"
+  fi
+  echo "$dir"
+}
+if [[ $mode == crds ]]; then
+  operator_crds
+  exit 0
+fi
+
 imagebuild_require_docker
 
 # The operator and its reloader: two images, as upstream ships them (the

@@ -7,7 +7,7 @@
 #   ci_test_args                E2E_TEST_ARGS (the csi-rwo cells skipped by name)
 #   required                    every cell that must run and pass, as
 #                               <variant>__<disruption> (report cell files)
-#   disruptions csi_required csi_skip  the lists they are made from
+#   disruptions csi_required skip operator_required  the lists they are made from
 
 # One cell per disruption this machine can run (nfs-restart needs NFS, see
 # above), on three variants:
@@ -27,11 +27,17 @@
 # - the volume's own life elsewhere: empty-dir/volume-full (the kubelet
 #   evicts a pod past its emptyDir's sizeLimit: LOST) and
 #   default-class/volume-expand (local-path cannot grow: REFUSED).
+# - the prometheus-operator setup (docs/setups.md): its default emptyDir
+#   and its claim template with pod-delete (LOST / survives), the resource
+#   deleted and created again under the default claim retention (survives)
+#   and under whenDeleted: Delete (LOST), and the operator restarted
+#   (Prometheus untouched).
 # nfs-static rides along so its exclusion is printed by the harness itself.
 disruptions=(container-kill pod-delete pod-force-delete rollout-restart rollout-recreate
              stuck-rollout-unblock reschedule-other-node node-stop image-upgrade
              rollout-other-node rollout-other-node-unblock node-stop-out-of-service
-             wal-tail-torn volume-full snapshot-restore volume-expand)
+             wal-tail-torn volume-full snapshot-restore volume-expand
+             operator-restart resource-recreate)
 # csi-rwo's cells here: the ones only attachable storage shows. EXCLUDED BY
 # NAME for .ci/run's time budget (a cold run must stay under an hour): the
 # rest of its row, which can run here and ran by hand on kind 1.35 and 1.36
@@ -41,16 +47,31 @@ csi_required=(pod-delete reschedule-other-node rollout-other-node rollout-other-
               volume-full snapshot-restore)
 # --exact: a skip is a whole test name (csi_rwo::node_stop must not also
 # skip csi_rwo::node_stop_out_of_service).
-csi_skip=(--exact)
+skip=(--exact)
 for d in "${disruptions[@]}"; do
   [[ " ${csi_required[*]} " == *" $d "* ]] && continue
-  # Not applicable on csi-rwo (the harness reports it ignored with the
-  # reason): the WAL cut needs a node directory.
-  [[ $d == wal-tail-torn ]] && continue
+  # Not applicable on csi-rwo (the harness reports them ignored with the
+  # reason): the WAL cut needs a node directory; the operator's own need
+  # the operator's setup.
+  [[ $d == wal-tail-torn || $d == operator-restart || $d == resource-recreate ]] && continue
   echo "EXCLUDED: csi_rwo::${d//-/_} (.ci/run's time budget; runs by hand and nightly, see above)"
-  csi_skip+=(--skip "csi_rwo::${d//-/_}")
+  skip+=(--skip "csi_rwo::${d//-/_}")
 done
-required=()
+# The operator setup's cells here; the rest of its rows (container-kill,
+# pod-force-delete, image-upgrade through the resource, and the other
+# variants' restarts) EXCLUDED BY NAME for the time budget: they ran by hand
+# on kind 1.35 and 1.36 (docs/observed.json) and run in the nightly matrix.
+operator_required=(operator-default__pod-delete operator-default__resource-recreate
+                   operator-claim__pod-delete operator-claim__resource-recreate
+                   operator-claim__operator-restart operator-claim-delete__resource-recreate)
+for v in operator-default operator-claim operator-claim-delete; do
+  for d in container-kill pod-delete pod-force-delete image-upgrade operator-restart resource-recreate; do
+    [[ " ${operator_required[*]} " == *" ${v}__${d} "* ]] && continue
+    echo "EXCLUDED: ${v//-/_}::${d//-/_} (.ci/run's time budget; runs by hand and nightly, see above)"
+    skip+=(--skip "${v//-/_}::${d//-/_}")
+  done
+done
+required=("${operator_required[@]}")
 for v in empty-dir default-class csi-rwo; do
   for d in "${disruptions[@]}"; do
     # Not applicable (the harness reports them ignored with the reason): the
@@ -66,9 +87,11 @@ for v in empty-dir default-class csi-rwo; do
     [[ $v != csi-rwo && $d == snapshot-restore ]] && continue
     [[ $v == empty-dir && $d == volume-expand ]] && continue
     [[ $v == csi-rwo && " ${csi_required[*]} " != *" $d "* ]] && continue
+    # The operator's own disruptions: not applicable outside its setup.
+    [[ $d == operator-restart || $d == resource-recreate ]] && continue
     required+=("${v}__${d}")
   done
 done
-ci_variants=empty-dir,default-class,nfs-static,csi-rwo
+ci_variants=empty-dir,default-class,nfs-static,csi-rwo,operator-default,operator-claim,operator-claim-delete
 ci_disruptions=$(IFS=,; echo "${disruptions[*]}")
-ci_test_args="${csi_skip[*]}"
+ci_test_args="${skip[*]}"

@@ -15,7 +15,8 @@
 #   4. the workflows, with jactionlint (.github/jactionlint.yaml)
 #   5. the shell scripts, with shellcheck (warnings and errors)
 #   6. the manifests: `storage-e2e render <id>` for every id of
-#      `storage-e2e variants`, plus manifests/addons/, schema-checked in strict
+#      `storage-e2e variants`, plus manifests/addons/ and prometheus-operator's
+#      CRDs (from its Go module), schema-checked in strict
 #      mode against every minor of the version table (scripts/schema-check.py)
 # The first failing step stops the run with a line saying what failed.
 set -euo pipefail
@@ -144,6 +145,12 @@ if [[ $mode == all ]]; then
     while IFS= read -r -d '' f; do manifests+=("$f"); done \
       < <(find manifests/addons -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z)
   fi
+  # The operator-* variants' Prometheus resource is an instance of
+  # prometheus-operator's CRD, which comes from the operator's Go module
+  # (never copied here): fetched into the cache, it is checked with them.
+  step "manifests: prometheus-operator's CRDs (scripts/app-images.sh --crds)"
+  crds=$(scripts/app-images.sh --crds) || die "cannot fetch prometheus-operator's CRDs (needs Go and the Go module proxy)"
+  manifests+=("$crds"/*.yaml)
 fi
 
 step "manifests: strict schemas for Kubernetes $(minors | paste -sd' ' -)"

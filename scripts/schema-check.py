@@ -55,6 +55,13 @@ def effective_minor(minor: str, bundled: list[str]) -> tuple[str, str | None]:
                      f"{KV_VERSION} (bundled: {bundled[0]}..{bundled[-1]})")
 
 
+# PyYAML resolves a plain `=` to the YAML 1.1 "value" type and then has no
+# constructor for it; Kubernetes' YAML 1.2 reader takes it
+# as the string "=", which upstream CRDs use in enums (matchType: =, !=).
+yaml.SafeLoader.add_constructor(
+    "tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
 def documents(path: Path) -> list[tuple[int, dict]]:
     try:
         text = path.read_text()

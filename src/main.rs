@@ -199,7 +199,8 @@ mod tests {
     fn variants_prints_every_id_on_one_line() {
         assert_eq!(
             variants(),
-            "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class csi-rwo\n"
+            "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class csi-rwo \
+             operator-default operator-claim operator-claim-delete\n"
         );
     }
 
@@ -229,7 +230,8 @@ mod tests {
             render_with(&["x"], &[]),
             Err(
                 "unknown storage variant \"x\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
-                 nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
+                 nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, operator-default, \
+                 operator-claim, operator-claim-delete"
                     .to_owned()
             )
         );

@@ -82,6 +82,10 @@ pub struct Images {
     /// The Kubernetes CSI sidecars and snapshot controller, built from their
     /// Go modules by scripts/csi-images.sh (HARNESS_CSI_SIDECARS_IMAGE).
     pub(crate) csi_sidecars: String,
+    /// prometheus-operator, built by scripts/app-images.sh (the operator setup).
+    pub(crate) operator: String,
+    /// Its config reloader, which the operator puts beside Prometheus.
+    pub(crate) operator_reloader: String,
 }
 
 /// Image defaults. Pinned tags, never `latest`.
@@ -103,6 +107,12 @@ pub mod default_images {
     pub(crate) const CSI_DRIVER: &str = "local/storage-e2e-csi-driver:0.1.0";
     /// The CSI sidecars image scripts/csi-images.sh builds under this tag.
     pub(crate) const CSI_SIDECARS: &str = "local/storage-e2e-csi-sidecars:0.1.0";
+    /// prometheus-operator as scripts/app-images.sh tags it (a tier-0 test
+    /// keeps the two equal).
+    pub(crate) const OPERATOR: &str = "local/storage-e2e-prometheus-operator:0.85.0";
+    /// Its config reloader, tagged the same way.
+    pub(crate) const OPERATOR_RELOADER: &str =
+        "local/storage-e2e-prometheus-config-reloader:0.85.0";
 }
 
 impl Default for Images {
@@ -116,6 +126,8 @@ impl Default for Images {
             init: default_images::INIT.into(),
             csi_driver: default_images::CSI_DRIVER.into(),
             csi_sidecars: default_images::CSI_SIDECARS.into(),
+            operator: default_images::OPERATOR.into(),
+            operator_reloader: default_images::OPERATOR_RELOADER.into(),
         }
     }
 }

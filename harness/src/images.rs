@@ -88,6 +88,9 @@ pub(crate) fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore)
         // Built by scripts/csi-images.sh, never pulled: see ensure_csi.
         csi_driver: _,
         csi_sidecars: _,
+        // Built by scripts/app-images.sh, never pulled: see operator::crds_dir.
+        operator: _,
+        operator_reloader: _,
     } = &mut images;
     let slots = [
         Slot {

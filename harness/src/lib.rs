@@ -30,6 +30,7 @@ pub mod labels;
 mod layout_tests;
 pub mod manifest;
 pub mod nfs;
+pub(crate) mod operator;
 pub(crate) mod progress;
 pub mod prometheus;
 pub mod report;

@@ -28,6 +28,8 @@ pub struct Resources {
     cluster: OnceCell<std::result::Result<Arc<ClusterGuard>, Arc<Error>>>,
     nfs: OnceCell<Arc<SharedNfs>>,
     addons: Mutex<Vec<String>>,
+    /// Where prometheus-operator's CRDs are, once its images are made sure of.
+    operator_crds: std::sync::OnceLock<std::path::PathBuf>,
     report_notes: std::sync::Mutex<Vec<String>>,
 }
 
@@ -43,6 +45,7 @@ impl Resources {
             cluster: OnceCell::new(),
             nfs: OnceCell::new(),
             addons: Mutex::new(Vec::new()),
+            operator_crds: std::sync::OnceLock::new(),
             report_notes: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -75,6 +78,10 @@ impl Resources {
                     let images = self.choose_images().await?;
                     if self.needs_attachable_csi() {
                         crate::images::ensure_csi(&images, &crate::docker::LocalDocker).await?;
+                    }
+                    if self.needs_operator() {
+                        let dir = crate::operator::crds_dir().await?;
+                        let _ = self.operator_crds.set(dir);
                     }
                     let clock = std::time::Instant::now();
                     let guard = Cluster::from_config(&self.config)
@@ -174,6 +181,16 @@ impl Resources {
             })
     }
 
+    /// Whether a selected variant this run can run is of the
+    /// prometheus-operator setup (its images and CRDs are then made sure
+    /// of before the cluster starts).
+    fn needs_operator(&self) -> bool {
+        self.config.variants.iter().any(|v| {
+            v.setup() == crate::vocab::Setup::Operator
+                && self.host.cannot_run(*v, self.config.provider).is_none()
+        })
+    }
+
     /// Keep run-level notes for the report (and print them when `print`).
     fn note(&self, lines: impl Iterator<Item = String>, print: bool) {
         let mut kept = self
@@ -232,6 +249,14 @@ impl Resources {
                     .chain(&spec.containers);
                 all.extend(containers.filter_map(|c| c.image.clone()));
             }
+            // The operator names these in its own pods: its resource's
+            // Prometheus image and the config reloader it adds beside it.
+            for m in &objects {
+                if let manifest::Object::Prometheus(p) = &m.object {
+                    all.extend(p.spec.image.clone());
+                    all.push(images.operator_reloader.clone());
+                }
+            }
         }
         all.sort();
         all.dedup();
@@ -279,6 +304,17 @@ impl Resources {
         let Some((_, objects)) = rendered.addons().iter().find(|(name, _)| name == addon) else {
             return Ok(());
         };
+        if addon == manifest::OPERATOR_ADDON {
+            // The operator's CRDs first: they are its module's, not the
+            // project's manifests (operator::crds).
+            let dir = self.operator_crds.get().ok_or_else(|| Error::Cannot {
+                action: "install prometheus-operator".into(),
+                why: "its CRDs were not made sure of before the cluster started (a harness bug)"
+                    .into(),
+            })?;
+            let crds = crate::operator::load_crds(dir)?;
+            manifest::apply::install_addon(cluster.client(), &crds).await?;
+        }
         manifest::apply::install_addon(cluster.client(), objects).await?;
         done.push(addon.to_owned());
         Ok(())

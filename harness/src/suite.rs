@@ -82,7 +82,7 @@ pub fn run_order(cell: Cell) -> (bool, u8) {
         Disruption::NodeStop | Disruption::NodeStopOutOfService => 2,
         _ => 3,
     };
-    (cell.disruption.is_node_level(), long_first)
+    (cell.disruption.runs_alone(), long_first)
 }
 
 /// The run: its shared resources and the lock that serialises node-level cells.
@@ -153,10 +153,11 @@ impl Suite {
         outcome
     }
 
-    /// Hold this while a cell disrupts: node-level disruptions run alone,
+    /// Hold this while a cell disrupts: node-level disruptions (and the
+    /// operator's restart, which every operator cell shares) run alone,
     /// pod-level ones together.
     pub async fn disruption_lock(&self, d: Disruption) -> DisruptionLock<'_> {
-        if d.is_node_level() {
+        if d.runs_alone() {
             DisruptionLock::Exclusive(self.node_lock.write().await)
         } else {
             DisruptionLock::Shared(self.node_lock.read().await)
@@ -203,17 +204,17 @@ mod order_tests {
         cells.sort_by_key(|c| run_order(*c));
         let first_node_level = cells
             .iter()
-            .position(|c| c.disruption.is_node_level())
+            .position(|c| c.disruption.runs_alone())
             .unwrap_or(cells.len());
         assert!(
             cells[first_node_level..]
                 .iter()
-                .all(|c| c.disruption.is_node_level())
+                .all(|c| c.disruption.runs_alone())
         );
         assert!(
             cells[..first_node_level]
                 .iter()
-                .all(|c| !c.disruption.is_node_level())
+                .all(|c| !c.disruption.runs_alone())
         );
         assert_eq!(cells[0].disruption, Disruption::RolloutRestart);
         assert_eq!(cells[first_node_level].disruption, Disruption::NodeStop);

@@ -25,6 +25,10 @@ pub use crate::manifest::Kind;
 pub struct Workload {
     /// The Deployment/StatefulSet name.
     pub(crate) name: &'static str,
+    /// Its pods' `app.kubernetes.io/name` label, which selects them (the
+    /// workload's name in the project's manifests; `prometheus` for the
+    /// StatefulSet prometheus-operator makes).
+    pub(crate) pod_label: &'static str,
     /// The app it runs; its id is the pods' `app.kubernetes.io/name`
     /// label value and the prefix of their names.
     pub(crate) app: App,
@@ -39,6 +43,7 @@ pub struct Workload {
 /// Prometheus as manifests/base deploys it.
 pub(crate) const PROMETHEUS: Workload = Workload {
     name: manifest::PROMETHEUS,
+    pod_label: manifest::PROMETHEUS,
     app: App::Prometheus,
     container: manifest::PROMETHEUS,
     port: prometheus::PORT,
@@ -48,16 +53,34 @@ pub(crate) const PROMETHEUS: Workload = Workload {
 /// Grafana as manifests/base deploys it.
 pub(crate) const GRAFANA: Workload = Workload {
     name: manifest::GRAFANA,
+    pod_label: manifest::GRAFANA,
     app: App::Grafana,
     container: manifest::GRAFANA,
     port: grafana::PORT,
     data_dir: grafana::DATA_DIR,
 };
 
+/// Prometheus as prometheus-operator runs the setup's resource
+/// `prometheus`: the StatefulSet `prometheus-prometheus`, whose pods the
+/// operator labels `app.kubernetes.io/name: prometheus` and whose TSDB is
+/// mounted at the same /prometheus.
+pub(crate) const OPERATOR_PROMETHEUS: Workload = Workload {
+    name: "prometheus-prometheus",
+    ..PROMETHEUS
+};
+
 impl Workload {
     /// The label selector of its pods.
     pub(crate) fn selector(&self) -> String {
-        format!("{}={}", manifest::APP_NAME_LABEL, self.name)
+        format!("{}={}", manifest::APP_NAME_LABEL, self.pod_label)
+    }
+
+    /// The Prometheus workload of `setup`.
+    pub(crate) fn prometheus_of(setup: crate::vocab::Setup) -> Self {
+        match setup {
+            crate::vocab::Setup::Plain => PROMETHEUS,
+            crate::vocab::Setup::Operator => OPERATOR_PROMETHEUS,
+        }
     }
 }
 
@@ -408,6 +431,16 @@ mod tests {
             assert_eq!(w.app.id(), w.name);
             assert_eq!(w.selector(), format!("app.kubernetes.io/name={}", w.name));
         }
+        // The operator names its StatefulSet after the resource and labels
+        // the pods after the app.
+        assert_eq!(
+            OPERATOR_PROMETHEUS.name,
+            crate::manifest::prometheus_resource::statefulset_name(manifest::PROMETHEUS)
+        );
+        assert_eq!(
+            OPERATOR_PROMETHEUS.selector(),
+            "app.kubernetes.io/name=prometheus"
+        );
     }
 
     /// A pod as `kubectl get pod -o json` shows one crash-looping on the

@@ -10,7 +10,7 @@ use crate::forward::PortForward;
 use crate::grafana::{self, GrafanaClient, SeedSpec};
 use crate::manifest::{self, Params};
 use crate::prometheus::{DATA_DIR, DENSE_METRIC, History, PrometheusProbe, WalMark, prestart};
-use crate::vocab::{Disruption, Variant};
+use crate::vocab::{Disruption, Setup, Variant};
 use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
 
 /// What the deploy stage left running, for the stages after it.
@@ -86,8 +86,7 @@ impl Pipeline<'_> {
         }
         let mut objects = rendered.objects_for(&cfg.apps);
         let history = History::new(self.ns.clone());
-        self.with_seed(&mut objects, rendered.prometheus().name(), &history)
-            .await?;
+        self.with_seed(&mut objects, &history).await?;
         self.progress
             .step(format!("applying {} objects", objects.len()));
         manifest::apply::apply_all(self.client(), &objects).await?;
@@ -140,7 +139,7 @@ impl Pipeline<'_> {
             workload::wait_ready(
                 self.client(),
                 &self.ns,
-                &PROMETHEUS,
+                &self.prometheus,
                 replicas,
                 &[],
                 DEPLOY_TIMEOUT
@@ -154,26 +153,42 @@ impl Pipeline<'_> {
 
     /// Make Prometheus start on its seeded history: create the seed
     /// ConfigMap and add the init container that writes it as blocks
-    /// (seed::prestart) to the Prometheus workload named `workload`.
+    /// (seed::prestart) to the Prometheus workload (the plain setup's
+    /// Deployment or StatefulSet named `prometheus`, or the operator
+    /// setup's resource of that name).
     pub(super) async fn with_seed(
         &self,
         objects: &mut [manifest::Manifest],
-        workload: &str,
         history: &History,
     ) -> Result<()> {
-        let spec = objects
+        let setup = self.cell.variant.setup();
+        let target = objects
             .iter_mut()
-            .filter(|m| matches!(m.object.kind(), "Deployment" | "StatefulSet"))
-            .filter(|m| m.object.name() == workload)
-            .find_map(|m| m.object.pod_spec_mut())
+            .filter(|m| m.object.name() == crate::manifest::PROMETHEUS)
+            .find_map(|m| match (&mut m.object, setup) {
+                (manifest::Object::Prometheus(p), Setup::Operator) => Some(Seeded::Resource(p)),
+                (o, Setup::Plain) if matches!(o.kind(), "Deployment" | "StatefulSet") => {
+                    o.pod_spec_mut().map(Seeded::Pod)
+                }
+                _ => None,
+            })
             .ok_or_else(|| crate::Error::Cannot {
                 action: format!("seed Prometheus in the {} variant", self.cell.variant),
                 why: format!(
-                    "its manifests define no Deployment or StatefulSet named {workload:?} \
-                     (the harness finds Prometheus by that name: manifests/README.md)"
+                    "its manifests define no {} named \"prometheus\" (the harness finds \
+                     Prometheus by that name: manifests/README.md)",
+                    match setup {
+                        Setup::Plain => "Deployment or StatefulSet",
+                        Setup::Operator => "Prometheus resource",
+                    }
                 ),
             })?;
-        prestart::add_init_container(spec, PROMETHEUS.container, DATA_DIR)?;
+        match target {
+            Seeded::Pod(spec) => {
+                prestart::add_init_container(spec, PROMETHEUS.container, DATA_DIR)?
+            }
+            Seeded::Resource(p) => crate::operator::add_init_container(p)?,
+        }
         prestart::create_configmap(self.client(), &self.ns, history).await
     }
 
@@ -192,8 +207,8 @@ impl Pipeline<'_> {
 
     /// Seed both apps and snapshot them before the disruption.
     pub(super) async fn seed(&self, deployed: &Deployed) -> Result<Before> {
-        let prom_pod = ready_pod(self.client(), &self.ns, &PROMETHEUS).await?;
-        let (exec, fwd) = self.connect(&prom_pod, &PROMETHEUS).await?;
+        let prom_pod = ready_pod(self.client(), &self.ns, &self.prometheus).await?;
+        let (exec, fwd) = self.connect(&prom_pod, &self.prometheus).await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
         let history = &deployed.history;
         let seeded = prestart::confirm(self.client(), &self.ns, &prom_pod, &probe, history).await?;
@@ -248,7 +263,7 @@ impl Pipeline<'_> {
     /// disruption, so the window the judgement counts ends within a second
     /// of it: a lost WAL tail is counted, not missed.
     pub(super) async fn top_up_head(&self, before: &mut Before) -> Result<()> {
-        let (exec, fwd) = self.connect(&before.prom_pod, &PROMETHEUS).await?;
+        let (exec, fwd) = self.connect(&before.prom_pod, &self.prometheus).await?;
         let probe = PrometheusProbe::new(fwd.url(), &exec);
         let written = probe.top_up_head(&mut before.prometheus).await?;
         self.progress.step(format!(
@@ -260,12 +275,20 @@ impl Pipeline<'_> {
 
     /// Where the seeded Prometheus's WAL ends now (wal-tail-torn's mark).
     pub(super) async fn wal_mark(&self, before: &Before) -> Result<WalMark> {
-        let (exec, fwd) = self.connect(&before.prom_pod, &PROMETHEUS).await?;
+        let (exec, fwd) = self.connect(&before.prom_pod, &self.prometheus).await?;
         let mark = PrometheusProbe::new(fwd.url(), &exec).wal_mark().await?;
         self.progress
             .step(format!("WAL marked before the top-up: {mark}"));
         Ok(mark)
     }
+}
+
+/// Where the seed's init container goes.
+enum Seeded<'a> {
+    /// A pod template of the project's manifests.
+    Pod(&'a mut k8s_openapi::api::core::v1::PodSpec),
+    /// prometheus-operator's resource.
+    Resource(&'a mut crate::manifest::prometheus_resource::PrometheusResource),
 }
 
 /// `N samples over [from, to] ms (span)`: what a snapshot's head count covers.

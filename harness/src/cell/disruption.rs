@@ -45,6 +45,7 @@ impl Pipeline<'_> {
             namespace: &self.ns,
             workload: w,
             kind,
+            setup: self.cell.variant.setup(),
             nodes: match self.cluster.provider() {
                 Provider::Existing => None,
                 _ => Some(self.cluster.info() as &dyn NodeOps),
@@ -81,14 +82,14 @@ impl Pipeline<'_> {
         self.progress.step(format!("disrupting: {d}"));
         // volume-full writes to the running Prometheus while its volume is full.
         let connected = match d {
-            Disruption::VolumeFull => Some(self.connect(&before.prom_pod, &PROMETHEUS).await?),
+            Disruption::VolumeFull => Some(self.connect(&before.prom_pod, &self.prometheus).await?),
             _ => None,
         };
         let probe = connected
             .as_ref()
             .map(|(exec, fwd)| PrometheusProbe::new(fwd.url(), exec));
         let prom = self.target(
-            PROMETHEUS,
+            self.prometheus,
             deployed.prom_kind,
             wal_mark.as_ref(),
             probe.as_ref(),
@@ -154,7 +155,7 @@ impl Pipeline<'_> {
         let prometheus = settle(
             client,
             ns,
-            PROMETHEUS,
+            self.prometheus,
             deployed.prom_kind,
             deployed.prom_replicas,
             p,
@@ -172,8 +173,11 @@ impl Pipeline<'_> {
                 mark_recovery(w, GRAFANA.app, a, s);
             }
         }
-        let restored =
-            disrupt::restore(p, &self.target(PROMETHEUS, deployed.prom_kind, None, None)).await;
+        let restored = disrupt::restore(
+            p,
+            &self.target(self.prometheus, deployed.prom_kind, None, None),
+        )
+        .await;
         self.timings.settle = Some(settled_in.as_secs_f64());
         self.timings.waits = Some(self.timings.waits.unwrap_or(0.0) + settled_in.as_secs_f64());
         if let Settled::Recovered {

@@ -181,7 +181,7 @@ impl Pipeline<'_> {
         // and only when it serves (another replica would read as lost).
         let pod = match kind {
             Kind::StatefulSet => {
-                let pods = workload::pods(self.client(), &self.ns, &PROMETHEUS)
+                let pods = workload::pods(self.client(), &self.ns, &self.prometheus)
                     .await
                     .ok()?;
                 pods.iter()
@@ -190,7 +190,7 @@ impl Pipeline<'_> {
             }
             Kind::Deployment => settled.serving_pod()?,
         };
-        self.judge_prometheus_pod(before, pod, &PROMETHEUS, applied)
+        self.judge_prometheus_pod(before, pod, &self.prometheus, applied)
             .await
     }
 

@@ -17,6 +17,7 @@ use crate::report::Timings;
 use crate::resources::Resources;
 use crate::timeline::TimelineHandle;
 use crate::vocab::{App, Cell, VolumeFigures};
+use crate::workload::Workload;
 
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).
@@ -47,6 +48,8 @@ pub(super) struct Pipeline<'a> {
     pub(super) timings: Timings,
     /// What a volume-life disruption measured, once it ran.
     pub(super) figures: VolumeFigures,
+    /// The cell's Prometheus workload (its setup's).
+    pub(super) prometheus: Workload,
 }
 
 impl<'a> Pipeline<'a> {
@@ -68,6 +71,7 @@ impl<'a> Pipeline<'a> {
             watcher: None,
             timings: Timings::default(),
             figures: VolumeFigures::default(),
+            prometheus: Workload::prometheus_of(cell.variant.setup()),
         }
     }
 }
@@ -79,11 +83,22 @@ impl Pipeline<'_> {
 
     /// Whether this run deploys and judges Grafana (E2E_APPS).
     pub(super) fn runs_grafana(&self) -> bool {
-        self.res.config.apps.contains(&App::Grafana)
+        self.res.config.apps.contains(&App::Grafana) && self.setup_has_grafana()
+    }
+
+    fn setup_has_grafana(&self) -> bool {
+        self.cell.variant.setup().apps().contains(&App::Grafana)
     }
 
     /// Why Grafana is not run, for the report: `E2E_APPS=prometheus`.
     pub(super) fn grafana_not_run(&self) -> Observed {
-        Observed::not_run(self.res.config.apps_setting())
+        if self.setup_has_grafana() {
+            Observed::not_run(self.res.config.apps_setting())
+        } else {
+            Observed::not_run(format!(
+                "Grafana is not part of the {} setup",
+                self.cell.variant.setup()
+            ))
+        }
     }
 }

@@ -336,7 +336,13 @@ pub(super) fn recovered_pod<'p>(
         | Disruption::VolumeFull
         | Disruption::SnapshotRestore
         | Disruption::VolumeExpand => ready.len() == replicas,
-        Disruption::RolloutRestart
+        // The operator's restart must leave Prometheus's pod alone: only
+        // that same pod, Ready, is recovered.
+        Disruption::OperatorRestart => {
+            ready.len() == replicas && ready.iter().any(|p| uid(p) == a.old_uid)
+        }
+        Disruption::ResourceRecreate
+        | Disruption::RolloutRestart
         | Disruption::RolloutRecreate
         | Disruption::RolloutOtherNode
         | Disruption::ImageUpgrade => {

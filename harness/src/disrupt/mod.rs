@@ -11,11 +11,14 @@
 //! - `expand`: growing the live claim, online or with a stop (volume-expand).
 //! - `snapshot`: a VolumeSnapshot of the live claim restored under a second
 //!   Prometheus (snapshot-restore).
+//! - `operator`: the prometheus-operator setup's own (through its
+//!   resource, and the operator's pod).
 //! - `rollout`: the rollouts (restart, Recreate, away from the node, an
 //!   image upgrade) and the seed article's unblock of a stuck one.
 
 mod data;
 mod expand;
+mod operator;
 mod pods;
 mod rollout;
 mod snapshot;

@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 
 use super::target::{Applied, Target, delete_pod, need_nodes, unscheduled};
-use super::{data, expand, rollout, snapshot, volume};
+use super::{data, expand, operator, rollout, snapshot, volume};
 use crate::cluster::node;
 use crate::error::{Error, Result};
-use crate::vocab::Disruption;
+use crate::vocab::{Disruption, Setup};
 use crate::workload;
 
 /// How long a stopped node gets to be reported NotReady before
@@ -60,7 +60,12 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
             out_of_service(t, &mut a).await?;
         }
         Disruption::NfsRestart => nfs_restart(t, &mut a).await?,
+        Disruption::ImageUpgrade if t.setup == Setup::Operator => {
+            operator::image_upgrade(t, &mut a, pod).await?;
+        }
         Disruption::ImageUpgrade => rollout::image_upgrade(t, &mut a, pod).await?,
+        Disruption::OperatorRestart => operator::operator_restart(t, &mut a).await?,
+        Disruption::ResourceRecreate => operator::resource_recreate(t, &mut a).await?,
         Disruption::WalTailTorn => data::wal_tail_torn(t, &mut a, pod).await?,
         Disruption::VolumeFull => volume::volume_full(t, &mut a, pod).await?,
         Disruption::SnapshotRestore => snapshot::snapshot_restore(t, &mut a, pod).await?,

@@ -115,6 +115,25 @@ pub(super) async fn unblock(t: &Target<'_>, a: &mut Applied) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Preflight`] when `to` is what `pod` runs.
+/// The image image-upgrade sets: the target's, checked against what `pod`
+/// runs now ([`check_upgrade`]).
+///
+/// # Errors
+/// [`Error::Cannot`] without an upgrade image, else as [`check_upgrade`].
+pub(super) fn upgrade_image<'t>(t: &Target<'t>, a: &Applied, pod: &Pod) -> Result<&'t str> {
+    let image = t.upgrade_image.ok_or_else(|| Error::Cannot {
+        action: format!("apply {}", a.disruption),
+        why: "no upgrade image given".into(),
+    })?;
+    let running = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == t.workload.container))
+        .and_then(|c| c.image.as_deref());
+    check_upgrade(&a.old_pod, running, image)?;
+    Ok(image)
+}
+
 pub(super) fn check_upgrade(pod: &str, running: Option<&str>, to: &str) -> Result<()> {
     if running == Some(to) {
         return Err(Error::Preflight {
@@ -134,16 +153,7 @@ pub(super) fn check_upgrade(pod: &str, running: Option<&str>, to: &str) -> Resul
 /// patch, so the old Prometheus releases its lock first (a StatefulSet
 /// replaces pods one at a time anyway).
 pub(super) async fn image_upgrade(t: &Target<'_>, a: &mut Applied, pod: &Pod) -> Result<()> {
-    let image = t.upgrade_image.ok_or_else(|| Error::Cannot {
-        action: format!("apply {}", a.disruption),
-        why: "no upgrade image given".into(),
-    })?;
-    let running = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers.iter().find(|c| c.name == t.workload.container))
-        .and_then(|c| c.image.as_deref());
-    check_upgrade(&a.old_pod, running, image)?;
+    let image = upgrade_image(t, a, pod)?;
     a.at = Instant::now();
     let mut patch = json!({"spec": {"template": {"spec": {"containers": [
         {"name": t.workload.container, "image": image}

@@ -42,6 +42,7 @@ pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The second Prometheus, as a [`Workload`] the probes and waits take.
 pub(crate) const RESTORED_PROMETHEUS: Workload = Workload {
     name: RESTORED,
+    pod_label: RESTORED,
     ..workload::PROMETHEUS
 };
 

@@ -59,6 +59,8 @@ pub struct Target<'a> {
     pub workload: Workload,
     /// How it is run.
     pub kind: Kind,
+    /// Which setup deployed it (the operator's is changed through its resource).
+    pub setup: crate::vocab::Setup,
     /// Node operations (None on providers whose nodes the harness does not own).
     pub nodes: Option<&'a dyn NodeOps>,
     /// The NFS server, for nfs-restart.

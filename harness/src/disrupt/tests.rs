@@ -139,6 +139,7 @@ mod contract {
             namespace: NS,
             workload: PROMETHEUS,
             kind: Kind::Deployment,
+            setup: crate::vocab::Setup::Plain,
             nodes: None,
             nfs: None,
             upgrade_image,

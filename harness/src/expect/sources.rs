@@ -675,6 +675,46 @@ pub(super) const NFS4_LEASES: Source = doc(
      lease expires, and a restarted server gives clients a grace period to reclaim theirs.",
 );
 
+pub(super) const OPERATOR_RECONCILE: Source = code(
+    "prometheus-operator/prometheus-operator",
+    "pkg/prometheus/server/operator.go",
+    "The operator reconciles each Prometheus resource into its StatefulSet and updates that \
+     StatefulSet only when the spec it generates differs (it compares a hash of the generated \
+     spec, the prometheus-operator-input-hash annotation), so a restarted operator that finds \
+     nothing changed leaves the StatefulSet, and so its pods, as they are.",
+);
+
+pub(super) const OPERATOR_PVC_RETENTION: Source = code(
+    "prometheus-operator/prometheus-operator",
+    "Documentation/api-reference/api.md",
+    "persistentVolumeClaimRetentionPolicy: the field controls if and how PVCs are deleted during \
+     the lifecycle of a StatefulSet. The default behavior is all PVCs are retained.",
+);
+
+pub(super) const OWNER_GC: Source = doc(
+    "kubernetes.io: Garbage collection, owners and dependents",
+    "https://kubernetes.io/docs/concepts/architecture/garbage-collection/#owners-dependents",
+    "Deleting an owner deletes its dependents (cascading deletion, background by default): the \
+     operator makes its StatefulSet a dependent of the Prometheus resource, and the StatefulSet's \
+     pods are dependents of the StatefulSet.",
+);
+
+pub(super) const STS_PVC_RETENTION: Source = doc(
+    "kubernetes.io: StatefulSets, PersistentVolumeClaim retention",
+    "https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention",
+    "whenDeleted: Retain (the default) keeps the PVCs from the volumeClaimTemplate when the \
+     StatefulSet is deleted; Delete deletes them after their Pods have been deleted (stable since \
+     1.32).",
+);
+
+pub(super) const OPERATOR_STORAGE: Source = code(
+    "prometheus-operator/prometheus-operator",
+    "Documentation/platform/storage.md",
+    "By default, the operator configures Pods to store data on emptyDir volumes which aren't \
+     persisted when the Pods are redeployed; spec.storage.volumeClaimTemplate gives each Prometheus \
+     pod of its StatefulSet a PersistentVolumeClaim of its own.",
+);
+
 // ---- the seed articles ----------------------------------------------------
 
 pub(super) const SEED_DEADLOCK: Source = Source::Seed {
@@ -690,6 +730,14 @@ pub(super) const SEED_HOSTPATH: Source = Source::Seed {
     says: Cow::Borrowed(
         "hostPath mounts a node directory: data becomes inconsistent when the pod moves to another \
          node.",
+    ),
+};
+
+pub(super) const SEED_OPERATOR_EMPTYDIR: Source = Source::Seed {
+    file: Cow::Borrowed("001_43073dae661ea77a.txt"),
+    says: Cow::Borrowed(
+        "In the chart's default configuration Prometheus's TSDB is on an emptyDir, so after a pod \
+         restart the historical data cannot be found; storageSpec with a volumeClaimTemplate fixes it.",
     ),
 };
 

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use super::sources::*;
 use super::{Expectation, Outcome, Source, Text};
-use crate::vocab::{self, App, Cell, Disruption, PartKind, Provider, Reason, Variant};
+use crate::vocab::{self, App, Cell, Disruption, PartKind, Provider, Reason, Setup, Variant};
 
 /// What the table assumes about how the harness deploys and disrupts. The
 /// manifests and disruptions must keep to this, or the cells they break
@@ -95,6 +95,9 @@ struct Shape {
     backend: Backend,
     rwop: bool,
     statefulset: bool,
+    /// The StatefulSet's claims go with it (`persistentVolumeClaimRetentionPolicy:
+    /// {whenDeleted: Delete}`); false everywhere but operator-claim-delete.
+    deletes_claims: bool,
 }
 
 fn default_class(provider: Provider) -> Backend {
@@ -119,6 +122,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
         backend,
         rwop: false,
         statefulset: false,
+        deletes_claims: false,
     };
     match variant {
         Variant::EmptyDir => (plain(Backend::EmptyDir), plain(Backend::EmptyDir)),
@@ -137,6 +141,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
                 backend: default_class(provider),
                 rwop: false,
                 statefulset: true,
+                deletes_claims: false,
             },
             plain(default_class(provider)),
         ),
@@ -145,6 +150,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
                 backend: default_class(provider),
                 rwop: true,
                 statefulset: false,
+                deletes_claims: false,
             };
             (s, s)
         }
@@ -152,6 +158,26 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
         // local-path one (crate::storage_class refuses any other there).
         Variant::CustomClass => (plain(custom_class(provider)), plain(custom_class(provider))),
         Variant::CsiRwo => (plain(Backend::Attachable), plain(Backend::Attachable)),
+        // The operator's StatefulSet; no Grafana (`expected` marks it not
+        // applicable, the shape is never read).
+        Variant::OperatorDefault => (
+            Shape {
+                backend: Backend::EmptyDir,
+                rwop: false,
+                statefulset: true,
+                deletes_claims: false,
+            },
+            plain(Backend::EmptyDir),
+        ),
+        Variant::OperatorClaim | Variant::OperatorClaimDelete => (
+            Shape {
+                backend: default_class(provider),
+                rwop: false,
+                statefulset: true,
+                deletes_claims: variant == Variant::OperatorClaimDelete,
+            },
+            plain(default_class(provider)),
+        ),
     }
 }
 
@@ -475,13 +501,36 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
                 [EXPAND_PVC, RESIZE_ADMISSION, PROJECT_VOLUME_EXPAND],
             ),
         },
+        // The operator's own (not_applicable keeps them to its setup).
+        Disruption::OperatorRestart => Part::new(
+            Outcome::Survives,
+            [STS_UPDATE_STRATEGIES, OPERATOR_RECONCILE],
+        ),
+        Disruption::ResourceRecreate => {
+            if s.backend == EmptyDir {
+                return Part::new(lost(app), [OWNER_GC, EMPTYDIR]);
+            }
+            if s.deletes_claims {
+                return Part::new(lost(app), [OWNER_GC, STS_PVC_RETENTION]);
+            }
+            Part::new(
+                Outcome::Survives,
+                [OWNER_GC, OPERATOR_PVC_RETENTION, STS_PVC_RETENTION],
+            )
+            .with(placement(s))
+        }
         Disruption::ImageUpgrade => {
             let upgrade = match app {
                 App::Prometheus => PROM_STABILITY,
                 App::Grafana => GRAFANA_UPGRADE,
             };
             if s.backend == EmptyDir {
-                return Part::new(lost(app), [EMPTYDIR, DEPLOY_RECREATE]);
+                let replaced = if s.statefulset {
+                    STS_UPDATE_STRATEGIES
+                } else {
+                    DEPLOY_RECREATE
+                };
+                return Part::new(lost(app), [EMPTYDIR, replaced]);
             }
             let strategy = if s.statefulset {
                 vec![STS_UPDATE_STRATEGIES]
@@ -806,6 +855,22 @@ fn rollout_other_node(app: App, s: Shape) -> Part {
 /// Cells the harness does not run, with why and the sources that say so.
 fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
     match (cell.variant, cell.disruption, cell.provider) {
+        (v, d, _) if v.setup() == Setup::Operator && !d.for_operator_setup() => Some((
+            "the prometheus-operator setup runs the pod-level disruptions, its own (operator-restart, \
+             resource-recreate) and image-upgrade through its resource so far; the rest change a \
+             StatefulSet the operator owns and would put back, or need a node of their own \
+             (docs/setups.md)",
+            vec![OPERATOR_STORAGE],
+        )),
+        (v, Disruption::OperatorRestart | Disruption::ResourceRecreate, _)
+            if v.setup() != Setup::Operator =>
+        {
+            Some((
+                "the variant is not run by prometheus-operator: there is no operator and no \
+                 Prometheus resource",
+                vec![OPERATOR_STORAGE],
+            ))
+        }
         (_, Disruption::NodeStop | Disruption::NodeStopOutOfService, Provider::Existing) => Some((
             "the harness never stops a node of a cluster it did not create",
             vec![PROJECT_EXISTING],
@@ -936,7 +1001,16 @@ pub(crate) fn expected(
     }
     let (ps, gs) = shapes(variant, provider);
     let mut p = rule(App::Prometheus, ps, disruption, provider);
-    let g = rule(App::Grafana, gs, disruption, provider);
+    let mut g = rule(App::Grafana, gs, disruption, provider);
+    if variant.setup() == Setup::Operator {
+        p = p.with([OPERATOR_STORAGE, SEED_OPERATOR_EMPTYDIR]);
+        g = Part::new(
+            Outcome::NotApplicable {
+                why: Cow::Borrowed("Grafana is not part of the prometheus-operator setup"),
+            },
+            [],
+        );
+    }
     if variant == Variant::CustomClass
         && provider != Provider::Existing
         && disruption.is_node_level()
@@ -993,9 +1067,11 @@ mod tests {
                     s.title()
                 );
             }
-            // Both apps are applicable, or neither: a cell runs whole.
+            // Both apps are applicable, or neither: a cell runs whole;
+            // Grafana only in a setup that has it.
+            let grafana_in_setup = cell.variant.setup().apps().contains(&App::Grafana);
             assert_eq!(
-                e.prometheus.is_applicable(),
+                e.prometheus.is_applicable() && grafana_in_setup,
                 e.grafana.is_applicable(),
                 "{cell}"
             );
@@ -1255,7 +1331,15 @@ mod tests {
                         || cell.variant.uses_nfs()
                         || (cell.variant == Variant::Statefulset
                             && cell.provider != Provider::Existing)));
-            assert_eq!(na, should, "{cell}");
+            // The operator setup runs some disruptions; its own run nowhere else.
+            let operator_only = matches!(
+                cell.disruption,
+                Disruption::OperatorRestart | Disruption::ResourceRecreate
+            );
+            let operator_cell = cell.variant.setup() == Setup::Operator;
+            let setup_mismatch = (operator_cell && !cell.disruption.for_operator_setup())
+                || (!operator_cell && operator_only);
+            assert_eq!(na, should || setup_mismatch, "{cell}");
         }
     }
 

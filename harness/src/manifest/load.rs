@@ -89,6 +89,20 @@ pub(crate) fn yaml_files(dir: &Path, action: &'static str) -> Result<Vec<PathBuf
 /// that does not parse, a document that is not a mapping, or a placeholder
 /// that is unknown or has no value.
 pub(crate) fn read_docs(file: &Path, params: &Params) -> Result<Vec<RawDoc>> {
+    docs_of(file, Some(params))
+}
+
+/// Every non-empty document of `file` as written: for upstream files
+/// (the operator's CRDs), whose descriptions may hold `${...}` of their
+/// own and are not the project's manifests.
+///
+/// # Errors
+/// As [`read_docs`], without the placeholder ones.
+pub(crate) fn read_docs_verbatim(file: &Path) -> Result<Vec<RawDoc>> {
+    docs_of(file, None)
+}
+
+fn docs_of(file: &Path, params: Option<&Params>) -> Result<Vec<RawDoc>> {
     let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading manifest", file, e))?;
     let mut docs = Vec::new();
     for (doc, de) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
@@ -119,12 +133,14 @@ pub(crate) fn read_docs(file: &Path, params: &Params) -> Result<Vec<RawDoc>> {
             "kind": value.get("kind"),
             "metadata": {"name": value.pointer("/metadata/name")},
         });
-        let object = match fill(&mut probe, params, "") {
-            Ok(()) => object_name(&probe),
-            Err(_) => object_name(&value),
-        };
-        fill(&mut value, params, "")
-            .map_err(|(path, why)| at(object.clone(), format!("{why} (at `{path}`)")))?;
+        if let Some(params) = params {
+            let object = match fill(&mut probe, params, "") {
+                Ok(()) => object_name(&probe),
+                Err(_) => object_name(&value),
+            };
+            fill(&mut value, params, "")
+                .map_err(|(path, why)| at(object.clone(), format!("{why} (at `{path}`)")))?;
+        }
         docs.push(RawDoc {
             file: file.to_owned(),
             doc,

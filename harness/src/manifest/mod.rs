@@ -42,6 +42,7 @@ mod names;
 mod object;
 mod params;
 mod patch;
+pub(crate) mod prometheus_resource;
 mod render;
 mod rendered;
 mod snapshot_class;
@@ -51,13 +52,15 @@ mod volume_snapshot;
 
 pub(crate) use names::{
     APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA, HOST_DIR,
-    PROMETHEUS, SAN_DIR,
+    OPERATOR_ADDON, PROMETHEUS, SAN_DIR,
 };
 #[cfg(test)]
 pub(crate) use names::{GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET};
 pub(crate) use object::Object;
 pub use params::Params;
+pub(crate) use params::prometheus_version;
 pub use render::render;
+pub(crate) use render::{read_upstream, upstream_yaml_files};
 pub use rendered::Kind;
 pub(crate) use rendered::Manifest;
 pub use rendered::Rendered;

@@ -27,10 +27,16 @@ pub(crate) fn addons_for(variant: Variant) -> &'static [&'static str] {
     match variant {
         Variant::NfsDynamic => &["csi-driver-nfs"],
         Variant::CsiRwo => &[ATTACHABLE_ADDON],
+        Variant::OperatorDefault | Variant::OperatorClaim | Variant::OperatorClaimDelete => {
+            &[OPERATOR_ADDON]
+        }
         _ => &[],
     }
 }
 
+/// prometheus-operator's addon (`manifests/addons/prometheus-operator/`):
+/// its CRDs come from its module (crate::operator), the rest from there.
+pub(crate) const OPERATOR_ADDON: &str = "prometheus-operator";
 /// The addon of the project's attachable CSI driver (`manifests/addons/csi-loop/`).
 pub(crate) const ATTACHABLE_ADDON: &str = "csi-loop";
 /// Its CSI driver name (CSIDriver object, StorageClass provisioner, the

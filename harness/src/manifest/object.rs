@@ -110,6 +110,7 @@ objects! {
     RoleBinding(rbac::v1::RoleBinding),
     CustomResourceDefinition(apiextensions::v1::CustomResourceDefinition),
     VolumeSnapshotClass(super::snapshot_class::VolumeSnapshotClass),
+    Prometheus(super::prometheus_resource::PrometheusResource),
 }
 
 impl Object {
@@ -178,7 +179,10 @@ impl Object {
             Self::PersistentVolumeClaim(_) => 5,
             Self::ConfigMap(_) | Self::Secret(_) => 6,
             Self::Service(_) => 7,
-            Self::Deployment(_) | Self::StatefulSet(_) | Self::DaemonSet(_) => 8,
+            Self::Deployment(_)
+            | Self::StatefulSet(_)
+            | Self::DaemonSet(_)
+            | Self::Prometheus(_) => 8,
         }
     }
 }
@@ -204,6 +208,7 @@ impl serde::Serialize for Object {
             Self::RoleBinding(o) => o.serialize(s),
             Self::CustomResourceDefinition(o) => o.serialize(s),
             Self::VolumeSnapshotClass(o) => o.serialize(s),
+            Self::Prometheus(o) => o.serialize(s),
         }
     }
 }
@@ -276,6 +281,9 @@ fn diff(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
             }
         }
         (i, t) if i == t => {}
+        // 31 and 31.0 are one number (a typed f64 field writes it back
+        // with a decimal point: JSONSchemaProps' minimum and maximum).
+        (Value::Number(i), Value::Number(t)) if i.as_f64() == t.as_f64() => {}
         (i, t) => out.push(format!("`{path}` was {i} but reads as {t}")),
     }
 }
@@ -306,6 +314,11 @@ mod tests {
                 "unknown field `spec.volumeMount` (a typo, or not in this Kubernetes version)"
                     .to_owned(),
             ]
+        );
+        assert!(strict_differences(&json!({"max": 31}), &json!({"max": 31.0})).is_empty());
+        assert_eq!(
+            strict_differences(&json!({"max": 31}), &json!({"max": 30.5})).len(),
+            1
         );
         let same = json!({"a": {"b": [1, "x"]}});
         assert!(strict_differences(&same, &same).is_empty());

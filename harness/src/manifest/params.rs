@@ -4,6 +4,8 @@
 //! in the raw text, so a value with `: ` or `#` in it (a password) cannot
 //! change the document's structure, and a value such as `123` stays a string.
 
+use std::borrow::Cow;
+
 use rand::RngExt as _;
 
 use crate::config::Images;
@@ -21,6 +23,9 @@ pub(crate) const PLACEHOLDERS: &[&str] = &[
     "INIT_IMAGE",
     "CSI_DRIVER_IMAGE",
     "CSI_SIDECARS_IMAGE",
+    "OPERATOR_IMAGE",
+    "OPERATOR_RELOADER_IMAGE",
+    "PROMETHEUS_VERSION",
     "GRAFANA_PASSWORD",
 ];
 
@@ -118,8 +123,8 @@ impl Params {
 
     /// The value of placeholder `name`: `None` if `name` is not a
     /// placeholder at all, `Some(None)` if it is one but not set.
-    pub(crate) fn value(&self, name: &str) -> Option<Option<&str>> {
-        Some(match name {
+    pub(crate) fn value(&self, name: &str) -> Option<Option<Cow<'_, str>>> {
+        let borrowed = match name {
             "NAMESPACE" => Some(self.namespace.as_str()),
             "NFS_SERVER" => self.nfs_server.as_deref(),
             "NFS_PATH" => self.nfs_path.as_deref(),
@@ -130,9 +135,15 @@ impl Params {
             "INIT_IMAGE" => Some(self.images.init.as_str()),
             "CSI_DRIVER_IMAGE" => Some(self.images.csi_driver.as_str()),
             "CSI_SIDECARS_IMAGE" => Some(self.images.csi_sidecars.as_str()),
+            "OPERATOR_IMAGE" => Some(self.images.operator.as_str()),
+            "OPERATOR_RELOADER_IMAGE" => Some(self.images.operator_reloader.as_str()),
+            "PROMETHEUS_VERSION" => {
+                return Some(prometheus_version(&self.images.prometheus).map(Cow::Owned));
+            }
             "GRAFANA_PASSWORD" => Some(self.grafana_password.as_str()),
             _ => return None,
-        })
+        };
+        Some(borrowed.map(Cow::Borrowed))
     }
 
     /// Check the values that end up in names and paths, so a bad one fails
@@ -233,7 +244,7 @@ pub(crate) fn substitute(s: &str, params: &Params) -> Result<String, Unfilled> {
         match params.value(name) {
             None => return Err(Unfilled::Unknown(name.to_owned())),
             Some(None) => return Err(Unfilled::Unset(name.to_owned())),
-            Some(Some(v)) => out.push_str(v),
+            Some(Some(v)) => out.push_str(&v),
         }
         rest = &after[name_len + 1..];
     }
@@ -334,5 +345,48 @@ mod tests {
         assert_ne!(a.grafana_password, b.grafana_password);
         assert_eq!(a.grafana_password.len(), 24);
         assert!(!format!("{a:?}").contains(&a.grafana_password));
+    }
+}
+
+/// The Prometheus version an image tag says (`prom/prometheus:v3.7.3` ->
+/// `v3.7.3`, the Debian stand-in `local/prometheus-debian:2.53` ->
+/// `v2.53.0`), for prometheus-operator's `spec.version`, from which it
+/// decides which flags that Prometheus takes. `None` (so rendering says
+/// the placeholder has no value) for a tag that is no version, such as a
+/// digest.
+pub(crate) fn prometheus_version(image: &str) -> Option<String> {
+    let tag = image.rsplit_once(':').map(|(_, t)| t)?;
+    let bare = tag.strip_prefix('v').unwrap_or(tag);
+    let parts: Vec<&str> = bare.split('.').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+        return None;
+    }
+    Some(if parts.len() == 2 {
+        format!("v{bare}.0")
+    } else {
+        format!("v{bare}")
+    })
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::prometheus_version;
+
+    #[test]
+    fn versions_from_tags() {
+        assert_eq!(
+            prometheus_version("prom/prometheus:v3.7.3").as_deref(),
+            Some("v3.7.3")
+        );
+        assert_eq!(
+            prometheus_version("local/prometheus-debian:2.53").as_deref(),
+            Some("v2.53.0")
+        );
+        assert_eq!(
+            prometheus_version("localhost:5000/prometheus:2.42").as_deref(),
+            Some("v2.42.0")
+        );
+        assert_eq!(prometheus_version("prom/prometheus:latest"), None);
+        assert_eq!(prometheus_version("prom/prometheus"), None);
     }
 }

@@ -8,7 +8,7 @@ use super::names::{GRAFANA, PROMETHEUS, addons_for};
 use super::rendered::{Manifest, Rendered, Source};
 use super::{Object, Params, check, load, object, patch};
 use crate::error::{Error, Result};
-use crate::vocab::{NamedId, Variant};
+use crate::vocab::{App, NamedId, Setup, Variant};
 
 /// Render `variant` from `manifests_dir` with `params`.
 ///
@@ -24,14 +24,18 @@ use crate::vocab::{NamedId, Variant};
 ///   names).
 pub fn render(manifests_dir: &Path, variant: Variant, params: &Params) -> Result<Rendered> {
     params.validate()?;
+    let setup = variant.setup();
     let mut raw = Vec::new();
-    for file in load::yaml_files(&manifests_dir.join("base"), "listing manifests")? {
+    for file in load::yaml_files(&manifests_dir.join(setup.base_dir()), "listing manifests")? {
         if load::is_patch_file(&file) {
             return Err(Error::Manifest {
                 file,
                 doc: 0,
                 object: "?".into(),
-                message: "patches belong in storage/<id>/, base/ holds whole objects".into(),
+                message: format!(
+                    "patches belong in storage/<id>/, {}/ holds whole objects",
+                    setup.base_dir()
+                ),
             });
         }
         raw.extend(load::read_docs(&file, params)?);
@@ -87,11 +91,21 @@ pub fn render(manifests_dir: &Path, variant: Variant, params: &Params) -> Result
         addons.push(((*name).to_owned(), set));
     }
 
-    let prometheus = find_workload(&objects, PROMETHEUS, &variant_dir)?;
-    let grafana = find_workload(&objects, GRAFANA, &variant_dir)?;
-    if !matches!(objects[grafana].object, Object::Deployment(_)) {
-        return Err(objects[grafana].error("Grafana must be a Deployment"));
-    }
+    let prometheus = match setup {
+        Setup::Plain => find_workload(&objects, PROMETHEUS, &variant_dir)?,
+        Setup::Operator => find_resource(&objects, PROMETHEUS, &variant_dir)?,
+    };
+    let grafana = if setup.apps().contains(&App::Grafana) {
+        let grafana = find_workload(&objects, GRAFANA, &variant_dir)?;
+        if !matches!(objects[grafana].object, Object::Deployment(_)) {
+            return Err(objects[grafana].error("Grafana must be a Deployment"));
+        }
+        Some(grafana)
+    } else {
+        None
+    };
+    #[cfg(not(test))]
+    let _ = grafana;
     Ok(Rendered {
         variant,
         namespace: params.namespace.clone(),
@@ -181,26 +195,13 @@ pub(super) fn reject_duplicates_typed(set: Vec<Manifest>) -> Result<Vec<Manifest
 /// The index of the workload named `name`, which must exist once, with a pod
 /// spec and a container of the same name.
 pub(super) fn find_workload(objects: &[Manifest], name: &str, variant_dir: &Path) -> Result<usize> {
-    let found: Vec<usize> = objects
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| {
-            matches!(m.object, Object::Deployment(_) | Object::StatefulSet(_))
-                && m.object.name() == name
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let [i] = found[..] else {
-        return Err(Error::Manifest {
-            file: variant_dir.to_owned(),
-            doc: 0,
-            object: format!("?/{name}"),
-            message: format!(
-                "base + variant must define exactly one Deployment or StatefulSet named {name:?}, found {}",
-                found.len()
-            ),
-        });
-    };
+    let i = find_one(
+        objects,
+        name,
+        variant_dir,
+        "Deployment or StatefulSet",
+        |o| matches!(o, Object::Deployment(_) | Object::StatefulSet(_)),
+    )?;
     let m = &objects[i];
     let spec = m
         .object
@@ -210,4 +211,62 @@ pub(super) fn find_workload(objects: &[Manifest], name: &str, variant_dir: &Path
         return Err(m.error(format!("has no container named {name:?}")));
     }
     Ok(i)
+}
+
+/// The index of the operator's `Prometheus` resource named `name`, which
+/// must exist once.
+fn find_resource(objects: &[Manifest], name: &str, variant_dir: &Path) -> Result<usize> {
+    find_one(objects, name, variant_dir, "Prometheus resource", |o| {
+        matches!(o, Object::Prometheus(_))
+    })
+}
+
+/// The index of the one object named `name` that `is_kind` accepts (`what`
+/// names those kinds in the error when there is not exactly one).
+fn find_one(
+    objects: &[Manifest],
+    name: &str,
+    variant_dir: &Path,
+    what: &str,
+    is_kind: impl Fn(&Object) -> bool,
+) -> Result<usize> {
+    let found: Vec<usize> = objects
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_kind(&m.object) && m.object.name() == name)
+        .map(|(i, _)| i)
+        .collect();
+    let [i] = found[..] else {
+        return Err(Error::Manifest {
+            file: variant_dir.to_owned(),
+            doc: 0,
+            object: format!("?/{name}"),
+            message: format!(
+                "base + variant must define exactly one {what} named {name:?}, found {}",
+                found.len()
+            ),
+        });
+    };
+    Ok(i)
+}
+
+/// The YAML files of an upstream folder (the operator's CRDs), sorted by name.
+///
+/// # Errors
+/// [`Error::Io`] when the folder cannot be listed.
+pub(crate) fn upstream_yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    load::yaml_files(dir, "listing upstream manifests")
+}
+
+/// The objects of an upstream file (no placeholders), typed and checked
+/// strictly like the project's own: a field the typed object would drop
+/// is an error, not a silently different object in the cluster.
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Manifest`] naming the file.
+pub(crate) fn read_upstream(file: &Path) -> Result<Vec<Manifest>> {
+    load::read_docs_verbatim(file)?
+        .into_iter()
+        .map(|d| typed(d, Vec::new()))
+        .collect()
 }

@@ -14,6 +14,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::Object;
 use super::names::{APP_NAME_LABEL, VOLUME_LABEL};
+use super::prometheus_resource::PrometheusResource;
 use crate::error::Result;
 use crate::vocab::{App, NamedId, Variant};
 
@@ -72,6 +73,9 @@ pub(crate) enum RenderedWorkload<'a> {
     Deployment(&'a Deployment),
     /// A StatefulSet.
     StatefulSet(&'a StatefulSet),
+    /// prometheus-operator's resource, which the operator turns into a
+    /// StatefulSet.
+    Operator(&'a PrometheusResource),
 }
 
 impl<'a> RenderedWorkload<'a> {
@@ -79,15 +83,17 @@ impl<'a> RenderedWorkload<'a> {
     pub(crate) fn kind(&self) -> Kind {
         match self {
             Self::Deployment(_) => Kind::Deployment,
-            Self::StatefulSet(_) => Kind::StatefulSet,
+            Self::StatefulSet(_) | Self::Operator(_) => Kind::StatefulSet,
         }
     }
 
-    /// The workload's name.
+    /// The workload's name (for the operator's, its resource's).
+    #[cfg(test)]
     pub(crate) fn name(&self) -> &'a str {
         let meta = match self {
             Self::Deployment(d) => &d.metadata,
             Self::StatefulSet(s) => &s.metadata,
+            Self::Operator(p) => &p.metadata,
         };
         meta.name.as_deref().unwrap_or_default()
     }
@@ -97,16 +103,19 @@ impl<'a> RenderedWorkload<'a> {
         match self {
             Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
             Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
+            Self::Operator(p) => p.spec.replicas,
         }
         .unwrap_or(1)
     }
 
-    /// The pod template's spec ([`render`](super::render()) guarantees there is one).
+    /// The pod template's spec ([`render`](super::render()) guarantees there is one;
+    /// the operator's resource has none: the operator writes it).
     #[cfg(test)]
     pub(crate) fn pod_spec(&self) -> &'a PodSpec {
         let spec = match self {
             Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
             Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+            Self::Operator(_) => None,
         };
         spec.expect("render() only accepts workloads with a pod spec")
     }
@@ -115,7 +124,7 @@ impl<'a> RenderedWorkload<'a> {
     #[cfg(test)]
     pub(crate) fn volume_claim_templates(&self) -> &'a [PersistentVolumeClaim] {
         match self {
-            Self::Deployment(_) => &[],
+            Self::Deployment(_) | Self::Operator(_) => &[],
             Self::StatefulSet(s) => s
                 .spec
                 .as_ref()
@@ -134,8 +143,9 @@ pub struct Rendered {
     pub(super) objects: Vec<Manifest>,
     pub(super) addons: Vec<(String, Vec<Manifest>)>,
     pub(super) prometheus: usize,
+    /// None where the setup has no Grafana.
     #[cfg(test)]
-    pub(super) grafana: usize,
+    pub(super) grafana: Option<usize>,
 }
 
 impl Rendered {
@@ -189,6 +199,7 @@ impl Rendered {
         match &self.objects[self.prometheus].object {
             Object::StatefulSet(s) => RenderedWorkload::StatefulSet(s),
             Object::Deployment(d) => RenderedWorkload::Deployment(d),
+            Object::Prometheus(p) => RenderedWorkload::Operator(p),
             other => unreachable!("render() picked {} as the Prometheus workload", other.id()),
         }
     }
@@ -202,7 +213,8 @@ impl Rendered {
     /// The Grafana Deployment.
     #[cfg(test)]
     pub(crate) fn grafana(&self) -> &Deployment {
-        match &self.objects[self.grafana].object {
+        let i = self.grafana.expect("the plain setup's render has Grafana");
+        match &self.objects[i].object {
             Object::Deployment(d) => d,
             other => unreachable!("render() picked {} as the Grafana Deployment", other.id()),
         }

@@ -675,7 +675,8 @@ fn unknown_variant_lists_the_valid_ones() {
     assert_eq!(
         e,
         Err("unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
-             nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
+             nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, operator-default, \
+             operator-claim, operator-claim-delete"
             .to_owned())
     );
 }
@@ -926,5 +927,49 @@ per_variant! {
         );
         let both = r.objects_for(&[App::Prometheus, App::Grafana]);
         assert_eq!(both.len(), r.objects().len(), "{v}");
+    }
+}
+
+/// The operator setup renders its own base: one Prometheus resource with
+/// the run's image and its version, no Grafana, the operator as an addon,
+/// and the claim template only in operator-claim.
+#[test]
+fn the_operator_variants_render_a_prometheus_resource() {
+    for v in [Variant::OperatorDefault, Variant::OperatorClaim] {
+        let r = render(&default_dir(), v, &Params::placeholder())
+            .unwrap_or_else(|e| panic!("{v}: {e}"));
+        let RenderedWorkload::Operator(p) = r.prometheus() else {
+            panic!("{v}: Prometheus is not the operator's resource");
+        };
+        assert_eq!(r.prometheus().kind(), Kind::StatefulSet);
+        assert_eq!(
+            p.spec.image.as_deref(),
+            Some(crate::config::default_images::PROMETHEUS)
+        );
+        assert_eq!(p.spec.version.as_deref(), Some("v3.7.3"));
+        assert_eq!(
+            p.spec.retention.as_deref(),
+            Some("15d"),
+            "{v}: the operator's 24h would drop the seed"
+        );
+        assert!(
+            p.spec.service_monitor_selector.is_some(),
+            "{v}: an unmanaged config is empty"
+        );
+        assert_eq!(
+            p.spec
+                .storage
+                .as_ref()
+                .and_then(|s| s.volume_claim_template.as_ref())
+                .is_some(),
+            v == Variant::OperatorClaim,
+            "{v}"
+        );
+        assert!(
+            r.objects().iter().all(|m| m.app() != Some(App::Grafana)),
+            "{v}: no Grafana"
+        );
+        let addons: Vec<&str> = r.addons().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(addons, ["prometheus-operator"], "{v}");
     }
 }

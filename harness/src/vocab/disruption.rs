@@ -53,6 +53,13 @@ pub enum Disruption {
     /// Grow Prometheus's claim while it runs (offline, with a stop, where
     /// the driver grows volumes offline only).
     VolumeExpand,
+    /// Delete prometheus-operator's pod and let its Deployment replace it:
+    /// the restarted operator reconciles the Prometheus resource again.
+    OperatorRestart,
+    /// Delete the `Prometheus` resource, wait until what the operator made
+    /// of it is gone, and create it again (does the claim, and so the
+    /// data, outlive the resource?).
+    ResourceRecreate,
 }
 
 impl NamedId for Disruption {
@@ -75,6 +82,8 @@ impl NamedId for Disruption {
         Self::VolumeFull,
         Self::SnapshotRestore,
         Self::VolumeExpand,
+        Self::OperatorRestart,
+        Self::ResourceRecreate,
     ];
 
     fn id(self) -> &'static str {
@@ -96,6 +105,8 @@ impl NamedId for Disruption {
             Self::VolumeFull => "volume-full",
             Self::SnapshotRestore => "snapshot-restore",
             Self::VolumeExpand => "volume-expand",
+            Self::OperatorRestart => "operator-restart",
+            Self::ResourceRecreate => "resource-recreate",
         }
     }
 }
@@ -120,7 +131,12 @@ impl Disruption {
     pub(crate) fn prometheus_only(self) -> bool {
         matches!(
             self,
-            Self::WalTailTorn | Self::VolumeFull | Self::SnapshotRestore | Self::VolumeExpand
+            Self::WalTailTorn
+                | Self::VolumeFull
+                | Self::SnapshotRestore
+                | Self::VolumeExpand
+                | Self::OperatorRestart
+                | Self::ResourceRecreate
         )
     }
 
@@ -129,7 +145,34 @@ impl Disruption {
     pub(crate) fn keeps_pod(self) -> bool {
         matches!(
             self,
-            Self::NfsRestart | Self::VolumeFull | Self::SnapshotRestore | Self::VolumeExpand
+            Self::NfsRestart
+                | Self::VolumeFull
+                | Self::SnapshotRestore
+                | Self::VolumeExpand
+                | Self::OperatorRestart
+        )
+    }
+
+    /// Disruptions a run holds no other cell beside: the node-level ones,
+    /// and operator-restart, which takes away the operator every cell of
+    /// that setup shares (another cell's resource change would wait for
+    /// it, and its timings with it).
+    pub(crate) fn runs_alone(self) -> bool {
+        self.is_node_level() || self == Self::OperatorRestart
+    }
+
+    /// Disruptions the prometheus-operator setup runs: the pod-level ones,
+    /// the version change through its resource (image-upgrade), and its
+    /// own.
+    pub(crate) fn for_operator_setup(self) -> bool {
+        matches!(
+            self,
+            Self::ContainerKill
+                | Self::PodDelete
+                | Self::PodForceDelete
+                | Self::ImageUpgrade
+                | Self::OperatorRestart
+                | Self::ResourceRecreate
         )
     }
 

@@ -11,6 +11,7 @@ mod judgement;
 mod minor;
 mod provider;
 mod reason;
+mod setup;
 mod variant;
 mod volume;
 
@@ -23,5 +24,6 @@ pub use judgement::{Judgement, Part, PartKind, Verdict};
 pub(crate) use minor::Minor;
 pub use provider::Provider;
 pub use reason::Reason;
+pub use setup::Setup;
 pub use variant::Variant;
 pub use volume::VolumeFigures;

@@ -2,6 +2,7 @@
 //! on Kubernetes (docs/architecture.md "Storage variants"). Each id is also the folder
 //! `manifests/storage/<id>/`.
 
+use super::Setup;
 use super::id::{NamedId, named_id_traits};
 
 /// A storage setup the harness deploys Prometheus and Grafana on.
@@ -29,6 +30,15 @@ pub enum Variant {
     /// (ext4 on a loop device, attached to one node at a time): network
     /// block storage as a cloud disk or SAN LUN behaves.
     CsiRwo,
+    /// prometheus-operator's default storage (no `spec.storage`): an
+    /// emptyDir, lost with the pod (seed 001).
+    OperatorDefault,
+    /// prometheus-operator with `spec.storage.volumeClaimTemplate` on the
+    /// default class: a claim per replica that outlives the pod.
+    OperatorClaim,
+    /// operator-claim with `persistentVolumeClaimRetentionPolicy:
+    /// {whenDeleted: Delete}`: the claims go with the StatefulSet.
+    OperatorClaimDelete,
 }
 
 impl NamedId for Variant {
@@ -44,6 +54,9 @@ impl NamedId for Variant {
         Self::Rwop,
         Self::CustomClass,
         Self::CsiRwo,
+        Self::OperatorDefault,
+        Self::OperatorClaim,
+        Self::OperatorClaimDelete,
     ];
 
     fn id(self) -> &'static str {
@@ -58,6 +71,9 @@ impl NamedId for Variant {
             Self::Rwop => "rwop",
             Self::CustomClass => "custom-class",
             Self::CsiRwo => "csi-rwo",
+            Self::OperatorDefault => "operator-default",
+            Self::OperatorClaim => "operator-claim",
+            Self::OperatorClaimDelete => "operator-claim-delete",
         }
     }
 }
@@ -65,6 +81,16 @@ impl NamedId for Variant {
 named_id_traits!(Variant);
 
 impl Variant {
+    /// How Prometheus is deployed in this variant.
+    pub fn setup(self) -> Setup {
+        match self {
+            Self::OperatorDefault | Self::OperatorClaim | Self::OperatorClaimDelete => {
+                Setup::Operator
+            }
+            _ => Setup::Plain,
+        }
+    }
+
     /// Whether the variant's volumes are served by the harness's NFS server.
     pub(crate) fn uses_nfs(self) -> bool {
         matches!(self, Self::NfsStatic | Self::NfsDynamic)
@@ -100,7 +126,8 @@ mod tests {
         assert_eq!(
             err,
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
-             nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo"
+             nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, \
+             operator-default, operator-claim, operator-claim-delete"
         );
     }
 
