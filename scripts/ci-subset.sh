@@ -4,10 +4,11 @@
 # cluster (the "CI subset"), each exclusion printed by name with its reason.
 # Sets:
 #   ci_variants ci_disruptions  E2E_VARIANTS / E2E_DISRUPTIONS for make e2e
-#   ci_test_args                E2E_TEST_ARGS (the csi-rwo cells skipped by name)
+#   ci_test_args                E2E_TEST_ARGS (the cells skipped by name)
 #   required                    every cell that must run and pass, as
 #                               <variant>__<disruption> (report cell files)
-#   disruptions csi_required skip operator_required  the lists they are made from
+#   disruptions csi_required operator_required thanos_required skip
+#                               the lists they are made from
 
 # One cell per disruption this machine can run (nfs-restart needs NFS, see
 # above), on three variants:
@@ -32,6 +33,9 @@
 #   deleted and created again under the default claim retention (survives)
 #   and under whenDeleted: Delete (LOST), and the operator restarted
 #   (Prometheus untouched).
+# - the Thanos sidecar setup: the seed's warning made a measured cell
+#   (thanos-empty-dir/pod-delete: the local TSDB LOST, every shipped block
+#   kept in the bucket) and its fix (thanos-claim/pod-delete: both kept).
 # nfs-static rides along so its exclusion is printed by the harness itself.
 disruptions=(container-kill pod-delete pod-force-delete rollout-restart rollout-recreate
              stuck-rollout-unblock reschedule-other-node node-stop image-upgrade
@@ -71,7 +75,15 @@ for v in operator-default operator-claim operator-claim-delete; do
     skip+=(--skip "${v//-/_}::${d//-/_}")
   done
 done
-required=("${operator_required[@]}")
+thanos_required=(thanos-empty-dir__pod-delete thanos-claim__pod-delete)
+for v in thanos-empty-dir thanos-claim; do
+  for d in container-kill pod-delete pod-force-delete; do
+    [[ " ${thanos_required[*]} " == *" ${v}__${d} "* ]] && continue
+    echo "EXCLUDED: ${v//-/_}::${d//-/_} (.ci/run's time budget; runs by hand and nightly)"
+    skip+=(--skip "${v//-/_}::${d//-/_}")
+  done
+done
+required=("${operator_required[@]}" "${thanos_required[@]}")
 for v in empty-dir default-class csi-rwo; do
   for d in "${disruptions[@]}"; do
     # Not applicable (the harness reports them ignored with the reason): the
@@ -92,6 +104,6 @@ for v in empty-dir default-class csi-rwo; do
     required+=("${v}__${d}")
   done
 done
-ci_variants=empty-dir,default-class,nfs-static,csi-rwo,operator-default,operator-claim,operator-claim-delete
+ci_variants=empty-dir,default-class,nfs-static,csi-rwo,operator-default,operator-claim,operator-claim-delete,thanos-empty-dir,thanos-claim
 ci_disruptions=$(IFS=,; echo "${disruptions[*]}")
 ci_test_args="${skip[*]}"

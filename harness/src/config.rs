@@ -86,6 +86,10 @@ pub struct Images {
     pub(crate) operator: String,
     /// Its config reloader, which the operator puts beside Prometheus.
     pub(crate) operator_reloader: String,
+    /// Thanos (the sidecar and its bucket tools), built by scripts/app-images.sh.
+    pub(crate) thanos: String,
+    /// The S3 store the sidecar ships to (versitygw), built the same way.
+    pub(crate) s3: String,
 }
 
 /// Image defaults. Pinned tags, never `latest`.
@@ -113,6 +117,10 @@ pub mod default_images {
     /// Its config reloader, tagged the same way.
     pub(crate) const OPERATOR_RELOADER: &str =
         "local/storage-e2e-prometheus-config-reloader:0.85.0";
+    /// Thanos as scripts/app-images.sh tags it.
+    pub(crate) const THANOS: &str = "local/storage-e2e-thanos:0.42.5";
+    /// versitygw, the S3 store, as scripts/app-images.sh tags it.
+    pub(crate) const S3: &str = "local/storage-e2e-versitygw:1.8.0";
 }
 
 impl Default for Images {
@@ -128,6 +136,8 @@ impl Default for Images {
             csi_sidecars: default_images::CSI_SIDECARS.into(),
             operator: default_images::OPERATOR.into(),
             operator_reloader: default_images::OPERATOR_RELOADER.into(),
+            thanos: default_images::THANOS.into(),
+            s3: default_images::S3.into(),
         }
     }
 }

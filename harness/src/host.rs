@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
-use crate::vocab::{Provider, Variant};
+use crate::vocab::{Provider, Setup, Variant};
 
 /// `CAP_SYS_RESOURCE`'s bit in a capability mask (linux/capability.h).
 const CAP_SYS_RESOURCE_BIT: u32 = 24;
@@ -33,6 +33,9 @@ pub struct Host {
     /// be built here (Go on PATH: its sidecars and the driver's protocol
     /// files come from the Go module proxy); otherwise why not.
     pub(crate) no_csi_build: Option<String>,
+    /// The same for the images of the setups beside plain Prometheus
+    /// (prometheus-operator; Thanos and its S3 store), by setup.
+    pub(crate) no_setup_build: Vec<(Setup, String)>,
 }
 
 /// The raw inputs [`Host::from_sources`] reads, as the live system shows them.
@@ -59,6 +62,9 @@ pub(crate) struct Sources<'a> {
     /// Whether Docker has both attachable CSI driver images under their
     /// default tags.
     pub(crate) csi_images_present: bool,
+    /// The setups whose images (scripts/app-images.sh) Docker has under
+    /// their default tags.
+    pub(crate) setup_images_present: &'a [Setup],
 }
 
 impl Host {
@@ -76,7 +82,11 @@ impl Host {
                 "{why} (NFS cells run where the kernel has an NFS client, e.g. GitHub's ubuntu runners)"
             )),
             (_, Some(why)) if variant.uses_attachable_csi() => Some(why.clone()),
-            _ => None,
+            _ => self
+                .no_setup_build
+                .iter()
+                .find(|(setup, _)| *setup == variant.setup())
+                .map(|(_, why)| why.clone()),
         }
     }
 
@@ -121,6 +131,10 @@ impl Host {
                 .quiet()
                 .run_unchecked()
                 .is_ok_and(|o| o.success()),
+            setup_images_present: &[Setup::Operator, Setup::Thanos]
+                .into_iter()
+                .filter(|s| setup_images(*s).iter().all(|i| docker_has(i)))
+                .collect::<Vec<_>>(),
         })
     }
 
@@ -159,14 +173,50 @@ impl Host {
                 crate::config::default_images::CSI_SIDECARS
             )
         });
+        let no_setup_build = [Setup::Operator, Setup::Thanos]
+            .into_iter()
+            .filter(|setup| !s.go_on_path && !s.setup_images_present.contains(setup))
+            .map(|setup| {
+                (
+                    setup,
+                    format!(
+                        "the {setup} setup's images ({}) are not in Docker, and building them needs \
+                         Go, which is not on PATH (they are built from their Go modules: no registry \
+                         serves them here): install Go (https://go.dev/dl/ or Debian's golang-go), or \
+                         build them elsewhere with make app-images and load them into Docker",
+                        setup_images(setup).join(", ")
+                    ),
+                )
+            })
+            .collect();
         Self {
             no_nfs_client,
             cgroup_v1,
             cap_sys_resource,
             mem_available,
             no_csi_build,
+            no_setup_build,
         }
     }
+}
+
+/// The images scripts/app-images.sh builds for `setup` (none for plain).
+fn setup_images(setup: Setup) -> &'static [&'static str] {
+    use crate::config::default_images::{OPERATOR, OPERATOR_RELOADER, S3, THANOS};
+    match setup {
+        Setup::Plain => &[],
+        Setup::Operator => &[OPERATOR, OPERATOR_RELOADER],
+        Setup::Thanos => &[THANOS, S3],
+    }
+}
+
+/// Whether Docker has `image`.
+fn docker_has(image: &str) -> bool {
+    Cmd::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .quiet()
+        .run_unchecked()
+        .is_ok_and(|o| o.success())
 }
 
 /// Memory a control-plane node of a harness-made cluster takes (kind node
@@ -226,6 +276,7 @@ impl Host {
             cap_sys_resource,
             mem_available: None,
             no_csi_build: None,
+            no_setup_build: Vec::new(),
         }
     }
 }
@@ -262,7 +313,41 @@ mod tests {
             meminfo: MEMINFO,
             go_on_path: true,
             csi_images_present: false,
+            setup_images_present: &[],
         }
+    }
+
+    /// The operator and Thanos setups run where their images exist or Go
+    /// can build them; where neither, their cells say so with the fix, and
+    /// a setup whose images are there is not affected.
+    #[test]
+    fn a_setup_needs_its_images_or_go_to_build_them() {
+        assert!(
+            Host::from_sources(&sources(WITH_NFS))
+                .no_setup_build
+                .is_empty()
+        );
+        let operator_built = Host::from_sources(&Sources {
+            go_on_path: false,
+            setup_images_present: &[Setup::Operator],
+            ..sources(WITH_NFS)
+        });
+        assert_eq!(
+            operator_built.cannot_run(Variant::OperatorClaim, Provider::Kind),
+            None
+        );
+        let why = operator_built
+            .cannot_run(Variant::ThanosEmptyDir, Provider::Kind)
+            .unwrap_or_default();
+        assert!(
+            why.starts_with("the thanos-sidecar setup's images (local/storage-e2e-thanos:0.42.5, ")
+                && why.contains("install Go"),
+            "{why}"
+        );
+        assert_eq!(
+            operator_built.cannot_run(Variant::EmptyDir, Provider::Kind),
+            None
+        );
     }
 
     /// csi-rwo runs where its images exist or Go can build them; where

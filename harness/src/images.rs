@@ -88,9 +88,11 @@ pub(crate) fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore)
         // Built by scripts/csi-images.sh, never pulled: see ensure_csi.
         csi_driver: _,
         csi_sidecars: _,
-        // Built by scripts/app-images.sh, never pulled: see operator::crds_dir.
+        // Built by scripts/app-images.sh, never pulled: see app_images.
         operator: _,
         operator_reloader: _,
+        thanos: _,
+        s3: _,
     } = &mut images;
     let slots = [
         Slot {

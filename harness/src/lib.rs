@@ -12,6 +12,7 @@
 //! `pub(crate)` or sits in a module nothing outside uses, itself
 //! `pub(crate)`.
 
+pub(crate) mod app_images;
 pub(crate) mod cell;
 pub mod cluster;
 pub mod cmd;
@@ -39,6 +40,7 @@ pub(crate) mod storage_class;
 #[cfg(test)]
 mod stub_api;
 pub mod suite;
+pub(crate) mod thanos;
 pub(crate) mod timeline;
 pub(crate) mod versions;
 pub mod vocab;

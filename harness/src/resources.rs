@@ -79,7 +79,11 @@ impl Resources {
                     if self.needs_attachable_csi() {
                         crate::images::ensure_csi(&images, &crate::docker::LocalDocker).await?;
                     }
-                    if self.needs_operator() {
+                    if self.needs_setup(crate::vocab::Setup::Thanos) {
+                        crate::app_images::ensure("--thanos", "Thanos").await?;
+                        crate::app_images::ensure("--s3", "the S3 store").await?;
+                    }
+                    if self.needs_setup(crate::vocab::Setup::Operator) {
                         let dir = crate::operator::crds_dir().await?;
                         let _ = self.operator_crds.set(dir);
                     }
@@ -181,14 +185,14 @@ impl Resources {
             })
     }
 
-    /// Whether a selected variant this run can run is of the
-    /// prometheus-operator setup (its images and CRDs are then made sure
-    /// of before the cluster starts).
-    fn needs_operator(&self) -> bool {
-        self.config.variants.iter().any(|v| {
-            v.setup() == crate::vocab::Setup::Operator
-                && self.host.cannot_run(*v, self.config.provider).is_none()
-        })
+    /// Whether a selected variant this run can run is of `setup` (its
+    /// images, and the operator's CRDs, are then made sure of before the
+    /// cluster starts).
+    fn needs_setup(&self, setup: crate::vocab::Setup) -> bool {
+        self.config
+            .variants
+            .iter()
+            .any(|v| v.setup() == setup && self.host.cannot_run(*v, self.config.provider).is_none())
     }
 
     /// Keep run-level notes for the report (and print them when `print`).

@@ -78,7 +78,7 @@ impl Workload {
     /// The Prometheus workload of `setup`.
     pub(crate) fn prometheus_of(setup: crate::vocab::Setup) -> Self {
         match setup {
-            crate::vocab::Setup::Plain => PROMETHEUS,
+            crate::vocab::Setup::Plain | crate::vocab::Setup::Thanos => PROMETHEUS,
             crate::vocab::Setup::Operator => OPERATOR_PROMETHEUS,
         }
     }

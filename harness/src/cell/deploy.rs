@@ -32,6 +32,9 @@ pub(super) struct Before {
     pub(super) prometheus: crate::prometheus::Snapshot,
     /// `None` when the run leaves Grafana out (E2E_APPS).
     pub(super) grafana: Option<grafana::Snapshot>,
+    /// The Thanos sidecar setup: the bucket once the seeded blocks were
+    /// shipped (`None` in the other setups).
+    pub(super) shipped: Option<Vec<crate::thanos::ShippedBlock>>,
 }
 
 impl Pipeline<'_> {
@@ -167,7 +170,9 @@ impl Pipeline<'_> {
             .filter(|m| m.object.name() == crate::manifest::PROMETHEUS)
             .find_map(|m| match (&mut m.object, setup) {
                 (manifest::Object::Prometheus(p), Setup::Operator) => Some(Seeded::Resource(p)),
-                (o, Setup::Plain) if matches!(o.kind(), "Deployment" | "StatefulSet") => {
+                (o, Setup::Plain | Setup::Thanos)
+                    if matches!(o.kind(), "Deployment" | "StatefulSet") =>
+                {
                     o.pod_spec_mut().map(Seeded::Pod)
                 }
                 _ => None,
@@ -178,7 +183,7 @@ impl Pipeline<'_> {
                     "its manifests define no {} named \"prometheus\" (the harness finds \
                      Prometheus by that name: manifests/README.md)",
                     match setup {
-                        Setup::Plain => "Deployment or StatefulSet",
+                        Setup::Plain | Setup::Thanos => "Deployment or StatefulSet",
                         Setup::Operator => "Prometheus resource",
                     }
                 ),
@@ -230,11 +235,13 @@ impl Pipeline<'_> {
             ));
         }
 
+        let shipped = self.wait_shipped(&prom_pod, &prometheus).await?;
         if !self.runs_grafana() {
             return Ok(Before {
                 prom_pod,
                 prometheus,
                 grafana: None,
+                shipped,
             });
         }
         let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
@@ -256,7 +263,31 @@ impl Pipeline<'_> {
             prom_pod,
             prometheus,
             grafana: Some(grafana),
+            shipped,
         })
+    }
+
+    /// In the Thanos sidecar setup, wait until the sidecar of the seeded
+    /// pod has shipped the seeded blocks, and keep the bucket as it was.
+    async fn wait_shipped(
+        &self,
+        pod: &str,
+        seeded: &crate::prometheus::Snapshot,
+    ) -> Result<Option<Vec<crate::thanos::ShippedBlock>>> {
+        if self.cell.variant.setup() != Setup::Thanos {
+            return Ok(None);
+        }
+        let sidecar = PodExec::new(self.client().clone(), &self.ns, pod, crate::thanos::SIDECAR);
+        self.progress.step(format!(
+            "waiting for the Thanos sidecar of {pod} to ship the seeded blocks"
+        ));
+        let bucket = crate::thanos::wait_shipped(&sidecar, pod, &seeded.blocks).await?;
+        let mine = bucket.iter().filter(|b| b.replica == pod).count();
+        self.progress.step(format!(
+            "bucket: {mine} blocks shipped by {pod} ({} in all)",
+            bucket.len()
+        ));
+        Ok(Some(bucket))
     }
 
     /// Bring the before snapshot's head up to now, right before the

@@ -99,6 +99,7 @@ impl Pipeline<'_> {
             Some(pod) => self.judge_restored(before, pod, prometheus, p).await,
             None => (prometheus, Ok(())),
         };
+        let original = original.and(self.judge_bucket(before).await);
         let grafana = match (&settled.grafana, &disrupted.grafana) {
             (Some(s), Some(a)) => self.judge_grafana(deployed, before, s, a).await,
             _ => None,
@@ -145,6 +146,32 @@ impl Pipeline<'_> {
             timeline,
             findings: all_findings(by_app),
         })
+    }
+
+    /// In the Thanos sidecar setup, the bucket beside Prometheus's own
+    /// judgement: every block the seeded pod had shipped must still be
+    /// there, once (`Err` says which are not). `Ok` in other setups.
+    async fn judge_bucket(&self, before: &Before) -> std::result::Result<(), String> {
+        let Some(shipped) = &before.shipped else {
+            return Ok(());
+        };
+        let pod = &before.prom_pod;
+        let sidecar =
+            crate::exec::PodExec::new(self.client().clone(), &self.ns, pod, crate::thanos::SIDECAR);
+        let after = crate::thanos::list(&sidecar).await.map_err(|e| {
+            format!(
+                "the bucket could not be listed after the disruption: {}",
+                chain(&e)
+            )
+        })?;
+        let said = crate::thanos::compare(pod, shipped, &after);
+        self.progress.step(format!(
+            "bucket: {}",
+            match &said {
+                Ok(s) | Err(s) => s,
+            }
+        ));
+        said.map(|_| ())
     }
 
     /// Where each replaced app's new pods landed, and whether an unblocked

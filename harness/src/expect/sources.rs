@@ -675,6 +675,15 @@ pub(super) const NFS4_LEASES: Source = doc(
      lease expires, and a restarted server gives clients a grace period to reclaim theirs.",
 );
 
+pub(super) const THANOS_SIDECAR_LOSS: Source = code(
+    "thanos-io/thanos",
+    "docs/components/sidecar.md",
+    "The sidecar uploads the TSDB blocks Prometheus writes (only uncompacted ones) to object \
+     storage; Prometheus keeps the head, up to its 2 hour block range, locally: if it crashes and \
+     restarts you will lose ~2 hours of metrics, so persistent disk for Prometheus is highly \
+     recommended.",
+);
+
 pub(super) const OPERATOR_RECONCILE: Source = code(
     "prometheus-operator/prometheus-operator",
     "pkg/prometheus/server/operator.go",
@@ -738,6 +747,15 @@ pub(super) const SEED_OPERATOR_EMPTYDIR: Source = Source::Seed {
     says: Cow::Borrowed(
         "In the chart's default configuration Prometheus's TSDB is on an emptyDir, so after a pod \
          restart the historical data cannot be found; storageSpec with a volumeClaimTemplate fixes it.",
+    ),
+};
+
+pub(super) const SEED_THANOS: Source = Source::Seed {
+    file: Cow::Borrowed("003_79a218e511ee5ca2.txt"),
+    says: Cow::Borrowed(
+        "Prometheus writes a TSDB block every 2h, so it is still not stateless with the Thanos \
+         sidecar: if it crashes and restarts, about 2 hours of metrics are lost; hence a \
+         StatefulSet with volumeClaimTemplates.",
     ),
 };
 

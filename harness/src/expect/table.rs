@@ -158,9 +158,10 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
         // local-path one (crate::storage_class refuses any other there).
         Variant::CustomClass => (plain(custom_class(provider)), plain(custom_class(provider))),
         Variant::CsiRwo => (plain(Backend::Attachable), plain(Backend::Attachable)),
-        // The operator's StatefulSet; no Grafana (`expected` marks it not
-        // applicable, the shape is never read).
-        Variant::OperatorDefault => (
+        // The operator's StatefulSet and the seed 003 one of the Thanos
+        // setup; no Grafana (`expected` marks it not applicable, the shape
+        // is never read).
+        Variant::OperatorDefault | Variant::ThanosEmptyDir => (
             Shape {
                 backend: Backend::EmptyDir,
                 rwop: false,
@@ -169,7 +170,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
             },
             plain(Backend::EmptyDir),
         ),
-        Variant::OperatorClaim | Variant::OperatorClaimDelete => (
+        Variant::OperatorClaim | Variant::OperatorClaimDelete | Variant::ThanosClaim => (
             Shape {
                 backend: default_class(provider),
                 rwop: false,
@@ -267,6 +268,10 @@ const N_EXPAND: &str = "Where the driver has CAP_SYS_RESOURCE (GitHub Actions' r
      volumes offline only: the resizer refuses while the claim is in use (expansion-offline) and \
      the harness stops Prometheus until the claim has grown, a restart the report shows. Either way \
      the pod's filesystem must have grown, or the cell fails.";
+const N_THANOS_BUCKET: &str = "Judged here is Prometheus's own TSDB. Beside it, every block the \
+     sidecar had shipped before the disruption must still be in the bucket afterwards, once (read \
+     through the S3 API with `thanos tools bucket ls`), or the cell fails: the seed's point is that \
+     the bucket keeps what the pod loses.";
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
 /// Total loss, as a pod starting on an empty directory shows it: every
@@ -855,12 +860,22 @@ fn rollout_other_node(app: App, s: Shape) -> Part {
 /// Cells the harness does not run, with why and the sources that say so.
 fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
     match (cell.variant, cell.disruption, cell.provider) {
+        (v, _, Provider::Existing) if v.setup() != Setup::Plain => Some((
+            "the setup's images are built on the harness's machine (no registry serves them here) \
+             and loaded into the nodes of a cluster the harness creates; your cluster's nodes \
+             cannot pull them",
+            vec![PROJECT_EXISTING],
+        )),
         (v, d, _) if v.setup() == Setup::Operator && !d.for_operator_setup() => Some((
             "the prometheus-operator setup runs the pod-level disruptions, its own (operator-restart, \
              resource-recreate) and image-upgrade through its resource so far; the rest change a \
              StatefulSet the operator owns and would put back, or need a node of their own \
              (docs/setups.md)",
             vec![OPERATOR_STORAGE],
+        )),
+        (v, d, _) if v.setup() == Setup::Thanos && !d.for_thanos_setup() => Some((
+            "the Thanos sidecar setup runs the pod-level disruptions so far (docs/setups.md)",
+            vec![THANOS_SIDECAR_LOSS],
         )),
         (v, Disruption::OperatorRestart | Disruption::ResourceRecreate, _)
             if v.setup() != Setup::Operator =>
@@ -1002,11 +1017,22 @@ pub(crate) fn expected(
     let (ps, gs) = shapes(variant, provider);
     let mut p = rule(App::Prometheus, ps, disruption, provider);
     let mut g = rule(App::Grafana, gs, disruption, provider);
-    if variant.setup() == Setup::Operator {
-        p = p.with([OPERATOR_STORAGE, SEED_OPERATOR_EMPTYDIR]);
+    match variant.setup() {
+        Setup::Plain => {}
+        Setup::Operator => p = p.with([OPERATOR_STORAGE, SEED_OPERATOR_EMPTYDIR]),
+        Setup::Thanos => {
+            p = p
+                .with([THANOS_SIDECAR_LOSS, SEED_THANOS])
+                .note(N_THANOS_BUCKET);
+        }
+    }
+    if !variant.setup().apps().contains(&App::Grafana) {
         g = Part::new(
             Outcome::NotApplicable {
-                why: Cow::Borrowed("Grafana is not part of the prometheus-operator setup"),
+                why: Cow::Owned(format!(
+                    "Grafana is not part of the {} setup",
+                    variant.setup()
+                )),
             },
             [],
         );
@@ -1337,7 +1363,11 @@ mod tests {
                 Disruption::OperatorRestart | Disruption::ResourceRecreate
             );
             let operator_cell = cell.variant.setup() == Setup::Operator;
-            let setup_mismatch = (operator_cell && !cell.disruption.for_operator_setup())
+            let thanos_cell = cell.variant.setup() == Setup::Thanos;
+            let setup_mismatch = (cell.provider == Provider::Existing
+                && cell.variant.setup() != Setup::Plain)
+                || (operator_cell && !cell.disruption.for_operator_setup())
+                || (thanos_cell && !cell.disruption.for_thanos_setup())
                 || (!operator_cell && operator_only);
             assert_eq!(na, should || setup_mismatch, "{cell}");
         }

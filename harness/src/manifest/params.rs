@@ -25,6 +25,8 @@ pub(crate) const PLACEHOLDERS: &[&str] = &[
     "CSI_SIDECARS_IMAGE",
     "OPERATOR_IMAGE",
     "OPERATOR_RELOADER_IMAGE",
+    "THANOS_IMAGE",
+    "S3_IMAGE",
     "PROMETHEUS_VERSION",
     "GRAFANA_PASSWORD",
 ];
@@ -137,6 +139,8 @@ impl Params {
             "CSI_SIDECARS_IMAGE" => Some(self.images.csi_sidecars.as_str()),
             "OPERATOR_IMAGE" => Some(self.images.operator.as_str()),
             "OPERATOR_RELOADER_IMAGE" => Some(self.images.operator_reloader.as_str()),
+            "THANOS_IMAGE" => Some(self.images.thanos.as_str()),
+            "S3_IMAGE" => Some(self.images.s3.as_str()),
             "PROMETHEUS_VERSION" => {
                 return Some(prometheus_version(&self.images.prometheus).map(Cow::Owned));
             }

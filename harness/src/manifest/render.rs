@@ -92,7 +92,7 @@ pub fn render(manifests_dir: &Path, variant: Variant, params: &Params) -> Result
     }
 
     let prometheus = match setup {
-        Setup::Plain => find_workload(&objects, PROMETHEUS, &variant_dir)?,
+        Setup::Plain | Setup::Thanos => find_workload(&objects, PROMETHEUS, &variant_dir)?,
         Setup::Operator => find_resource(&objects, PROMETHEUS, &variant_dir)?,
     };
     let grafana = if setup.apps().contains(&App::Grafana) {

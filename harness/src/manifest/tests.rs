@@ -676,7 +676,7 @@ fn unknown_variant_lists_the_valid_ones() {
         e,
         Err("unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
              nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, operator-default, \
-             operator-claim, operator-claim-delete"
+             operator-claim, operator-claim-delete, thanos-empty-dir, thanos-claim"
             .to_owned())
     );
 }
@@ -971,5 +971,41 @@ fn the_operator_variants_render_a_prometheus_resource() {
         );
         let addons: Vec<&str> = r.addons().iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(addons, ["prometheus-operator"], "{v}");
+    }
+}
+
+/// The Thanos setup renders the seed's StatefulSet with its sidecar and an
+/// S3 store, its TSDB on an emptyDir or a claim template, and no Grafana.
+#[test]
+fn the_thanos_variants_render_the_seeds_statefulset_and_a_store() {
+    for v in [Variant::ThanosEmptyDir, Variant::ThanosClaim] {
+        let r = render(&default_dir(), v, &Params::placeholder())
+            .unwrap_or_else(|e| panic!("{v}: {e}"));
+        let w = r.prometheus();
+        assert_eq!(w.kind(), Kind::StatefulSet, "{v}");
+        let spec = w.pod_spec();
+        let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["prometheus", "thanos-sidecar"], "{v}");
+        let args = spec.containers[0].args.clone().unwrap_or_default();
+        assert!(
+            args.iter().any(|a| a == "--storage.tsdb.no-lockfile"),
+            "{v}: {args:?}"
+        );
+        let on_empty_dir = spec
+            .volumes
+            .iter()
+            .flatten()
+            .any(|vol| vol.name == "data" && vol.empty_dir.is_some());
+        assert_eq!(on_empty_dir, v == Variant::ThanosEmptyDir, "{v}");
+        assert_eq!(
+            w.volume_claim_templates().len(),
+            usize::from(v == Variant::ThanosClaim),
+            "{v}"
+        );
+        assert!(r.find("Deployment", "s3").is_some(), "{v}: no S3 store");
+        assert!(
+            r.objects().iter().all(|m| m.app() != Some(App::Grafana)),
+            "{v}: no Grafana"
+        );
     }
 }

@@ -10,15 +10,6 @@ use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, Object};
 
-/// scripts/app-images.sh in this checkout.
-pub(crate) fn app_images_script() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .parent()
-        .unwrap_or(crate_dir)
-        .join("scripts/app-images.sh")
-}
-
 /// Make sure the operator's two images are in Docker (built the first
 /// time, minutes; reused in about a second after), its progress shown,
 /// and return the folder holding its CRDs.
@@ -27,17 +18,8 @@ pub(crate) fn app_images_script() -> PathBuf {
 /// The script's failure (its last lines name what is missing: Go,
 /// Docker), or no folder printed.
 pub(crate) async fn crds_dir() -> Result<PathBuf> {
-    let script = app_images_script();
-    eprintln!(
-        "storage-e2e: making sure prometheus-operator's images are built ({} --operator)",
-        script.display()
-    );
-    Cmd::new("bash")
-        .arg(script.to_string_lossy())
-        .arg("--operator")
-        .streamed()
-        .run_async()
-        .await?;
+    crate::app_images::ensure("--operator", "prometheus-operator").await?;
+    let script = crate::app_images::script();
     let out = Cmd::new("bash")
         .arg(script.to_string_lossy())
         .arg("--crds")
@@ -85,26 +67,6 @@ pub(crate) fn load_crds(dir: &Path) -> Result<Vec<Manifest>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::default_images;
-
-    /// The tags the harness loads are the tags scripts/app-images.sh
-    /// builds (`--tags` prints them without Docker), so the two cannot
-    /// drift apart.
-    #[test]
-    fn operator_image_defaults_are_what_the_build_script_tags() {
-        let out = std::process::Command::new("bash")
-            .arg(app_images_script())
-            .arg("--tags")
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let tags = String::from_utf8_lossy(&out.stdout);
-        let tags: Vec<&str> = tags.lines().collect();
-        assert!(tags.contains(&default_images::OPERATOR), "{tags:?}");
-        assert!(
-            tags.contains(&default_images::OPERATOR_RELOADER),
-            "{tags:?}"
-        );
-    }
 
     /// A folder with something other than CRDs in it is refused, naming
     /// the file; an empty one says how to refill it.

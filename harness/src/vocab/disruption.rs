@@ -176,6 +176,14 @@ impl Disruption {
         )
     }
 
+    /// Disruptions the Thanos sidecar setup runs: the pod-level ones.
+    pub(crate) fn for_thanos_setup(self) -> bool {
+        matches!(
+            self,
+            Self::ContainerKill | Self::PodDelete | Self::PodForceDelete
+        )
+    }
+
     /// Disruptions that stop the Prometheus pod's node.
     pub(crate) fn stops_node(self) -> bool {
         matches!(self, Self::NodeStop | Self::NodeStopOutOfService)

@@ -16,6 +16,10 @@ pub enum Setup {
     /// `Prometheus` custom resource per cell (manifests/base-operator); the
     /// operator makes its StatefulSet. No Grafana.
     Operator,
+    /// The seed 003 StatefulSet: Prometheus with a Thanos sidecar shipping
+    /// its blocks to an S3 store in the namespace (manifests/base-thanos).
+    /// No Grafana.
+    Thanos,
 }
 
 impl Setup {
@@ -24,6 +28,7 @@ impl Setup {
         match self {
             Self::Plain => "plain",
             Self::Operator => "prometheus-operator",
+            Self::Thanos => "thanos-sidecar",
         }
     }
 
@@ -32,6 +37,7 @@ impl Setup {
         match self {
             Self::Plain => "base",
             Self::Operator => "base-operator",
+            Self::Thanos => "base-thanos",
         }
     }
 
@@ -39,7 +45,7 @@ impl Setup {
     pub(crate) fn apps(self) -> &'static [App] {
         match self {
             Self::Plain => App::ALL,
-            Self::Operator => &[App::Prometheus],
+            Self::Operator | Self::Thanos => &[App::Prometheus],
         }
     }
 }

@@ -39,6 +39,11 @@ pub enum Variant {
     /// operator-claim with `persistentVolumeClaimRetentionPolicy:
     /// {whenDeleted: Delete}`: the claims go with the StatefulSet.
     OperatorClaimDelete,
+    /// The Thanos sidecar setup with Prometheus's TSDB on an emptyDir: the
+    /// case seed 003 warns about (about 2 hours lost, the shipped blocks kept).
+    ThanosEmptyDir,
+    /// The Thanos sidecar setup as seed 003 runs it: volumeClaimTemplates.
+    ThanosClaim,
 }
 
 impl NamedId for Variant {
@@ -57,6 +62,8 @@ impl NamedId for Variant {
         Self::OperatorDefault,
         Self::OperatorClaim,
         Self::OperatorClaimDelete,
+        Self::ThanosEmptyDir,
+        Self::ThanosClaim,
     ];
 
     fn id(self) -> &'static str {
@@ -74,6 +81,8 @@ impl NamedId for Variant {
             Self::OperatorDefault => "operator-default",
             Self::OperatorClaim => "operator-claim",
             Self::OperatorClaimDelete => "operator-claim-delete",
+            Self::ThanosEmptyDir => "thanos-empty-dir",
+            Self::ThanosClaim => "thanos-claim",
         }
     }
 }
@@ -87,6 +96,7 @@ impl Variant {
             Self::OperatorDefault | Self::OperatorClaim | Self::OperatorClaimDelete => {
                 Setup::Operator
             }
+            Self::ThanosEmptyDir | Self::ThanosClaim => Setup::Thanos,
             _ => Setup::Plain,
         }
     }
@@ -127,7 +137,7 @@ mod tests {
             err,
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
              nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, \
-             operator-default, operator-claim, operator-claim-delete"
+             operator-default, operator-claim, operator-claim-delete, thanos-empty-dir, thanos-claim"
         );
     }
 

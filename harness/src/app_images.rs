@@ -1,0 +1,63 @@
+//! The images of the setups beside plain Prometheus (prometheus-operator,
+//! Thanos, the S3 store), which no registry serves here: made sure of by
+//! scripts/app-images.sh, which builds them from their Go modules the first
+//! time (minutes) and reuses them in about a second after.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmd::Cmd;
+use crate::error::Result;
+
+/// scripts/app-images.sh in this checkout.
+pub(crate) fn script() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("scripts/app-images.sh")
+}
+
+/// Run the script with `part` (`--operator`, `--thanos`, `--s3`), its
+/// progress shown, so that part's images are in Docker.
+///
+/// # Errors
+/// The script's failure (its last lines name what is missing: Go, Docker).
+pub(crate) async fn ensure(part: &str, what: &str) -> Result<()> {
+    let script = script();
+    eprintln!(
+        "storage-e2e: making sure {what}'s images are built ({} {part})",
+        script.display()
+    );
+    Cmd::new("bash")
+        .arg(script.to_string_lossy())
+        .arg(part)
+        .streamed()
+        .run_async()
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::default_images;
+
+    /// The tags the harness loads are the tags scripts/app-images.sh
+    /// builds (`--tags` prints them without Docker), so the two cannot
+    /// drift apart.
+    #[test]
+    fn image_defaults_are_what_the_build_script_tags() {
+        let out = std::process::Command::new("bash")
+            .arg(script())
+            .arg("--tags")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tags = String::from_utf8_lossy(&out.stdout);
+        let tags: Vec<&str> = tags.lines().collect();
+        assert!(tags.contains(&default_images::OPERATOR), "{tags:?}");
+        assert!(
+            tags.contains(&default_images::OPERATOR_RELOADER),
+            "{tags:?}"
+        );
+    }
+}
