@@ -41,7 +41,7 @@ disruptions=(container-kill pod-delete pod-force-delete rollout-restart rollout-
              stuck-rollout-unblock reschedule-other-node node-stop image-upgrade
              rollout-other-node rollout-other-node-unblock node-stop-out-of-service
              wal-tail-torn volume-full snapshot-restore volume-expand
-             operator-restart resource-recreate)
+             operator-restart resource-recreate store-restart)
 # csi-rwo's cells here: the ones only attachable storage shows. EXCLUDED BY
 # NAME for .ci/run's time budget (a cold run must stay under an hour): the
 # rest of its row, which can run here and ran by hand on kind 1.35 and 1.36
@@ -57,7 +57,7 @@ for d in "${disruptions[@]}"; do
   # Not applicable on csi-rwo (the harness reports them ignored with the
   # reason): the WAL cut needs a node directory; the operator's own need
   # the operator's setup.
-  [[ $d == wal-tail-torn || $d == operator-restart || $d == resource-recreate ]] && continue
+  [[ $d == wal-tail-torn || $d == operator-restart || $d == resource-recreate || $d == store-restart ]] && continue
   echo "EXCLUDED: csi_rwo::${d//-/_} (.ci/run's time budget; runs by hand and nightly, see above)"
   skip+=(--skip "csi_rwo::${d//-/_}")
 done
@@ -77,7 +77,7 @@ for v in operator-default operator-claim operator-claim-delete; do
 done
 thanos_required=(thanos-empty-dir__pod-delete thanos-claim__pod-delete)
 for v in thanos-empty-dir thanos-claim; do
-  for d in container-kill pod-delete pod-force-delete; do
+  for d in container-kill pod-delete pod-force-delete store-restart; do
     [[ " ${thanos_required[*]} " == *" ${v}__${d} "* ]] && continue
     echo "EXCLUDED: ${v//-/_}::${d//-/_} (.ci/run's time budget; runs by hand and nightly)"
     skip+=(--skip "${v//-/_}::${d//-/_}")
@@ -99,8 +99,9 @@ for v in empty-dir default-class csi-rwo; do
     [[ $v != csi-rwo && $d == snapshot-restore ]] && continue
     [[ $v == empty-dir && $d == volume-expand ]] && continue
     [[ $v == csi-rwo && " ${csi_required[*]} " != *" $d "* ]] && continue
-    # The operator's own disruptions: not applicable outside its setup.
-    [[ $d == operator-restart || $d == resource-recreate ]] && continue
+    # The operator's and Thanos's own disruptions: not applicable outside
+    # their setups.
+    [[ $d == operator-restart || $d == resource-recreate || $d == store-restart ]] && continue
     required+=("${v}__${d}")
   done
 done

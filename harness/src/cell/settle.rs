@@ -336,9 +336,9 @@ pub(super) fn recovered_pod<'p>(
         | Disruption::VolumeFull
         | Disruption::SnapshotRestore
         | Disruption::VolumeExpand => ready.len() == replicas,
-        // The operator's restart must leave Prometheus's pod alone: only
-        // that same pod, Ready, is recovered.
-        Disruption::OperatorRestart => {
+        // The operator's or the object store's restart must leave
+        // Prometheus's pod alone: only that same pod, Ready, is recovered.
+        Disruption::OperatorRestart | Disruption::StoreRestart => {
             ready.len() == replicas && ready.iter().any(|p| uid(p) == a.old_uid)
         }
         Disruption::ResourceRecreate

@@ -13,6 +13,7 @@
 //!   Prometheus (snapshot-restore).
 //! - `operator`: the prometheus-operator setup's own (through its
 //!   resource, and the operator's pod).
+//! - `thanos`: the Thanos sidecar setup's own (its object store restarted).
 //! - `rollout`: the rollouts (restart, Recreate, away from the node, an
 //!   image upgrade) and the seed article's unblock of a stuck one.
 
@@ -25,6 +26,7 @@ mod snapshot;
 mod target;
 #[cfg(test)]
 mod tests;
+mod thanos;
 mod volume;
 
 pub use pods::{NODE_NOT_READY_TIMEOUT, apply, restore};

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 
 use super::target::{Applied, Target, delete_pod, need_nodes, unscheduled};
-use super::{data, expand, operator, rollout, snapshot, volume};
+use super::{data, expand, operator, rollout, snapshot, thanos, volume};
 use crate::cluster::node;
 use crate::error::{Error, Result};
 use crate::vocab::{Disruption, Setup};
@@ -66,6 +66,7 @@ pub async fn apply(d: Disruption, t: &Target<'_>) -> Result<Applied> {
         Disruption::ImageUpgrade => rollout::image_upgrade(t, &mut a, pod).await?,
         Disruption::OperatorRestart => operator::operator_restart(t, &mut a).await?,
         Disruption::ResourceRecreate => operator::resource_recreate(t, &mut a).await?,
+        Disruption::StoreRestart => thanos::store_restart(t, &mut a).await?,
         Disruption::WalTailTorn => data::wal_tail_torn(t, &mut a, pod).await?,
         Disruption::VolumeFull => volume::volume_full(t, &mut a, pod).await?,
         Disruption::SnapshotRestore => snapshot::snapshot_restore(t, &mut a, pod).await?,
@@ -237,6 +238,9 @@ async fn nfs_restart(t: &Target<'_>, a: &mut Applied) -> Result<()> {
 pub async fn restore(a: &Applied, t: &Target<'_>) -> Result<()> {
     if let Some(replicas) = a.scaled_from {
         data::scale(t, replicas).await?;
+    }
+    if a.store_stopped {
+        thanos::scale_store(t, 1).await?;
     }
     if let Some(node) = &a.cordoned {
         node::set_unschedulable(&t.client, node, false).await?;

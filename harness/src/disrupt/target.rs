@@ -128,6 +128,9 @@ pub struct Applied {
     pub(super) tainted: Option<String>,
     /// The replicas of a workload it scaled to 0 and has not scaled back.
     pub(super) scaled_from: Option<i32>,
+    /// store-restart stopped the Thanos setup's S3 store and has not
+    /// started it again.
+    pub(super) store_stopped: bool,
 }
 
 impl Applied {
@@ -155,6 +158,7 @@ impl Applied {
             refused: None,
             cordoned: None,
             scaled_from: None,
+            store_stopped: false,
             stopped: None,
             tainted: None,
         }
@@ -274,6 +278,7 @@ pub(crate) mod tests_support {
             stopped: None,
             tainted: None,
             scaled_from: None,
+            store_stopped: false,
         }
     }
 }

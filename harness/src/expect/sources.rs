@@ -684,6 +684,15 @@ pub(super) const THANOS_SIDECAR_LOSS: Source = code(
      recommended.",
 );
 
+pub(super) const THANOS_SHIPPER_RETRY: Source = code(
+    "thanos-io/thanos",
+    "pkg/shipper/shipper.go",
+    "The shipper syncs every 30 s (cmd/thanos/sidecar.go): a sync that fails (the bucket \
+     unreachable) is logged and retried at the next one; before uploading a block it checks \
+     whether the bucket already holds its meta.json, and it records what it uploaded in \
+     thanos.shipper.json, so a block is neither lost nor uploaded twice.",
+);
+
 pub(super) const OPERATOR_RECONCILE: Source = code(
     "prometheus-operator/prometheus-operator",
     "pkg/prometheus/server/operator.go",

@@ -506,6 +506,11 @@ fn rule(app: App, s: Shape, d: Disruption, provider: Provider) -> Part {
                 [EXPAND_PVC, RESIZE_ADMISSION, PROJECT_VOLUME_EXPAND],
             ),
         },
+        // The Thanos setup's own (not_applicable keeps it there).
+        Disruption::StoreRestart => Part::new(
+            Outcome::Survives,
+            [THANOS_SHIPPER_RETRY, THANOS_SIDECAR_LOSS],
+        ),
         // The operator's own (not_applicable keeps them to its setup).
         Disruption::OperatorRestart => Part::new(
             Outcome::Survives,
@@ -875,6 +880,10 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
         )),
         (v, d, _) if v.setup() == Setup::Thanos && !d.for_thanos_setup() => Some((
             "the Thanos sidecar setup runs the pod-level disruptions so far (docs/setups.md)",
+            vec![THANOS_SIDECAR_LOSS],
+        )),
+        (v, Disruption::StoreRestart, _) if v.setup() != Setup::Thanos => Some((
+            "the variant has no Thanos sidecar and no object store",
             vec![THANOS_SIDECAR_LOSS],
         )),
         (v, Disruption::OperatorRestart | Disruption::ResourceRecreate, _)
@@ -1362,13 +1371,15 @@ mod tests {
                 cell.disruption,
                 Disruption::OperatorRestart | Disruption::ResourceRecreate
             );
+            let thanos_only = cell.disruption == Disruption::StoreRestart;
             let operator_cell = cell.variant.setup() == Setup::Operator;
             let thanos_cell = cell.variant.setup() == Setup::Thanos;
             let setup_mismatch = (cell.provider == Provider::Existing
                 && cell.variant.setup() != Setup::Plain)
                 || (operator_cell && !cell.disruption.for_operator_setup())
                 || (thanos_cell && !cell.disruption.for_thanos_setup())
-                || (!operator_cell && operator_only);
+                || (!operator_cell && operator_only)
+                || (!thanos_cell && thanos_only);
             assert_eq!(na, should || setup_mismatch, "{cell}");
         }
     }

@@ -60,6 +60,9 @@ pub enum Disruption {
     /// of it is gone, and create it again (does the claim, and so the
     /// data, outlive the resource?).
     ResourceRecreate,
+    /// Stop the Thanos setup's S3 store while a block is due to ship, and
+    /// start it again: nothing shipped may be lost, nothing shipped twice.
+    StoreRestart,
 }
 
 impl NamedId for Disruption {
@@ -84,6 +87,7 @@ impl NamedId for Disruption {
         Self::VolumeExpand,
         Self::OperatorRestart,
         Self::ResourceRecreate,
+        Self::StoreRestart,
     ];
 
     fn id(self) -> &'static str {
@@ -107,6 +111,7 @@ impl NamedId for Disruption {
             Self::VolumeExpand => "volume-expand",
             Self::OperatorRestart => "operator-restart",
             Self::ResourceRecreate => "resource-recreate",
+            Self::StoreRestart => "store-restart",
         }
     }
 }
@@ -137,6 +142,7 @@ impl Disruption {
                 | Self::VolumeExpand
                 | Self::OperatorRestart
                 | Self::ResourceRecreate
+                | Self::StoreRestart
         )
     }
 
@@ -150,6 +156,7 @@ impl Disruption {
                 | Self::SnapshotRestore
                 | Self::VolumeExpand
                 | Self::OperatorRestart
+                | Self::StoreRestart
         )
     }
 
@@ -176,11 +183,12 @@ impl Disruption {
         )
     }
 
-    /// Disruptions the Thanos sidecar setup runs: the pod-level ones.
+    /// Disruptions the Thanos sidecar setup runs: the pod-level ones and
+    /// its own.
     pub(crate) fn for_thanos_setup(self) -> bool {
         matches!(
             self,
-            Self::ContainerKill | Self::PodDelete | Self::PodForceDelete
+            Self::ContainerKill | Self::PodDelete | Self::PodForceDelete | Self::StoreRestart
         )
     }
 
