@@ -205,11 +205,17 @@ pub(super) async fn resource_recreate(t: &Target<'_>, a: &mut Applied) -> Result
     for claim in &owned {
         gone::<PersistentVolumeClaim>(t, claim, "PersistentVolumeClaim").await?;
     }
-    let claims = Api::<PersistentVolumeClaim>::namespaced(t.client.clone(), t.namespace)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| Error::kube(format!("list claims in {}", t.namespace), e))?;
-    let left: Vec<String> = claims.items.iter().map(ResourceExt::name_any).collect();
+    // A claim the garbage collector is deleting, whoever owned it, must be
+    // gone too: a resource created meanwhile would get a pod waiting on a
+    // terminating claim. (Seen on kind 1.36: operator-claim-delete listed
+    // its claim as left, its owner reference to the StatefulSet not read
+    // in time.)
+    for claim in claims(t).await? {
+        if claim.metadata.deletion_timestamp.is_some() {
+            gone::<PersistentVolumeClaim>(t, &claim.name_any(), "PersistentVolumeClaim").await?;
+        }
+    }
+    let left: Vec<String> = claims(t).await?.iter().map(ResourceExt::name_any).collect();
     a.steps.push(format!(
         "StatefulSet and pods gone after {:.1}s; claims left: {}",
         a.at.elapsed().as_secs_f64(),
@@ -243,12 +249,8 @@ pub(super) async fn resource_recreate(t: &Target<'_>, a: &mut Applied) -> Result
 /// `whenDeleted: Delete` policy makes the StatefulSet controller set that
 /// owner, and the garbage collector deletes them after it.
 async fn claims_owned_by_statefulset(t: &Target<'_>) -> Result<Vec<String>> {
-    let claims = Api::<PersistentVolumeClaim>::namespaced(t.client.clone(), t.namespace)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| Error::kube(format!("list claims in {}", t.namespace), e))?;
-    Ok(claims
-        .items
+    Ok(claims(t)
+        .await?
         .iter()
         .filter(|c| {
             c.owner_references()
@@ -257,6 +259,15 @@ async fn claims_owned_by_statefulset(t: &Target<'_>) -> Result<Vec<String>> {
         })
         .map(ResourceExt::name_any)
         .collect())
+}
+
+/// The claims in the cell's namespace.
+async fn claims(t: &Target<'_>) -> Result<Vec<PersistentVolumeClaim>> {
+    Api::<PersistentVolumeClaim>::namespaced(t.client.clone(), t.namespace)
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .map_err(|e| Error::kube(format!("list claims in {}", t.namespace), e))
 }
 
 /// Wait until the `kind` object `name` in the cell's namespace is gone.

@@ -108,19 +108,7 @@ pub(super) async fn store_restart(t: &Target<'_>, a: &mut Applied) -> Result<()>
     ));
     a.marks.push((Instant::now(), "store back".into()));
     t.say("waiting for the due block to reach the bucket");
-    poll(
-        &format!("block {due} to reach the bucket"),
-        STEP_TIMEOUT,
-        Duration::from_secs(3),
-        || async {
-            match crate::thanos::list(&sidecar).await {
-                Ok(b) if b.iter().any(|b| b.ulid == due) => Check::Ready(()),
-                Ok(b) => Check::NotYet(format!("not in the bucket yet ({} blocks there)", b.len())),
-                Err(e) => Check::NotYet(format!("bucket not listable yet: {e}")),
-            }
-        },
-    )
-    .await?;
+    crate::thanos::wait_listed(&sidecar, &name, &[due.as_str()], STEP_TIMEOUT).await?;
     a.steps.push(format!(
         "block {due} in the bucket {:.1}s after the store was stopped",
         a.at.elapsed().as_secs_f64()

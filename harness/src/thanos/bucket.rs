@@ -84,10 +84,10 @@ pub(crate) async fn list(sidecar: &dyn Exec) -> Result<Vec<ShippedBlock>> {
 /// Wait until every level-1 block of `local` (the seeded Prometheus's
 /// TSDB) is in the bucket, shipped by `replica`; returns the bucket then.
 /// The sidecar ships only uncompacted blocks (Thanos docs, sidecar), so a
-/// compacted local block is not waited for: it is reported instead.
+/// compacted local block is not waited for.
 ///
 /// # Errors
-/// [`Error::Timeout`] naming the blocks still missing.
+/// As [`wait_listed`].
 pub(crate) async fn wait_shipped(
     sidecar: &dyn Exec,
     replica: &str,
@@ -98,21 +98,34 @@ pub(crate) async fn wait_shipped(
         .filter(|b| b.level == 1)
         .map(|b| b.ulid.as_str())
         .collect();
+    wait_listed(sidecar, replica, &due, SHIP_TIMEOUT).await
+}
+
+/// Wait until the blocks `due` are in the bucket, shipped by `replica`;
+/// returns the bucket then.
+///
+/// # Errors
+/// [`Error::Timeout`] naming the blocks still missing (or why the bucket
+/// could not be listed).
+pub(crate) async fn wait_listed(
+    sidecar: &dyn Exec,
+    replica: &str,
+    due: &[&str],
+    timeout: Duration,
+) -> Result<Vec<ShippedBlock>> {
     poll(
-        &format!(
-            "the sidecar of {replica} to ship its {} level-1 blocks",
-            due.len()
-        ),
-        SHIP_TIMEOUT,
+        &format!("the sidecar of {replica} to ship {} block(s)", due.len()),
+        timeout,
         Duration::from_secs(3),
         || async {
             let bucket = match list(sidecar).await {
                 Ok(b) => b,
                 Err(e) => return Check::NotYet(format!("bucket not listable yet: {e}")),
             };
-            let missing: Vec<&&str> = due
+            let missing: Vec<&str> = due
                 .iter()
-                .filter(|u| !bucket.iter().any(|b| b.ulid == **u && b.replica == replica))
+                .copied()
+                .filter(|u| !bucket.iter().any(|b| b.ulid == *u && b.replica == replica))
                 .collect();
             if missing.is_empty() {
                 Check::Ready(bucket)
@@ -121,11 +134,7 @@ pub(crate) async fn wait_shipped(
                     "{} of {} blocks not in the bucket yet: {}",
                     missing.len(),
                     due.len(),
-                    missing
-                        .iter()
-                        .map(|u| u.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    missing.join(", ")
                 ))
             }
         },

@@ -6,4 +6,4 @@
 
 mod bucket;
 
-pub(crate) use bucket::{SIDECAR, ShippedBlock, compare, list, wait_shipped};
+pub(crate) use bucket::{SIDECAR, ShippedBlock, compare, list, wait_listed, wait_shipped};
