@@ -31,8 +31,9 @@
 # - the prometheus-operator setup (docs/setups.md): its default emptyDir
 #   and its claim template with pod-delete (LOST / survives), the resource
 #   deleted and created again under the default claim retention (survives)
-#   and under whenDeleted: Delete (LOST), and the operator restarted
-#   (Prometheus untouched).
+#   and under whenDeleted: Delete (LOST), the operator restarted
+#   (Prometheus untouched), and its claim template on the attachable class
+#   following the pod to another node (operator-claim-csi).
 # - the Thanos sidecar setup: the seed's warning made a measured cell
 #   (thanos-empty-dir/pod-delete: the local TSDB LOST, every shipped block
 #   kept in the bucket) and its fix (thanos-claim/pod-delete: both kept).
@@ -67,9 +68,10 @@ done
 # on kind 1.35 and 1.36 (docs/observed.json) and run in the nightly matrix.
 operator_required=(operator-default__pod-delete operator-default__resource-recreate
                    operator-claim__pod-delete operator-claim__resource-recreate
-                   operator-claim__operator-restart operator-claim-delete__resource-recreate)
-for v in operator-default operator-claim operator-claim-delete; do
-  for d in container-kill pod-delete pod-force-delete image-upgrade operator-restart resource-recreate; do
+                   operator-claim__operator-restart operator-claim-delete__resource-recreate
+                   operator-claim-csi__reschedule-other-node)
+for v in operator-default operator-claim operator-claim-delete operator-claim-csi; do
+  for d in container-kill pod-delete pod-force-delete image-upgrade reschedule-other-node operator-restart resource-recreate; do
     [[ " ${operator_required[*]} " == *" ${v}__${d} "* ]] && continue
     echo "EXCLUDED: ${v//-/_}::${d//-/_} (.ci/run's time budget; runs by hand and nightly, see above)"
     skip+=(--skip "${v//-/_}::${d//-/_}")
@@ -105,6 +107,6 @@ for v in empty-dir default-class csi-rwo; do
     required+=("${v}__${d}")
   done
 done
-ci_variants=empty-dir,default-class,nfs-static,csi-rwo,operator-default,operator-claim,operator-claim-delete,thanos-empty-dir,thanos-claim
+ci_variants=empty-dir,default-class,nfs-static,csi-rwo,operator-default,operator-claim,operator-claim-delete,operator-claim-csi,thanos-empty-dir,thanos-claim
 ci_disruptions=$(IFS=,; echo "${disruptions[*]}")
 ci_test_args="${skip[*]}"

@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 use crate::cmd::Cmd;
 use crate::error::Result;
 
+/// The project's version table for prometheus-operator (E2E_OPERATOR_VERSION):
+/// the releases scripts/app-images.sh builds. v0.85.0 is the only one the Go
+/// module proxy serves here.
+pub(crate) const OPERATOR_VERSIONS: &[&str] = &["0.85.0"];
+/// The same for Thanos (E2E_THANOS_VERSION): v0.42.5, the newest served.
+pub(crate) const THANOS_VERSIONS: &[&str] = &["0.42.5"];
+
 /// scripts/app-images.sh in this checkout.
 pub(crate) fn script() -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -59,5 +66,15 @@ mod tests {
             tags.contains(&default_images::OPERATOR_RELOADER),
             "{tags:?}"
         );
+        assert!(tags.contains(&default_images::THANOS), "{tags:?}");
+        // Every version of the table is one the script builds.
+        for v in OPERATOR_VERSIONS {
+            let tag = format!("{}:{v}", default_images::OPERATOR_REPO);
+            assert!(tags.contains(&tag.as_str()), "{tag} not in {tags:?}");
+        }
+        for v in THANOS_VERSIONS {
+            let tag = format!("{}:{v}", default_images::THANOS_REPO);
+            assert!(tags.contains(&tag.as_str()), "{tag} not in {tags:?}");
+        }
     }
 }

@@ -114,11 +114,17 @@ pub mod default_images {
     /// prometheus-operator as scripts/app-images.sh tags it (a tier-0 test
     /// keeps the two equal).
     pub(crate) const OPERATOR: &str = "local/storage-e2e-prometheus-operator:0.85.0";
+    /// [`OPERATOR`] without its tag (E2E_OPERATOR_VERSION sets the tag).
+    pub(crate) const OPERATOR_REPO: &str = "local/storage-e2e-prometheus-operator";
     /// Its config reloader, tagged the same way.
     pub(crate) const OPERATOR_RELOADER: &str =
         "local/storage-e2e-prometheus-config-reloader:0.85.0";
+    /// [`OPERATOR_RELOADER`] without its tag.
+    pub(crate) const OPERATOR_RELOADER_REPO: &str = "local/storage-e2e-prometheus-config-reloader";
     /// Thanos as scripts/app-images.sh tags it.
     pub(crate) const THANOS: &str = "local/storage-e2e-thanos:0.42.5";
+    /// [`THANOS`] without its tag (E2E_THANOS_VERSION sets the tag).
+    pub(crate) const THANOS_REPO: &str = "local/storage-e2e-thanos";
     /// versitygw, the S3 store, as scripts/app-images.sh tags it.
     pub(crate) const S3: &str = "local/storage-e2e-versitygw:1.8.0";
 }
@@ -302,6 +308,23 @@ pub(crate) const SETTINGS: &[Setting] = &[
         apply: set_timelines,
     },
     Setting {
+        var: "E2E_OPERATOR_VERSION",
+        apply: |c, var, v| {
+            let v = app_version(var, &v, crate::app_images::OPERATOR_VERSIONS)?;
+            c.images.operator = format!("{}:{v}", default_images::OPERATOR_REPO);
+            c.images.operator_reloader = format!("{}:{v}", default_images::OPERATOR_RELOADER_REPO);
+            Ok(())
+        },
+    },
+    Setting {
+        var: "E2E_THANOS_VERSION",
+        apply: |c, var, v| {
+            let v = app_version(var, &v, crate::app_images::THANOS_VERSIONS)?;
+            c.images.thanos = format!("{}:{v}", default_images::THANOS_REPO);
+            Ok(())
+        },
+    },
+    Setting {
         var: "HARNESS_PROMETHEUS_IMAGE",
         apply: |c, var, v| image(&mut c.images.prometheus, var, &v),
     },
@@ -347,6 +370,26 @@ pub(crate) const SETTINGS: &[Setting] = &[
 fn image(slot: &mut String, var: &'static str, v: &str) -> Result<()> {
     *slot = pinned_image(var, v)?;
     Ok(())
+}
+
+/// A version of a setup's component (`0.85.0` or `v0.85.0`), accepted
+/// only from the project's table (`known`, what scripts/app-images.sh
+/// builds): another version has no image here, and naming it up front
+/// beats a cell failing on a missing image.
+fn app_version(var: &'static str, v: &str, known: &[&str]) -> Result<String> {
+    let bare = v.trim().trim_start_matches('v');
+    match known.iter().find(|k| **k == bare) {
+        Some(k) => Ok((*k).to_owned()),
+        None => Err(refuse(
+            var,
+            v.to_owned(),
+            format!(
+                "a version of the project's table (scripts/app-images.sh builds it from its Go \
+                 module): {}; other releases are not served by the module proxy here",
+                known.join(", ")
+            ),
+        )),
+    }
 }
 
 /// The names of [`SETTINGS`], for docs and `env -u` in tests.
@@ -730,6 +773,28 @@ mod tests {
         assert!(err(&[("E2E_DISRUPTIONS", "reboot")]).contains("container-kill, pod-delete"));
         assert!(err(&[("E2E_STORAGE_CLASS", "Fast_SSD")]).contains("StorageClass name"));
         assert!(err(&[("HARNESS_CONTAINER_HOST", "http://x/")]).contains("host name or IP"));
+        assert_eq!(
+            err(&[("E2E_OPERATOR_VERSION", "0.80.0")]),
+            "E2E_OPERATOR_VERSION=\"0.80.0\" is not valid: expected a version of the project's \
+             table (scripts/app-images.sh builds it from its Go module): 0.85.0; other releases \
+             are not served by the module proxy here"
+        );
+        assert!(err(&[("E2E_THANOS_VERSION", "latest")]).contains(": 0.42.5;"));
+    }
+
+    #[test]
+    fn setup_versions_from_the_table_pick_their_images() {
+        let c = parse(&[
+            ("E2E_OPERATOR_VERSION", "v0.85.0"),
+            ("E2E_THANOS_VERSION", "0.42.5"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.images.operator, default_images::OPERATOR);
+        assert_eq!(
+            c.images.operator_reloader,
+            default_images::OPERATOR_RELOADER
+        );
+        assert_eq!(c.images.thanos, default_images::THANOS);
     }
 
     #[test]

@@ -138,18 +138,41 @@ impl Pipeline<'_> {
             "waiting for prometheus to be Ready (grafana not run: E2E_APPS)"
         });
         let waited = std::time::Instant::now();
-        let (p, g) = tokio::join!(
-            workload::wait_ready(
-                self.client(),
-                &self.ns,
-                &self.prometheus,
-                replicas,
-                &[],
-                DEPLOY_TIMEOUT
-            ),
-            grafana,
-        );
+        let both = async {
+            tokio::join!(
+                workload::wait_ready(
+                    self.client(),
+                    &self.ns,
+                    &self.prometheus,
+                    replicas,
+                    &[],
+                    DEPLOY_TIMEOUT
+                ),
+                grafana,
+            )
+        };
+        // The operator's refusal of the resource, said at once rather than
+        // as a wait for pods that will never come.
+        let refused = async {
+            match self.cell.variant.setup() {
+                Setup::Operator => {
+                    crate::operator::rejected(self.client(), &self.ns, DEPLOY_TIMEOUT).await
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        let waits = tokio::select! {
+            w = both => w,
+            said = refused => {
+                return Err(crate::operator::rejection_error(
+                    &self.ns,
+                    &self.cell.variant.to_string(),
+                    &said,
+                ));
+            }
+        };
         self.timings.waits = Some(waited.elapsed().as_secs_f64());
+        let (p, g) = waits;
         p?;
         g
     }

@@ -233,6 +233,7 @@ pub(super) async fn resource_recreate(t: &Target<'_>, a: &mut Applied) -> Result
             labels: live.metadata.labels.clone(),
             ..kube::api::ObjectMeta::default()
         },
+        status: None,
         ..live
     };
     api.create(&PostParams::default(), &again)

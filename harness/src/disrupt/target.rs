@@ -77,6 +77,27 @@ pub struct Target<'a> {
     pub progress: Option<&'a crate::progress::Progress>,
 }
 
+impl<'a> Target<'a> {
+    /// The same cell's `workload`, run as `kind`: a disruption that acts on
+    /// a second workload of the cell (Thanos's object store) uses the same
+    /// helpers as on the first.
+    pub(super) fn other(&self, workload: Workload, kind: Kind) -> Target<'a> {
+        Target {
+            client: self.client.clone(),
+            namespace: self.namespace,
+            workload,
+            kind,
+            setup: self.setup,
+            nodes: self.nodes,
+            nfs: self.nfs,
+            upgrade_image: self.upgrade_image,
+            wal_mark: self.wal_mark,
+            prometheus: self.prometheus,
+            progress: self.progress,
+        }
+    }
+}
+
 impl Target<'_> {
     /// Say what the disruption waits for now (progress on long steps).
     pub(super) fn say(&self, line: impl std::fmt::Display) {

@@ -7,16 +7,14 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, LogParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Api, LogParams};
 
 use super::target::{Applied, Target};
 use crate::error::{Error, Result};
 use crate::exec::{Exec, PodExec};
 use crate::wait::{Check, poll};
-use crate::workload::{self, Workload};
+use crate::workload::{self, Kind, Workload};
 
 /// The store's Deployment (manifests/base-thanos/s3-store.yaml).
 const STORE: Workload = Workload {
@@ -33,20 +31,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Scale the store to `replicas`.
 pub(super) async fn scale_store(t: &Target<'_>, replicas: i32) -> Result<()> {
-    let patch = json!({"spec": {"replicas": replicas}});
-    Api::<Deployment>::namespaced(t.client.clone(), t.namespace)
-        .patch(STORE.name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Error::kube(
-                format!(
-                    "scale deployment {}/{} to {replicas}",
-                    t.namespace, STORE.name
-                ),
-                e,
-            )
-        })
+    super::data::scale(&t.other(STORE, Kind::Deployment), replicas).await
 }
 
 /// store-restart: stop the store, write a block into the seeded

@@ -179,6 +179,15 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
             },
             plain(default_class(provider)),
         ),
+        Variant::OperatorClaimCsi => (
+            Shape {
+                backend: Backend::Attachable,
+                rwop: false,
+                statefulset: true,
+                deletes_claims: false,
+            },
+            plain(Backend::Attachable),
+        ),
     }
 }
 
@@ -872,10 +881,10 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
             vec![PROJECT_EXISTING],
         )),
         (v, d, _) if v.setup() == Setup::Operator && !d.for_operator_setup() => Some((
-            "the prometheus-operator setup runs the pod-level disruptions, its own (operator-restart, \
-             resource-recreate) and image-upgrade through its resource so far; the rest change a \
-             StatefulSet the operator owns and would put back, or need a node of their own \
-             (docs/setups.md)",
+            "the prometheus-operator setup runs the pod-level disruptions, reschedule-other-node, its \
+             own (operator-restart, resource-recreate) and image-upgrade through its resource so \
+             far; the rollouts change a StatefulSet the operator owns and would put back, the rest \
+             are not predicted for it yet (docs/setups.md)",
             vec![OPERATOR_STORAGE],
         )),
         (v, d, _) if v.setup() == Setup::Thanos && !d.for_thanos_setup() => Some((

@@ -30,6 +30,7 @@ pub(crate) fn addons_for(variant: Variant) -> &'static [&'static str] {
         Variant::OperatorDefault | Variant::OperatorClaim | Variant::OperatorClaimDelete => {
             &[OPERATOR_ADDON]
         }
+        Variant::OperatorClaimCsi => &[ATTACHABLE_ADDON, OPERATOR_ADDON],
         _ => &[],
     }
 }

@@ -25,6 +25,53 @@ pub(crate) struct PrometheusResource {
     pub(crate) metadata: ObjectMeta,
     /// What the operator makes of it.
     pub(crate) spec: PrometheusSpec,
+    /// What the operator says about it (read back, never written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<PrometheusStatus>,
+}
+
+/// `status`: only its conditions are read.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct PrometheusStatus {
+    /// `Available` and `Reconciled` (pkg/apis/monitoring/v1 ConditionType).
+    #[serde(default)]
+    pub(crate) conditions: Vec<ResourceCondition>,
+}
+
+/// One status condition, as the operator writes it (its `reason` and
+/// `message` are empty when the condition holds).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct ResourceCondition {
+    /// `Available`, `Reconciled`.
+    #[serde(rename = "type")]
+    pub(crate) type_: String,
+    /// `True`, `False`, `Unknown`.
+    pub(crate) status: String,
+    /// `ReconciliationFailed` when the operator could not act on the resource.
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+    /// The operator's error, word for word.
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+}
+
+impl PrometheusResource {
+    /// The operator's error when it could not reconcile the resource
+    /// (`Reconciled=False`, pkg/operator/operator.go ReconciliationStatus):
+    /// its reason and message.
+    pub(crate) fn rejection(&self) -> Option<String> {
+        let c = self
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Reconciled" && c.status == "False")?;
+        Some(format!(
+            "{}: {}",
+            c.reason.as_deref().unwrap_or("Reconciled=False"),
+            c.message.as_deref().unwrap_or("(no message)")
+        ))
+    }
 }
 
 macro_rules! optional_fields {
@@ -158,6 +205,43 @@ mod tests {
         assert_eq!(r.spec.enable_admin_api, Some(true));
         let back = serde_json::to_value(&r).unwrap_or_else(|e| panic!("{e}"));
         assert!(super::super::object::strict_differences(&v, &back).is_empty());
+    }
+
+    #[test]
+    fn the_operators_rejection_is_read_from_its_reconciled_condition() {
+        let with = |conditions: serde_json::Value| -> PrometheusResource {
+            serde_json::from_value(json!({
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "Prometheus",
+                "metadata": {"name": "prometheus"},
+                "spec": {},
+                "status": {"conditions": conditions}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        // Waiting for pods is not a rejection (Available=False), nor is a
+        // resource the operator has not looked at yet.
+        assert_eq!(
+            with(json!([
+                {"type": "Available", "status": "False", "reason": "NoPodReady", "message": "0/1"},
+                {"type": "Reconciled", "status": "True"}
+            ]))
+            .rejection(),
+            None
+        );
+        assert_eq!(PrometheusResource::default().rejection(), None);
+        assert_eq!(
+            with(json!([{
+                "type": "Reconciled", "status": "False", "reason": "ReconciliationFailed",
+                "message": "failed to get additional scrape configs: key scrape.yml could not be found"
+            }]))
+            .rejection()
+            .as_deref(),
+            Some(
+                "ReconciliationFailed: failed to get additional scrape configs: key scrape.yml \
+                 could not be found"
+            )
+        );
     }
 
     #[test]

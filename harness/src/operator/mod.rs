@@ -7,7 +7,9 @@
 //! reads the StatefulSet the operator makes, as for the plain setup.
 
 mod crds;
+mod rejection;
 mod seed;
 
 pub(crate) use crds::{crds_dir, load_crds};
+pub(crate) use rejection::{rejected, rejection_error};
 pub(crate) use seed::add_init_container;

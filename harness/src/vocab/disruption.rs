@@ -169,8 +169,10 @@ impl Disruption {
     }
 
     /// Disruptions the prometheus-operator setup runs: the pod-level ones,
-    /// the version change through its resource (image-upgrade), and its
-    /// own.
+    /// the version change through its resource (image-upgrade), the pod
+    /// placed on another node (reschedule-other-node: the operator does not
+    /// pin its pods, so the StatefulSet controller's replacement lands
+    /// wherever the scheduler puts it), and its own.
     pub(crate) fn for_operator_setup(self) -> bool {
         matches!(
             self,
@@ -178,6 +180,7 @@ impl Disruption {
                 | Self::PodDelete
                 | Self::PodForceDelete
                 | Self::ImageUpgrade
+                | Self::RescheduleOtherNode
                 | Self::OperatorRestart
                 | Self::ResourceRecreate
         )

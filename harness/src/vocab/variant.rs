@@ -39,6 +39,10 @@ pub enum Variant {
     /// operator-claim with `persistentVolumeClaimRetentionPolicy:
     /// {whenDeleted: Delete}`: the claims go with the StatefulSet.
     OperatorClaimDelete,
+    /// operator-claim on the project's attachable CSI class: the claim per
+    /// replica is network block storage that follows the pod to another
+    /// node.
+    OperatorClaimCsi,
     /// The Thanos sidecar setup with Prometheus's TSDB on an emptyDir: the
     /// case seed 003 warns about (about 2 hours lost, the shipped blocks kept).
     ThanosEmptyDir,
@@ -62,6 +66,7 @@ impl NamedId for Variant {
         Self::OperatorDefault,
         Self::OperatorClaim,
         Self::OperatorClaimDelete,
+        Self::OperatorClaimCsi,
         Self::ThanosEmptyDir,
         Self::ThanosClaim,
     ];
@@ -81,6 +86,7 @@ impl NamedId for Variant {
             Self::OperatorDefault => "operator-default",
             Self::OperatorClaim => "operator-claim",
             Self::OperatorClaimDelete => "operator-claim-delete",
+            Self::OperatorClaimCsi => "operator-claim-csi",
             Self::ThanosEmptyDir => "thanos-empty-dir",
             Self::ThanosClaim => "thanos-claim",
         }
@@ -93,9 +99,10 @@ impl Variant {
     /// How Prometheus is deployed in this variant.
     pub fn setup(self) -> Setup {
         match self {
-            Self::OperatorDefault | Self::OperatorClaim | Self::OperatorClaimDelete => {
-                Setup::Operator
-            }
+            Self::OperatorDefault
+            | Self::OperatorClaim
+            | Self::OperatorClaimDelete
+            | Self::OperatorClaimCsi => Setup::Operator,
             Self::ThanosEmptyDir | Self::ThanosClaim => Setup::Thanos,
             _ => Setup::Plain,
         }
@@ -109,7 +116,7 @@ impl Variant {
     /// Whether the variant's volumes are the project's attachable CSI
     /// driver's (they need its addon and the cluster's shared image dir).
     pub(crate) fn uses_attachable_csi(self) -> bool {
-        self == Self::CsiRwo
+        matches!(self, Self::CsiRwo | Self::OperatorClaimCsi)
     }
 }
 
@@ -137,7 +144,8 @@ mod tests {
             err,
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
              nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, \
-             operator-default, operator-claim, operator-claim-delete, thanos-empty-dir, thanos-claim"
+             operator-default, operator-claim, operator-claim-delete, operator-claim-csi, \
+             thanos-empty-dir, thanos-claim"
         );
     }
 
