@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(
             variants(),
             "empty-dir host-path local-pv nfs-static nfs-dynamic default-class statefulset rwop custom-class csi-rwo \
-             operator-default operator-claim operator-claim-delete operator-claim-csi thanos-empty-dir thanos-claim\n"
+             operator-default operator-claim operator-claim-delete operator-claim-csi thanos-empty-dir thanos-claim thanos-compacting\n"
         );
     }
 
@@ -231,7 +231,8 @@ mod tests {
             Err(
                 "unknown storage variant \"x\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
                  nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, operator-default, \
-                 operator-claim, operator-claim-delete, operator-claim-csi, thanos-empty-dir, thanos-claim"
+                 operator-claim, operator-claim-delete, operator-claim-csi, thanos-empty-dir, thanos-claim, \
+                 thanos-compacting"
                     .to_owned()
             )
         );

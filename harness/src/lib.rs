@@ -13,6 +13,7 @@
 //! `pub(crate)`.
 
 pub(crate) mod app_images;
+pub(crate) mod apps;
 pub(crate) mod cell;
 pub mod cluster;
 pub mod cmd;

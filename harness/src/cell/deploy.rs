@@ -1,17 +1,16 @@
-//! Deploying a cell's variant and seeding both apps before the disruption.
+//! Deploying a cell's variant and seeding its apps before the disruption.
 
 use kube::Client;
-use kube::api::Api;
 
 use super::pipeline::{DEPLOY_TIMEOUT, Pipeline};
+use crate::apps::{self, Companion};
 use crate::error::Result;
 use crate::exec::PodExec;
 use crate::forward::PortForward;
-use crate::grafana::{self, GrafanaClient, SeedSpec};
 use crate::manifest::{self, Params};
 use crate::prometheus::{DATA_DIR, DENSE_METRIC, History, PrometheusProbe, WalMark, prestart};
 use crate::vocab::{Disruption, Setup, Variant};
-use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+use crate::workload::{self, Kind, PROMETHEUS, Workload};
 
 /// What the deploy stage left running, for the stages after it.
 pub(super) struct Deployed {
@@ -21,8 +20,6 @@ pub(super) struct Deployed {
     /// The history the seed ConfigMap holds, fixed at deploy time
     /// (History::new depends on the clock).
     pub(super) history: History,
-    /// Grafana's admin password.
-    pub(super) password: String,
 }
 
 /// What a cell seeded and saw before the disruption, per app.
@@ -30,8 +27,8 @@ pub(super) struct Before {
     /// The Prometheus pod that was seeded (a StatefulSet keeps the name).
     pub(super) prom_pod: String,
     pub(super) prometheus: crate::prometheus::Snapshot,
-    /// `None` when the run leaves Grafana out (E2E_APPS).
-    pub(super) grafana: Option<grafana::Snapshot>,
+    /// Each companion as seeded, in the order of `Pipeline::companions`.
+    pub(super) companions: Vec<Box<dyn apps::Before>>,
     /// The Thanos sidecar setup: the bucket once the seeded blocks were
     /// shipped (`None` in the other setups).
     pub(super) shipped: Option<Vec<crate::thanos::ShippedBlock>>,
@@ -39,13 +36,14 @@ pub(super) struct Before {
 
 impl Pipeline<'_> {
     /// Prepare storage outside the cluster, render the variant, apply it
-    /// with its seed, and wait until both apps are Ready.
+    /// with its seed, and wait until its apps are Ready.
     pub(super) async fn deploy(&mut self) -> Result<Deployed> {
         let cfg = &self.res.config;
         let mut images = self.res.images().clone();
         if self.cell.disruption == Disruption::ImageUpgrade {
-            images.prometheus = images.prometheus_previous.clone();
-            images.grafana = images.grafana_previous.clone();
+            for app in apps::ALL {
+                app.start_on_previous(&mut images);
+            }
         }
         let mut params = Params::new(&self.ns, images);
         if let Some(class) = &cfg.storage_class {
@@ -59,7 +57,7 @@ impl Pipeline<'_> {
             let nfs = self.res.nfs(self.cluster).await?;
             if self.cell.variant == Variant::NfsStatic {
                 // The static PVs point at NFS_PATH/<namespace>/{prometheus,grafana}.
-                for app in [PROMETHEUS.app, GRAFANA.app] {
+                for app in apps::ALL.iter().map(|a| a.app()) {
                     nfs.create_dir(&format!("{}/{app}", self.ns), 0, 0, 0o777)
                         .await?;
                 }
@@ -67,7 +65,7 @@ impl Pipeline<'_> {
             params = params.with_nfs(nfs.address(), nfs.export_path());
             self.nfs = Some(nfs);
         }
-        let password = params.grafana_password.clone();
+        self.companions = self.companions(&params);
         let rendered = manifest::render(&cfg.manifests_dir, self.cell.variant, &params)?;
         // A local PV's directory must exist on its node before the pod starts.
         let local_dirs: Vec<String> = rendered
@@ -100,8 +98,19 @@ impl Pipeline<'_> {
             prom_kind: rendered.prometheus().kind(),
             prom_replicas: replicas,
             history,
-            password,
         })
+    }
+
+    /// The apps this cell runs beside Prometheus: where a new companion
+    /// app is added (crate::apps).
+    fn companions(&self, params: &Params) -> Vec<Box<dyn Companion>> {
+        let mut out: Vec<Box<dyn Companion>> = Vec::new();
+        if self.runs_grafana() {
+            out.push(Box::new(apps::GrafanaCompanion {
+                password: params.grafana_password.clone(),
+            }));
+        }
+        out
     }
 
     /// The worker node-local data is pinned to: one that can take pods
@@ -121,22 +130,24 @@ impl Pipeline<'_> {
             .or_else(|| schedulable.first().cloned()))
     }
 
-    /// Wait until Prometheus's `replicas` and Grafana (when run) are Ready.
+    /// Wait until Prometheus's `replicas` and each companion are Ready.
     async fn wait_ready(&mut self, replicas: usize) -> Result<()> {
-        let grafana = async {
-            if self.runs_grafana() {
-                workload::wait_ready(self.client(), &self.ns, &GRAFANA, 1, &[], DEPLOY_TIMEOUT)
-                    .await
-                    .map(|_| ())
-            } else {
-                Ok(())
+        let (client, ns) = (self.client(), self.ns.as_str());
+        let companions = futures::future::try_join_all(self.companions.iter().map(|c| {
+            let w = c.facts().workload();
+            async move { workload::wait_ready(client, ns, &w, 1, &[], DEPLOY_TIMEOUT).await }
+        }));
+        let names: Vec<String> = std::iter::once("prometheus".to_owned())
+            .chain(self.companions.iter().map(|c| c.facts().app().to_string()))
+            .collect();
+        self.progress.step(format!(
+            "waiting for {} to be Ready{}",
+            names.join(" and "),
+            match self.not_run_apps() {
+                n if n.is_empty() => String::new(),
+                n => format!(" ({})", n.trim_start_matches("; ")),
             }
-        };
-        self.progress.step(if self.runs_grafana() {
-            "waiting for prometheus and grafana to be Ready"
-        } else {
-            "waiting for prometheus to be Ready (grafana not run: E2E_APPS)"
-        });
+        ));
         let waited = std::time::Instant::now();
         let both = async {
             tokio::join!(
@@ -148,7 +159,7 @@ impl Pipeline<'_> {
                     &[],
                     DEPLOY_TIMEOUT
                 ),
-                grafana,
+                companions,
             )
         };
         // The operator's refusal of the resource, said at once rather than
@@ -172,9 +183,9 @@ impl Pipeline<'_> {
             }
         };
         self.timings.waits = Some(waited.elapsed().as_secs_f64());
-        let (p, g) = waits;
+        let (p, c) = waits;
         p?;
-        g
+        c.map(|_| ())
     }
 
     /// Make Prometheus start on its seeded history: create the seed
@@ -223,17 +234,11 @@ impl Pipeline<'_> {
     /// Exec into `pod`'s main container and forward its HTTP port to
     /// 127.0.0.1: how every probe reaches a pod.
     pub(super) async fn connect(&self, pod: &str, w: &Workload) -> Result<(PodExec, PortForward)> {
-        let exec = PodExec::new(self.client().clone(), &self.ns, pod, w.container);
-        let fwd = PortForward::start(
-            Api::namespaced(self.client().clone(), &self.ns),
-            pod,
-            w.port,
-        )
-        .await?;
-        Ok((exec, fwd))
+        self.cx().connect(pod, w).await
     }
 
-    /// Seed both apps and snapshot them before the disruption.
+    /// Seed Prometheus and each companion and snapshot them before the
+    /// disruption.
     pub(super) async fn seed(&self, deployed: &Deployed) -> Result<Before> {
         let prom_pod = ready_pod(self.client(), &self.ns, &self.prometheus).await?;
         let (exec, fwd) = self.connect(&prom_pod, &self.prometheus).await?;
@@ -259,39 +264,25 @@ impl Pipeline<'_> {
         }
 
         let shipped = self.wait_shipped(&prom_pod, &prometheus).await?;
-        if !self.runs_grafana() {
-            return Ok(Before {
-                prom_pod,
-                prometheus,
-                grafana: None,
-                shipped,
-            });
+        let cx = self.cx();
+        let mut companions = Vec::new();
+        for c in &self.companions {
+            let pod = ready_pod(self.client(), &self.ns, &c.facts().workload()).await?;
+            companions.push(c.seed(&cx, &pod).await?);
         }
-        let graf_pod = ready_pod(self.client(), &self.ns, &GRAFANA).await?;
-        let (gexec, gfwd) = self.connect(&graf_pod, &GRAFANA).await?;
-        let client = GrafanaClient::new(gfwd.url(), deployed.password.clone())?;
-        client.wait_healthy(grafana::HEALTH_TIMEOUT).await?;
-        // The datasource points at the in-cluster Service, as a user's would.
-        let spec = SeedSpec::unique(format!(
-            "http://prometheus.{}.svc:{}",
-            self.ns, PROMETHEUS.port
-        ));
-        self.progress.step(format!(
-            "seeding Grafana dashboard {}",
-            spec.uids().dashboard
-        ));
-        let seeded = client.seed(&spec).await?;
-        let grafana = client.snapshot(&seeded.uids(), Some(&gexec)).await?;
         Ok(Before {
             prom_pod,
             prometheus,
-            grafana: Some(grafana),
+            companions,
             shipped,
         })
     }
 
     /// In the Thanos sidecar setup, wait until the sidecar of the seeded
     /// pod has shipped the seeded blocks, and keep the bucket as it was.
+    /// thanos-compacting first waits for Prometheus to compact them and
+    /// only then starts the store, so the sidecar ships what compaction
+    /// left at level 1; the hours only on the pod's volume are said.
     async fn wait_shipped(
         &self,
         pod: &str,
@@ -300,17 +291,51 @@ impl Pipeline<'_> {
         if self.cell.variant.setup() != Setup::Thanos {
             return Ok(None);
         }
+        let compacted = match self.cell.variant {
+            Variant::ThanosCompacting => Some(self.compact_then_start_store(pod).await?),
+            _ => None,
+        };
+        let local = compacted.as_deref().unwrap_or(&seeded.blocks);
         let sidecar = PodExec::new(self.client().clone(), &self.ns, pod, crate::thanos::SIDECAR);
         self.progress.step(format!(
-            "waiting for the Thanos sidecar of {pod} to ship the seeded blocks"
+            "waiting for the Thanos sidecar of {pod} to ship the seeded blocks of level 1"
         ));
-        let bucket = crate::thanos::wait_shipped(&sidecar, pod, &seeded.blocks).await?;
+        let bucket = crate::thanos::wait_shipped(&sidecar, pod, local).await?;
         let mine = bucket.iter().filter(|b| b.replica == pod).count();
         self.progress.step(format!(
             "bucket: {mine} blocks shipped by {pod} ({} in all)",
             bucket.len()
         ));
+        if let Some(local) = &compacted {
+            self.progress
+                .step(crate::thanos::only_local(pod, local, &bucket));
+        }
         Ok(Some(bucket))
+    }
+
+    /// thanos-compacting: the store was deployed stopped; wait until
+    /// Prometheus has compacted the seeded blocks, then start the store.
+    /// Returns the local blocks as compaction left them.
+    async fn compact_then_start_store(
+        &self,
+        pod: &str,
+    ) -> Result<Vec<crate::prometheus::BlockInfo>> {
+        let (exec, fwd) = self.connect(pod, &self.prometheus).await?;
+        let probe = PrometheusProbe::new(fwd.url(), &exec);
+        self.progress.step(
+            "the S3 store is stopped (replicas 0): waiting for Prometheus to compact the seeded \
+             blocks",
+        );
+        let local = crate::thanos::wait_compacted(&probe).await?;
+        self.progress.step(format!(
+            "Prometheus compacted: {}",
+            crate::thanos::levels(&local)
+        ));
+        let store = crate::thanos::STORE;
+        crate::disrupt::scale(&self.target(store, Kind::Deployment, None, None), 1).await?;
+        workload::wait_ready(self.client(), &self.ns, &store, 1, &[], DEPLOY_TIMEOUT).await?;
+        self.progress.step("started the S3 store");
+        Ok(local)
     }
 
     /// Bring the before snapshot's head up to now, right before the

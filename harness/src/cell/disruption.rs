@@ -1,4 +1,4 @@
-//! Disrupting a seeded cell and waiting until both apps settle: the two
+//! Disrupting a seeded cell and waiting until its apps settle: the two
 //! stages between the before snapshot and the judgement.
 
 use std::time::Instant;
@@ -10,21 +10,21 @@ use crate::disrupt::{self, Applied, NodeOps, Restartable, Target};
 use crate::error::{Result, chain};
 use crate::prometheus::{PrometheusProbe, WalMark};
 use crate::timeline::Mark;
-use crate::vocab::{App, Disruption, Provider};
-use crate::workload::{GRAFANA, Kind, PROMETHEUS, Workload};
+use crate::vocab::{Disruption, Provider};
+use crate::workload::{Kind, PROMETHEUS, Workload};
 
 /// What the disruption did to each app.
 pub(super) struct Disrupted {
     pub(super) prometheus: Applied,
-    /// `None` when Grafana is not run (E2E_APPS).
-    pub(super) grafana: Option<Applied>,
+    /// Each companion, in the order of `Pipeline::companions`.
+    pub(super) companions: Vec<Applied>,
 }
 
 /// How each app settled, and whether the disruption was undone after.
 pub(super) struct SettledApps {
     pub(super) prometheus: Settled,
-    /// `None` when Grafana is not run.
-    pub(super) grafana: Option<Settled>,
+    /// Each companion, in the order of `Pipeline::companions`.
+    pub(super) companions: Vec<Settled>,
     /// Undoing the disruption (uncordon, start the node again...): the
     /// cell fails on an error here, after it has judged.
     pub(super) restored: Result<()>,
@@ -32,7 +32,7 @@ pub(super) struct SettledApps {
 
 impl Pipeline<'_> {
     /// What a disruption acts on: one app's workload in this cell.
-    fn target<'s>(
+    pub(super) fn target<'s>(
         &'s self,
         w: Workload,
         kind: Kind,
@@ -51,10 +51,7 @@ impl Pipeline<'_> {
                 _ => Some(self.cluster.info() as &dyn NodeOps),
             },
             nfs: self.nfs.as_deref().map(|n| n as &dyn Restartable),
-            upgrade_image: Some(match w.app {
-                App::Prometheus => &images.prometheus,
-                App::Grafana => &images.grafana,
-            }),
+            upgrade_image: Some(crate::apps::facts(w.app).upgrade_image(images)),
             wal_mark,
             prometheus,
             progress: Some(self.progress),
@@ -62,10 +59,11 @@ impl Pipeline<'_> {
     }
 
     /// Bring the head up to the disruption and apply it: to Prometheus,
-    /// and to Grafana as the disruption says (pod-level ones hit both;
-    /// node-level ones act on Prometheus's node or the NFS server, and
-    /// Grafana is a bystander that is affected only when it shares them;
-    /// one done to Prometheus's data alone leaves Grafana be).
+    /// and to each companion as the disruption says (pod-level ones hit
+    /// every app; node-level ones act on Prometheus's node or the NFS
+    /// server, and a companion is a bystander that is affected only when it
+    /// shares them; one done to Prometheus's data alone leaves the
+    /// companions be).
     pub(super) async fn disrupt(
         &mut self,
         deployed: &Deployed,
@@ -94,46 +92,45 @@ impl Pipeline<'_> {
             wal_mark.as_ref(),
             probe.as_ref(),
         );
-        let graf = self.target(GRAFANA, Kind::Deployment, None, None);
         let prometheus = disrupt::apply(d, &prom).await?;
-        let grafana = match (self.runs_grafana(), d.is_node_level(), d.prometheus_only()) {
-            (false, _, _) => Ok(None),
-            (true, _, true) => disrupt::bystander(d, &graf, None, prometheus.at)
-                .await
-                .map(Some),
-            (true, true, false) => {
-                disrupt::bystander(d, &graf, prometheus.node.as_deref(), prometheus.at)
-                    .await
-                    .map(Some)
-            }
-            (true, false, false) => disrupt::apply(d, &graf).await.map(Some),
-        };
-        let grafana = match grafana {
-            Ok(a) => a,
-            Err(e) => {
-                // Never leave a node cordoned or stopped behind.
-                if let Err(re) = disrupt::restore(&prometheus, &prom).await {
-                    self.progress
-                        .step(format!("restore after a failed disruption: {}", chain(&re)));
+        let mut companions = Vec::new();
+        for c in &self.companions {
+            let f = c.facts();
+            let t = self.target(f.workload(), f.kind(), None, None);
+            let applied = match (d.is_node_level(), d.prometheus_only()) {
+                (_, true) => disrupt::bystander(d, &t, None, prometheus.at).await,
+                (true, false) => {
+                    disrupt::bystander(d, &t, prometheus.node.as_deref(), prometheus.at).await
                 }
-                return Err(e);
+                (false, false) => disrupt::apply(d, &t).await,
+            };
+            match applied {
+                Ok(a) => companions.push(a),
+                Err(e) => {
+                    // Never leave a node cordoned or stopped behind.
+                    if let Err(re) = disrupt::restore(&prometheus, &prom).await {
+                        self.progress
+                            .step(format!("restore after a failed disruption: {}", chain(&re)));
+                    }
+                    return Err(e);
+                }
             }
-        };
+        }
         self.figures = prometheus.figures.clone();
         for step in prometheus
             .steps
             .iter()
-            .chain(grafana.iter().flat_map(|a| &a.steps))
+            .chain(companions.iter().flat_map(|a| &a.steps))
         {
             self.progress.step(step);
         }
         Ok(Disrupted {
             prometheus,
-            grafana,
+            companions,
         })
     }
 
-    /// Wait until both apps settle (bounded, on the timeline's watch),
+    /// Wait until every app settles (bounded, on the timeline's watch),
     /// mark the disruption and the recoveries on the timeline, and undo
     /// the disruption.
     pub(super) async fn settle_apps(
@@ -145,12 +142,13 @@ impl Pipeline<'_> {
         let watcher = self.watcher.as_ref();
         let client = self.client();
         let ns = self.ns.as_str();
-        let grafana = async {
-            match &disrupted.grafana {
-                Some(a) => Some(settle(client, ns, GRAFANA, Kind::Deployment, 1, a, watcher).await),
-                None => None,
-            }
-        };
+        let companions =
+            futures::future::join_all(self.companions.iter().zip(&disrupted.companions).map(
+                |(c, a)| {
+                    let f = c.facts();
+                    settle(client, ns, f.workload(), f.kind(), 1, a, watcher)
+                },
+            ));
         let p = &disrupted.prometheus;
         let prometheus = settle(
             client,
@@ -161,7 +159,7 @@ impl Pipeline<'_> {
             p,
             watcher,
         );
-        let (prometheus, grafana) = tokio::join!(prometheus, grafana);
+        let (prometheus, companions) = tokio::join!(prometheus, companions);
         let settled_in = Instant::now().duration_since(p.at);
         if let Some(w) = watcher {
             w.mark(p.at, Mark::Disruption, p.disruption.to_string());
@@ -169,8 +167,13 @@ impl Pipeline<'_> {
                 w.mark(*at, Mark::Step, step.clone());
             }
             mark_recovery(w, PROMETHEUS.app, p, &prometheus);
-            if let (Some(a), Some(s)) = (&disrupted.grafana, &grafana) {
-                mark_recovery(w, GRAFANA.app, a, s);
+            for ((c, a), s) in self
+                .companions
+                .iter()
+                .zip(&disrupted.companions)
+                .zip(&companions)
+            {
+                mark_recovery(w, c.facts().app(), a, s);
             }
         }
         let restored = disrupt::restore(
@@ -187,15 +190,19 @@ impl Pipeline<'_> {
         {
             self.timings.detection = Some(d.as_secs_f64());
         }
+        let others: String = self
+            .companions
+            .iter()
+            .zip(&companions)
+            .map(|(c, s)| format!("; {}: {s}", c.facts().app()))
+            .collect();
         self.progress.step(format!(
-            "prometheus: {prometheus}; grafana: {}",
-            grafana
-                .as_ref()
-                .map_or_else(|| "not run".to_owned(), ToString::to_string)
+            "prometheus: {prometheus}{others}{}",
+            self.not_run_apps()
         ));
         SettledApps {
             prometheus,
-            grafana,
+            companions,
             restored,
         }
     }

@@ -1,4 +1,4 @@
-//! Reading both apps back after the disruption and judging what survived;
+//! Reading the apps back after the disruption and judging what survived;
 //! what the cluster did, classified once per app.
 
 use std::time::{Duration, Instant};
@@ -7,17 +7,17 @@ use kube::ResourceExt as _;
 
 use super::deploy::{Before, Deployed};
 use super::disruption::{Disrupted, SettledApps};
-use super::pipeline::{GRAFANA_AFTER_TIMEOUT, Pipeline};
+use super::pipeline::Pipeline;
 use super::placement;
 use super::settle::Settled;
+use crate::apps;
 use crate::disrupt::{Applied, RESTORED_PROMETHEUS};
 use crate::error::{Error, Result, chain};
 use crate::expect::{Observation, Observed};
-use crate::grafana::{self, GrafanaClient};
 use crate::prometheus::{self as prom, PrometheusProbe};
 use crate::timeline::{self, Finding, PodLog, Timeline};
 use crate::vocab::{App, Disruption, Judgement, Reason, Verdict};
-use crate::workload::{self, GRAFANA, Kind, PROMETHEUS, Workload};
+use crate::workload::{self, Kind, PROMETHEUS, Workload};
 
 /// What a cell saw, and the judgements it rests on: the judge stage's
 /// value, from which the cell's verdict is decided (verdict.rs).
@@ -28,7 +28,7 @@ pub(super) struct Judged {
     /// After snapshot-restore, whether the original Prometheus (not the
     /// judged copy) read back whole: a check beside the table's.
     pub(super) original: std::result::Result<(), String>,
-    /// `None` when Grafana was not run or no pod became Ready.
+    /// Grafana's: `None` when it was not run or no pod became Ready.
     pub(super) grafana: Option<Judgement>,
     /// The namespace's timeline from before the disruption to now.
     pub(super) timeline: Timeline,
@@ -43,22 +43,20 @@ pub(super) struct Judged {
 /// claims, say) on their own.
 pub(super) fn findings_by_app(t: &Timeline, logs: &[PodLog]) -> Vec<(Option<App>, Vec<Finding>)> {
     let mut out = Vec::new();
-    for w in [PROMETHEUS, GRAFANA] {
+    for a in apps::ALL {
+        let w = a.workload();
         let own: Vec<PodLog> = logs
             .iter()
             .filter(|l| Timeline::names(w.name, &l.pod))
             .cloned()
             .collect();
-        let classify: timeline::LogClassifier<'_> = match w.app {
-            App::Prometheus => &prom::classify_log,
-            App::Grafana => &grafana::classify_log,
-        };
         out.push((
             Some(w.app),
-            timeline::findings(&t.only(w.name), &own, classify),
+            timeline::findings(&t.only(w.name), &own, a.classify_log()),
         ));
     }
-    let rest = t.except(&[PROMETHEUS.name, GRAFANA.name]);
+    let names: Vec<&str> = apps::ALL.iter().map(|a| a.workload().name).collect();
+    let rest = t.except(&names);
     out.push((None, timeline::findings(&rest, &[], &|_| Vec::new())));
     out
 }
@@ -81,7 +79,7 @@ fn reasons_of(by_app: &[(Option<App>, Vec<Finding>)], app: App) -> Vec<Reason> {
 }
 
 impl Pipeline<'_> {
-    /// Read both apps back and judge them, stop the watch, say where the
+    /// Read the apps back and judge them, stop the watch, say where the
     /// new pods landed, and classify what the cluster did.
     pub(super) async fn judge(
         &mut self,
@@ -100,10 +98,18 @@ impl Pipeline<'_> {
             None => (prometheus, Ok(())),
         };
         let original = original.and(self.judge_bucket(before).await);
-        let grafana = match (&settled.grafana, &disrupted.grafana) {
-            (Some(s), Some(a)) => self.judge_grafana(deployed, before, s, a).await,
-            _ => None,
-        };
+        let mut companions = Vec::new();
+        let each = self
+            .companions
+            .iter()
+            .zip(&before.companions)
+            .zip(&settled.companions)
+            .zip(&disrupted.companions);
+        for (((c, b), s), a) in each {
+            let app = c.facts().app();
+            let judged = self.judge_companion(app, b.as_ref(), s, a).await;
+            companions.push((app, a, judged));
+        }
         self.timings.judge = Some(phase.elapsed().as_secs_f64());
         let watcher = self.watcher.take().ok_or_else(|| Error::Cannot {
             action: format!("judge cell {}", self.cell),
@@ -131,13 +137,15 @@ impl Pipeline<'_> {
             }
             r
         };
+        let grafana = companions.iter().find(|(app, _, _)| *app == App::Grafana);
         let observation = Observation {
             prometheus: Observed::new(prometheus.as_ref(), reasons(App::Prometheus), true),
-            grafana: match &disrupted.grafana {
-                Some(a) => Observed::new(grafana.as_ref(), reasons(App::Grafana), a.affected),
+            grafana: match grafana {
+                Some((app, a, j)) => Observed::new(j.as_ref(), reasons(*app), a.affected),
                 None => self.grafana_not_run(),
             },
         };
+        let grafana = grafana.and_then(|(_, _, j)| j.clone());
         Ok(Judged {
             observation,
             prometheus,
@@ -150,7 +158,9 @@ impl Pipeline<'_> {
 
     /// In the Thanos sidecar setup, the bucket beside Prometheus's own
     /// judgement: every block the seeded pod had shipped must still be
-    /// there, once (`Err` says which are not). `Ok` in other setups.
+    /// there, once, and none of its blocks may be a compacted one (the
+    /// sidecar ships only level 1): `Err` says what is not so. `Ok` in
+    /// other setups.
     async fn judge_bucket(&self, before: &Before) -> std::result::Result<(), String> {
         let Some(shipped) = &before.shipped else {
             return Ok(());
@@ -164,7 +174,8 @@ impl Pipeline<'_> {
                 chain(&e)
             )
         })?;
-        let said = crate::thanos::compare(pod, shipped, &after);
+        let said = crate::thanos::compare(pod, shipped, &after)
+            .and_then(|s| crate::thanos::no_compacted_shipped(pod, &after).map(|()| s));
         self.progress.step(format!(
             "bucket: {}",
             match &said {
@@ -177,14 +188,16 @@ impl Pipeline<'_> {
     /// Where each replaced app's new pods landed, and whether an unblocked
     /// rollout completed, as progress lines.
     async fn describe_placement(&self, t: &Timeline, deployed: &Deployed, disrupted: &Disrupted) {
-        let apps = [
-            (PROMETHEUS.app, Some(&disrupted.prometheus)),
-            (GRAFANA.app, disrupted.grafana.as_ref()),
-        ];
+        let apps = std::iter::once((PROMETHEUS.app, &disrupted.prometheus)).chain(
+            self.companions
+                .iter()
+                .map(|c| c.facts().app())
+                .zip(&disrupted.companions),
+        );
         for (app, a) in apps {
-            let Some(a) = a.filter(|a| a.affected && a.replaces_pod()) else {
+            if !(a.affected && a.replaces_pod()) {
                 continue;
-            };
+            }
             if let Some(line) =
                 placement::describe(&t.only(app.id()), &a.old_pod, a.node.as_deref())
             {
@@ -281,28 +294,23 @@ impl Pipeline<'_> {
         (restored, whole)
     }
 
-    async fn judge_grafana(
+    /// Judge a companion on the pod that serves after the disruption
+    /// (`None`, with the reason in the progress lines, when none serves or
+    /// it could not be read).
+    async fn judge_companion(
         &self,
-        deployed: &Deployed,
-        before: &Before,
+        app: App,
+        before: &dyn apps::Before,
         settled: &Settled,
         applied: &Applied,
     ) -> Option<Judgement> {
         let pod = settled.serving_pod()?;
-        let snapshot = before.grafana.as_ref()?;
-        let result: Result<Judgement> = async {
-            let (exec, fwd) = self.connect(pod, &GRAFANA).await?;
-            let client = GrafanaClient::new(fwd.url(), deployed.password.clone())?;
-            let (j, _) = client
-                .judge_after(snapshot, applied.at, GRAFANA_AFTER_TIMEOUT, Some(&exec))
-                .await?;
-            Ok(j)
-        }
-        .await;
-        result
+        before
+            .judge(&self.cx(), pod, applied.at)
+            .await
             .inspect_err(|e| {
                 self.progress
-                    .step(format!("grafana could not be judged: {}", chain(e)))
+                    .step(format!("{app} could not be judged: {}", chain(e)))
             })
             .ok()
     }

@@ -1,5 +1,5 @@
 //! One cell of the matrix, start to finish: deploy the variant in its own
-//! namespace, seed Prometheus and Grafana, snapshot, disrupt, wait (watch
+//! namespace, seed its apps (crate::apps), snapshot, disrupt, wait (watch
 //! based, bounded), snapshot again, classify what the cluster did, and judge
 //! the observation against the expectation table. Every step is a piece
 //! that tier 0 or tier 1 exercises for real; this module only composes them.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kube::Client;
 
+use crate::apps::{AppCx, Companion};
 use crate::cluster::ClusterGuard;
 use crate::expect::Observed;
 use crate::manifest;
@@ -22,8 +23,6 @@ use crate::workload::Workload;
 /// How long a freshly deployed workload gets to become Ready (image pulls
 /// are preloaded; volume binding and provisioning take the rest).
 pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long Grafana gets to answer healthy again after recovering.
-pub const GRAFANA_AFTER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one cell's stages may take at most, as the outer backstop.
 /// Every step inside has its own, shorter bound; this only catches what
 /// slips through. Artifacts and cleanup run after it, outside the bound.
@@ -50,6 +49,9 @@ pub(super) struct Pipeline<'a> {
     pub(super) figures: VolumeFigures,
     /// The cell's Prometheus workload (its setup's).
     pub(super) prometheus: Workload,
+    /// The apps run beside Prometheus (set when the cell deploys):
+    /// Grafana, when the run and the setup have it.
+    pub(super) companions: Vec<Box<dyn Companion>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -72,6 +74,7 @@ impl<'a> Pipeline<'a> {
             timings: Timings::default(),
             figures: VolumeFigures::default(),
             prometheus: Workload::prometheus_of(cell.variant.setup()),
+            companions: Vec::new(),
         }
     }
 }
@@ -81,24 +84,53 @@ impl Pipeline<'_> {
         self.cluster.client()
     }
 
-    /// Whether this run deploys and judges Grafana (E2E_APPS).
-    pub(super) fn runs_grafana(&self) -> bool {
-        self.res.config.apps.contains(&App::Grafana) && self.setup_has_grafana()
+    /// How the cell's apps are reached.
+    pub(super) fn cx(&self) -> AppCx<'_> {
+        AppCx {
+            client: self.client(),
+            ns: &self.ns,
+            progress: self.progress,
+        }
     }
 
-    fn setup_has_grafana(&self) -> bool {
-        self.cell.variant.setup().apps().contains(&App::Grafana)
+    /// The apps not among the companions, with why, for progress lines:
+    /// `; grafana: not run (E2E_APPS=prometheus)`.
+    pub(super) fn not_run_apps(&self) -> String {
+        App::ALL
+            .iter()
+            .filter(|a| **a != App::Prometheus)
+            .filter(|a| !self.companions.iter().any(|c| c.facts().app() == **a))
+            .map(|a| format!("; {a}: not run ({})", self.why_not_run(*a)))
+            .collect()
+    }
+
+    /// Whether this run deploys and judges Grafana (E2E_APPS).
+    pub(super) fn runs_grafana(&self) -> bool {
+        self.res.config.apps.contains(&App::Grafana) && self.setup_has(App::Grafana)
+    }
+
+    fn setup_has(&self, app: App) -> bool {
+        self.cell.variant.setup().apps().contains(&app)
+    }
+
+    /// Why `app` is not run: `E2E_APPS=prometheus`, or not in the setup.
+    fn why_not_run(&self, app: App) -> String {
+        if self.setup_has(app) {
+            self.res.config.apps_setting()
+        } else {
+            format!(
+                "{} is not part of the {} setup",
+                match app {
+                    App::Prometheus => "Prometheus",
+                    App::Grafana => "Grafana",
+                },
+                self.cell.variant.setup()
+            )
+        }
     }
 
     /// Why Grafana is not run, for the report: `E2E_APPS=prometheus`.
     pub(super) fn grafana_not_run(&self) -> Observed {
-        if self.setup_has_grafana() {
-            Observed::not_run(self.res.config.apps_setting())
-        } else {
-            Observed::not_run(format!(
-                "Grafana is not part of the {} setup",
-                self.cell.variant.setup()
-            ))
-        }
+        Observed::not_run(self.why_not_run(App::Grafana))
     }
 }

@@ -157,7 +157,7 @@ pub(super) async fn replicas(t: &Target<'_>) -> Result<i32> {
 }
 
 /// Set the workload's replicas.
-pub(super) async fn scale(t: &Target<'_>, replicas: i32) -> Result<()> {
+pub(crate) async fn scale(t: &Target<'_>, replicas: i32) -> Result<()> {
     let patch = json!({"spec": {"replicas": replicas}});
     patch_workload(t, &patch, Patch::Merge(patch.clone())).await
 }

@@ -29,6 +29,7 @@ mod tests;
 mod thanos;
 mod volume;
 
+pub(crate) use data::scale;
 pub use pods::{NODE_NOT_READY_TIMEOUT, apply, restore};
 pub use rollout::{STUCK_CREATING, STUCK_ROLLOUT_OBSERVE};
 pub(crate) use snapshot::RESTORED_PROMETHEUS;

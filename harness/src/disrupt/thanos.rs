@@ -13,18 +13,10 @@ use kube::api::{Api, LogParams};
 use super::target::{Applied, Target};
 use crate::error::{Error, Result};
 use crate::exec::{Exec, PodExec};
+use crate::thanos::STORE;
 use crate::wait::{Check, poll};
-use crate::workload::{self, Kind, Workload};
+use crate::workload::{self, Kind};
 
-/// The store's Deployment (manifests/base-thanos/s3-store.yaml).
-const STORE: Workload = Workload {
-    name: "s3",
-    pod_label: "s3-store",
-    container: "s3",
-    port: 7070,
-    data_dir: "/data",
-    ..workload::PROMETHEUS
-};
 /// How long each step gets: the shipper tries every 30 s, a stopped store
 /// is gone in seconds and back within its image's start.
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);

@@ -693,6 +693,32 @@ pub(super) const THANOS_SHIPPER_RETRY: Source = code(
      thanos.shipper.json, so a block is neither lost nor uploaded twice.",
 );
 
+pub(super) const THANOS_SHIP_LEVEL_ONE: Source = code(
+    "thanos-io/thanos",
+    "pkg/shipper/shipper.go",
+    "Sync skips every block whose compaction level is above 1 (\"We only ship of the first \
+     compacted block level as normal flow\") unless --shipper.upload-compacted is set (v0.42.5).",
+);
+
+pub(super) const THANOS_UNEQUAL_BLOCKS: Source = code(
+    "thanos-io/thanos",
+    "cmd/thanos/sidecar.go",
+    "The sidecar refuses a Prometheus whose min and max block durations differ (\"Compaction \
+     needs to be disabled\") unless --shipper.ignore-unequal-block-size, and then warns: \"If the \
+     upload of a 2h block fails and a Prometheus compaction happens that block may be missing \
+     from your Thanos bucket storage.\" (v0.42.5)",
+);
+
+pub(super) const PROM_COMPACTION: Source = code(
+    "prometheus/prometheus",
+    "tsdb/db.go, tsdb/compact.go",
+    "The TSDB compacts from its own loop, a minute after it opens and every minute after, or \
+     at once when an append finds the head compactable (dbAppender.Commit); the leveled \
+     compactor merges adjacent blocks into the ranges up to --storage.tsdb.max-block-duration \
+     (2h, 6h, 18h with 24h), leaving out the newest block, and the merged block's compaction \
+     level is one above its sources'.",
+);
+
 pub(super) const OPERATOR_RECONCILE: Source = code(
     "prometheus-operator/prometheus-operator",
     "pkg/prometheus/server/operator.go",

@@ -161,7 +161,7 @@ fn shapes(variant: Variant, provider: Provider) -> (Shape, Shape) {
         // The operator's StatefulSet and the seed 003 one of the Thanos
         // setup; no Grafana (`expected` marks it not applicable, the shape
         // is never read).
-        Variant::OperatorDefault | Variant::ThanosEmptyDir => (
+        Variant::OperatorDefault | Variant::ThanosEmptyDir | Variant::ThanosCompacting => (
             Shape {
                 backend: Backend::EmptyDir,
                 rwop: false,
@@ -281,6 +281,11 @@ const N_THANOS_BUCKET: &str = "Judged here is Prometheus's own TSDB. Beside it, 
      sidecar had shipped before the disruption must still be in the bucket afterwards, once (read \
      through the S3 API with `thanos tools bucket ls`), or the cell fails: the seed's point is that \
      the bucket keeps what the pod loses.";
+const N_THANOS_COMPACTING: &str = "The store starts only once Prometheus has compacted the \
+     seeded blocks. Beside the table's judgement: the bucket must then hold only level-1 blocks \
+     (the newest seeded block, which the compactor leaves out, and what Prometheus cuts after), \
+     never a compacted one, or the cell fails; the seeded hours that exist only as compacted \
+     blocks on the emptyDir are reported, and a replaced pod loses them from everywhere.";
 const N_K3D_NFS: &str = "k3d: NFS mounts from k3d nodes are known to be flaky (k3d#1109).";
 
 /// Total loss, as a pod starting on an empty directory shows it: every
@@ -891,6 +896,12 @@ fn not_applicable(cell: Cell) -> Option<(&'static str, Vec<Source>)> {
             "the Thanos sidecar setup runs the pod-level disruptions so far (docs/setups.md)",
             vec![THANOS_SIDECAR_LOSS],
         )),
+        (Variant::ThanosCompacting, Disruption::StoreRestart, _) => Some((
+            "the variant starts its store late on purpose, and a block written while the store is \
+             stopped would race Prometheus's compactor (not predicted); store-restart runs on \
+             thanos-empty-dir and thanos-claim",
+            vec![THANOS_UNEQUAL_BLOCKS, PROM_COMPACTION],
+        )),
         (v, Disruption::StoreRestart, _) if v.setup() != Setup::Thanos => Some((
             "the variant has no Thanos sidecar and no object store",
             vec![THANOS_SIDECAR_LOSS],
@@ -1042,6 +1053,15 @@ pub(crate) fn expected(
             p = p
                 .with([THANOS_SIDECAR_LOSS, SEED_THANOS])
                 .note(N_THANOS_BUCKET);
+            if variant == Variant::ThanosCompacting {
+                p = p
+                    .with([
+                        THANOS_SHIP_LEVEL_ONE,
+                        THANOS_UNEQUAL_BLOCKS,
+                        PROM_COMPACTION,
+                    ])
+                    .note(N_THANOS_COMPACTING);
+            }
         }
     }
     if !variant.setup().apps().contains(&App::Grafana) {
@@ -1388,7 +1408,8 @@ mod tests {
                 || (operator_cell && !cell.disruption.for_operator_setup())
                 || (thanos_cell && !cell.disruption.for_thanos_setup())
                 || (!operator_cell && operator_only)
-                || (!thanos_cell && thanos_only);
+                || (!thanos_cell && thanos_only)
+                || (cell.variant == Variant::ThanosCompacting && thanos_only);
             assert_eq!(na, should || setup_mismatch, "{cell}");
         }
     }

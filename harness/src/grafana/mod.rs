@@ -26,7 +26,8 @@
 //! Organised by what the harness does with the app, each file importing
 //! only the ones listed before it (no sibling imports in a cycle): `facts`
 //! (the port, paths and users: one home for all of them), `api` (the
-//! [`GrafanaClient`]), `seed`, `snapshot`, `judge`, and `logs`.
+//! [`GrafanaClient`]), `seed`, `snapshot`, `judge`, and `logs`. How a
+//! cell uses Grafana is `crate::apps`'s `grafana.rs`.
 
 mod api;
 #[cfg(test)]

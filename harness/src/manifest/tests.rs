@@ -676,7 +676,8 @@ fn unknown_variant_lists_the_valid_ones() {
         e,
         Err("unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, nfs-static, \
              nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, operator-default, \
-             operator-claim, operator-claim-delete, operator-claim-csi, thanos-empty-dir, thanos-claim"
+             operator-claim, operator-claim-delete, operator-claim-csi, thanos-empty-dir, thanos-claim, \
+             thanos-compacting"
             .to_owned())
     );
 }

@@ -22,6 +22,9 @@
 //! - `wal`: where the WAL ends ([`WalMark`]) and the cut that tears the
 //!   first record after it (wal-tail-torn).
 //!
+//! How a cell uses Prometheus is `crate::apps`'s `prometheus.rs` and the
+//! cell's own stages.
+//!
 //! [`compare`] names the part that was lost (`blocks`, `head/wal`, or
 //! both), tolerating compaction: coverage and values must hold, block
 //! ULIDs are only reported.

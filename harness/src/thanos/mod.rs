@@ -5,5 +5,9 @@
 //! setup's.
 
 mod bucket;
+mod compaction;
+mod store;
 
 pub(crate) use bucket::{SIDECAR, ShippedBlock, compare, list, wait_listed, wait_shipped};
+pub(crate) use compaction::{levels, no_compacted_shipped, only_local, wait_compacted};
+pub(crate) use store::STORE;

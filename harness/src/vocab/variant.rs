@@ -48,6 +48,10 @@ pub enum Variant {
     ThanosEmptyDir,
     /// The Thanos sidecar setup as seed 003 runs it: volumeClaimTemplates.
     ThanosClaim,
+    /// thanos-empty-dir with Prometheus's compaction on and the object
+    /// store started only after it compacted: which blocks the sidecar
+    /// ships then (only uncompacted ones, its docs say).
+    ThanosCompacting,
 }
 
 impl NamedId for Variant {
@@ -69,6 +73,7 @@ impl NamedId for Variant {
         Self::OperatorClaimCsi,
         Self::ThanosEmptyDir,
         Self::ThanosClaim,
+        Self::ThanosCompacting,
     ];
 
     fn id(self) -> &'static str {
@@ -89,6 +94,7 @@ impl NamedId for Variant {
             Self::OperatorClaimCsi => "operator-claim-csi",
             Self::ThanosEmptyDir => "thanos-empty-dir",
             Self::ThanosClaim => "thanos-claim",
+            Self::ThanosCompacting => "thanos-compacting",
         }
     }
 }
@@ -103,7 +109,7 @@ impl Variant {
             | Self::OperatorClaim
             | Self::OperatorClaimDelete
             | Self::OperatorClaimCsi => Setup::Operator,
-            Self::ThanosEmptyDir | Self::ThanosClaim => Setup::Thanos,
+            Self::ThanosEmptyDir | Self::ThanosClaim | Self::ThanosCompacting => Setup::Thanos,
             _ => Setup::Plain,
         }
     }
@@ -145,7 +151,7 @@ mod tests {
             "unknown storage variant \"nfs\": valid ones are empty-dir, host-path, local-pv, \
              nfs-static, nfs-dynamic, default-class, statefulset, rwop, custom-class, csi-rwo, \
              operator-default, operator-claim, operator-claim-delete, operator-claim-csi, \
-             thanos-empty-dir, thanos-claim"
+             thanos-empty-dir, thanos-claim, thanos-compacting"
         );
     }
 
