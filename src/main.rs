@@ -134,13 +134,18 @@ fn matrix(args: &[String]) -> anyhow::Result<()> {
         anyhow::bail!(usage);
     };
     anyhow::ensure!(flag == "--out" && !reports.is_empty(), usage);
-    let (mut cells, mut notes) = (Vec::new(), Vec::new());
+    let (mut cells, mut notes, mut timings) = (Vec::new(), Vec::new(), Vec::new());
     for report in reports {
         let text = std::fs::read_to_string(report).map_err(|e| {
             anyhow::anyhow!("read {report}: {e} (a minor whose run wrote no report.json failed before its first cell; its log says why)")
         })?;
         let (c, n) =
             harness::report::read_json(&text).map_err(|e| anyhow::anyhow!("{report}: {e}"))?;
+        let minor = c
+            .iter()
+            .find_map(|c| c.k8s_version.clone())
+            .unwrap_or_else(|| report.clone());
+        timings.push((minor, harness::report::run_timing(&n)));
         notes.extend(n.into_iter().map(|n| format!("{report}: {n}")));
         cells.extend(c);
     }
@@ -150,7 +155,8 @@ fn matrix(args: &[String]) -> anyhow::Result<()> {
         ("report.json", harness::report::render_json(&cells, &notes)?),
         (
             "report.md",
-            harness::report::render_markdown(&cells, &notes),
+            harness::report::render_markdown(&cells, &notes)
+                + &harness::report::render_run_timings(&timings),
         ),
     ] {
         let path = out.join(file);

@@ -31,6 +31,9 @@ pub struct Resources {
     /// Where prometheus-operator's CRDs are, once its images are made sure of.
     operator_crds: std::sync::OnceLock<std::path::PathBuf>,
     report_notes: std::sync::Mutex<Vec<String>>,
+    /// When the cluster was up with its images loaded: the cells' time
+    /// starts there ([`Self::finish`] notes how long they ran).
+    cells_from: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Resources {
@@ -47,6 +50,7 @@ impl Resources {
             addons: Mutex::new(Vec::new()),
             operator_crds: std::sync::OnceLock::new(),
             report_notes: std::sync::Mutex::new(Vec::new()),
+            cells_from: std::sync::OnceLock::new(),
         }
     }
 
@@ -122,6 +126,7 @@ impl Resources {
                         )
                     };
                     self.note(std::iter::once(timing), true);
+                    let _ = self.cells_from.set(std::time::Instant::now());
                     Ok::<_, Error>(Arc::new(guard))
                 };
                 start.await.map_err(|e| {
@@ -330,6 +335,10 @@ impl Resources {
     /// # Errors
     /// The first cleanup error.
     pub(crate) async fn finish(self, failed: bool) -> Result<()> {
+        if let Some(from) = self.cells_from.get() {
+            let line = crate::report::cells_ran_note(from.elapsed());
+            self.note(std::iter::once(line), true);
+        }
         let mut first_error = None;
         if let Some(nfs) = self.nfs.get()
             && let Err(e) = nfs.finish(self.config.keep.keep(failed)).await

@@ -198,9 +198,12 @@ impl Pipeline<'_> {
             if !(a.affected && a.replaces_pod()) {
                 continue;
             }
-            if let Some(line) =
-                placement::describe(&t.only(app.id()), &a.old_pod, a.node.as_deref())
-            {
+            if let Some(line) = placement::describe(
+                &t.only(app.id()),
+                &a.old_uids,
+                &a.old_pod,
+                a.node.as_deref(),
+            ) {
                 self.progress.step(format!("{app} {line}"));
             }
         }

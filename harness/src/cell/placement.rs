@@ -12,25 +12,33 @@ use kube::api::Api;
 
 use crate::timeline::{Record, Timeline};
 
-/// One line on where the pods other than `old_pod` ran (their last known
-/// node), whether each was ever Ready, and whether that is the old pod's
-/// node; `None` when the timeline shows no other pod.
-pub(super) fn describe(t: &Timeline, old_pod: &str, old_node: Option<&str>) -> Option<String> {
+/// One line on where the workload's new pods ran (their last known node),
+/// whether each was ever Ready, and whether that is the old pod's node;
+/// `None` when the timeline shows no new pod. A pod is new when its uid is
+/// not among `old_uids` (the workload's pods before the disruption): a
+/// StatefulSet's replacement keeps the old pod's name, and its other
+/// replicas are not new.
+pub(super) fn describe(
+    t: &Timeline,
+    old_uids: &[String],
+    old_pod: &str,
+    old_node: Option<&str>,
+) -> Option<String> {
     // (name, last node, ever ready), in the order the watch first saw them.
-    let mut pods: Vec<(String, Option<String>, bool)> = Vec::new();
+    let mut pods: Vec<(String, String, Option<String>, bool)> = Vec::new();
     for e in &t.entries {
         let Record::Pod(p) = &e.record else { continue };
-        if p.name == old_pod {
+        if old_uids.contains(&p.uid) || (p.uid.is_empty() && p.name == old_pod) {
             continue;
         }
-        match pods.iter_mut().find(|(name, _, _)| *name == p.name) {
-            Some((_, node, ready)) => {
+        match pods.iter_mut().find(|(_, uid, _, _)| *uid == p.uid) {
+            Some((_, _, node, ready)) => {
                 if p.node.is_some() {
                     node.clone_from(&p.node);
                 }
                 *ready |= p.ready;
             }
-            None => pods.push((p.name.clone(), p.node.clone(), p.ready)),
+            None => pods.push((p.name.clone(), p.uid.clone(), p.node.clone(), p.ready)),
         }
     }
     if pods.is_empty() {
@@ -39,14 +47,15 @@ pub(super) fn describe(t: &Timeline, old_pod: &str, old_node: Option<&str>) -> O
     let old = old_node.unwrap_or("?");
     let each: Vec<String> = pods
         .iter()
-        .map(|(name, node, ready)| {
+        .map(|(name, _, node, ready)| {
             let place = match node.as_deref() {
                 None => "never scheduled".to_owned(),
                 Some(n) if Some(n) == old_node => format!("on {n}, the old pod's node"),
                 Some(n) => format!("on {n}, another node"),
             };
             let ready = if *ready { "Ready" } else { "never Ready" };
-            format!("{name} {place}, {ready}")
+            let same = if name == old_pod { " (same name)" } else { "" };
+            format!("{name}{same} {place}, {ready}")
         })
         .collect();
     Some(format!(
@@ -106,10 +115,15 @@ mod tests {
     use crate::timeline::{Entry, PodRecord};
 
     fn pod(name: &str, node: Option<&str>, ready: bool) -> Entry {
+        pod_uid(name, &format!("uid-{name}"), node, ready)
+    }
+
+    fn pod_uid(name: &str, uid: &str, node: Option<&str>, ready: bool) -> Entry {
         Entry {
             at_ms: 0,
             record: Record::Pod(PodRecord {
                 name: name.into(),
+                uid: uid.into(),
                 node: node.map(str::to_owned),
                 phase: "Running".into(),
                 ready,
@@ -132,8 +146,9 @@ mod tests {
                 pod("prometheus-back", Some("w1"), true),
             ],
         };
+        let old = ["uid-prometheus-old".to_owned()];
         assert_eq!(
-            describe(&t, "prometheus-old", Some("w1")).as_deref(),
+            describe(&t, &old, "prometheus-old", Some("w1")).as_deref(),
             Some(
                 "placement: old pod prometheus-old on w1; new: prometheus-new on w2, another node, \
                  never Ready; prometheus-back on w1, the old pod's node, Ready"
@@ -142,7 +157,33 @@ mod tests {
         let only_old = Timeline {
             entries: vec![pod("prometheus-old", Some("w1"), true)],
         };
-        assert_eq!(describe(&only_old, "prometheus-old", Some("w1")), None);
+        assert_eq!(
+            describe(&only_old, &old, "prometheus-old", Some("w1")),
+            None
+        );
+    }
+
+    /// A StatefulSet's replacement has the old pod's name and a new uid;
+    /// its other replica was there before and is not new (thanos-compacting
+    /// once named prometheus-1 as the new pod).
+    #[test]
+    fn a_statefulset_replacement_is_told_by_its_uid() {
+        let t = Timeline {
+            entries: vec![
+                pod_uid("prometheus-0", "a", Some("w1"), true),
+                pod_uid("prometheus-1", "b", Some("w2"), true),
+                pod_uid("prometheus-0", "c", None, false),
+                pod_uid("prometheus-0", "c", Some("w2"), true),
+            ],
+        };
+        let old = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            describe(&t, &old, "prometheus-0", Some("w1")).as_deref(),
+            Some(
+                "placement: old pod prometheus-0 on w1; new: prometheus-0 (same name) on w2, \
+                 another node, Ready"
+            )
+        );
     }
 
     #[test]

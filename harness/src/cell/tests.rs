@@ -171,6 +171,7 @@ mod rules {
             at_ms,
             record: timeline::Record::Pod(timeline::PodRecord {
                 name: name.into(),
+                uid: String::new(),
                 node: Some(node.into()),
                 phase: "Running".into(),
                 ready: false,

@@ -127,14 +127,14 @@ impl fmt::Display for Report {
 /// [`Error::Parse`] when `kind-config/versions.toml` is broken;
 /// [`Error::Unknown`] for an unsupported E2E_K8S_VERSION.
 pub(crate) fn preflight(config: &Config, path_env: &str) -> Result<Report> {
-    run(config, path_env, &Host::live()).into_result()
+    run(config, path_env, &MachineFacts::live()).into_result()
 }
 
 /// What the preflight reads from the machine itself, apart from the tools on
 /// PATH. It is one value so that tests give fixed facts and never judge the
 /// host they happen to run on (a tier-0 test once failed on a CI host whose
 /// /tmp had less than one csi-rwo cell's room).
-pub(crate) struct Host {
+pub(crate) struct MachineFacts {
     /// Where the inotify limits are read ([`INOTIFY_DIR`] on a live host).
     pub(crate) inotify_dir: PathBuf,
     /// For csi-rwo only, read when such a variant is selected: whether
@@ -143,7 +143,7 @@ pub(crate) struct Host {
     pub(crate) attachable: fn() -> (bool, PathBuf, Option<u64>),
 }
 
-impl Host {
+impl MachineFacts {
     /// The machine this process runs on.
     pub(crate) fn live() -> Self {
         Self {
@@ -159,7 +159,7 @@ impl Host {
 
 /// [`preflight`] without turning failures into an error, on the `host`
 /// given (tests give fixed facts).
-pub(crate) fn run(config: &Config, path_env: &str, host: &Host) -> Report {
+pub(crate) fn run(config: &Config, path_env: &str, host: &MachineFacts) -> Report {
     let mut r = Report::default();
     // An existing cluster is reached through its API alone: no Docker.
     if config.provider != Provider::Existing {
@@ -540,8 +540,8 @@ mod tests {
 
     /// A host with the inotify limits in `limits` and room for csi-rwo: the
     /// tool checks are judged alone, whatever machine runs the test.
-    fn host(limits: &tempfile::TempDir) -> Host {
-        Host {
+    fn host(limits: &tempfile::TempDir) -> MachineFacts {
+        MachineFacts {
             inotify_dir: limits.path().to_path_buf(),
             attachable: || (true, PathBuf::from("/roomy"), Some(64 << 30)),
         }
@@ -694,7 +694,7 @@ mod tests {
         script(bin.path(), "kubectl", "echo 'Client Version: v1.36.4'");
         let path = bin.path().to_string_lossy().into_owned();
         let limits = inotify_dir(524_288, 512);
-        let cramped = Host {
+        let cramped = MachineFacts {
             inotify_dir: limits.path().to_path_buf(),
             attachable: || (false, PathBuf::from("/cramped"), Some(1 << 30)),
         };

@@ -17,6 +17,7 @@
 mod artifacts;
 mod render;
 mod result;
+mod run_timing;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -25,5 +26,7 @@ mod timeline_svg;
 pub use artifacts::{Artifact, ArtifactSummary, TextArtifact, collect_artifacts};
 pub use render::{LEGEND, read_json, render_json, render_markdown};
 pub use result::{CellResult, CheckRecord, Checks, Status, Timings};
+pub(crate) use run_timing::cells_ran_note;
+pub use run_timing::{RunTiming, render_run_timings, run_timing};
 pub use store::Report;
 pub use timeline_svg::{TIMELINE_SVG, render_timeline_svg, write_timeline_svg};

@@ -833,6 +833,7 @@ mod tests {
     fn pod(name: &str, phase: &str, ready: bool, deleted: bool) -> Record {
         Record::Pod(PodRecord {
             name: name.into(),
+            uid: String::new(),
             node: None,
             phase: phase.into(),
             ready,
@@ -957,6 +958,7 @@ mod tests {
     fn a_completed_init_container_is_not_a_failure() {
         let mut p = PodRecord {
             name: "p".into(),
+            uid: String::new(),
             node: None,
             phase: "Running".into(),
             ready: false,

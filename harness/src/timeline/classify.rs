@@ -497,6 +497,7 @@ mod tests {
     fn unschedulable_pod_condition_is_classified_like_the_event() {
         let p = PodRecord {
             name: "grafana-1".into(),
+            uid: String::new(),
             node: None,
             phase: "Pending".into(),
             ready: false,

@@ -145,6 +145,10 @@ pub struct ContainerRecord {
 pub struct PodRecord {
     /// Pod name.
     pub name: String,
+    /// Its uid: a StatefulSet's replacement has the old pod's name, not
+    /// its uid. Empty (and not written) where it was not recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
     /// Node it is bound to.
     pub node: Option<String>,
     /// Phase (`Pending`, `Running`, ...).
@@ -211,6 +215,7 @@ impl PodRecord {
         }
         Self {
             name: p.metadata.name.clone().unwrap_or_default(),
+            uid: p.metadata.uid.clone().unwrap_or_default(),
             node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
             phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
             ready,

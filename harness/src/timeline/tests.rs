@@ -5,6 +5,7 @@ use super::record::{DeploymentRecord, Entry, PodRecord, Record, Timeline};
 fn pod(name: &str) -> Record {
     Record::Pod(PodRecord {
         name: name.into(),
+        uid: String::new(),
         node: Some("n1".into()),
         phase: "Running".into(),
         ready: true,
