@@ -32,13 +32,14 @@ test:
 # The tools the provider needs (E2E_PROVIDER, default kind; none for
 # existing, which the harness reaches through the API), then for kind
 # a node image for E2E_K8S_VERSION (the pinned one, pulled if need be, else
-# built offline), then the matrix. Cells run E2E_PARALLEL at a time
-# (node-level ones alone); the run prints where the report is, pass or fail.
+# built offline), then the matrix. Pod-level cells run E2E_PARALLEL at a
+# time, the node-level ones each on a node pool of its own (E2E_NODE_POOLS,
+# README "Speed"); the run prints where the report is, pass or fail.
 # E2E_TEST_ARGS go to the test runner after `--` (filters, --skip NAME).
 e2e:
 	scripts/tools.sh "$${E2E_PROVIDER:-kind}"
 	if [ "$${E2E_PROVIDER:-kind}" = kind ]; then scripts/node-image.sh --ensure "$${E2E_K8S_VERSION:-}"; fi
-	$(CARGO) test --features e2e --test e2e -- --test-threads=$${E2E_PARALLEL:-4} $(E2E_TEST_ARGS)
+	$(CARGO) test --features e2e --test e2e -- $(E2E_TEST_ARGS)
 
 # `make e2e` once per Kubernetes minor (K8S="1.34 1.37", default every
 # minor of kind-config/versions.toml), one after the other, on the CI

@@ -159,6 +159,17 @@ pub(crate) fn default_dir() -> PathBuf {
     crate_dir.parent().unwrap_or(crate_dir).join("manifests")
 }
 
+/// Node pools a kind cluster gets unless E2E_NODE_POOLS says otherwise:
+/// two, from what a 2-core, 24 GiB machine was measured to hold (README
+/// "Speed": an idle worker takes about 150 MiB and under 10 % of a core;
+/// the cells, not the nodes, keep the CPUs busy).
+pub const DEFAULT_NODE_POOLS: u8 = 2;
+/// Pod-level cells at once unless E2E_PARALLEL says otherwise: six, as
+/// measured on the 2-core machine (README "Speed"): with four the CPUs
+/// were busy 54 to 58 % of the cells' time and waited for I/O 0 to 1 %,
+/// the cells mostly waiting on Kubernetes (deadlines, node controller).
+pub const DEFAULT_PARALLEL: u8 = 6;
+
 /// Everything a run is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -168,6 +179,13 @@ pub struct Config {
     pub(crate) k8s_version: Option<Minor>,
     /// E2E_NODES: node count of a harness-made cluster (default 3: 1 control plane + 2 workers).
     pub nodes: u8,
+    /// E2E_NODE_POOLS: pairs of workers added to a kind cluster the
+    /// harness makes, one leased by each node-level cell while it runs, so
+    /// that many of them run side by side ([`DEFAULT_NODE_POOLS`]; 0: one
+    /// at a time). See [`Config::node_pools`].
+    pub(crate) node_pools: u8,
+    /// E2E_PARALLEL: how many pod-level cells run at once ([`DEFAULT_PARALLEL`]).
+    pub parallel: u8,
     /// E2E_KEEP: on-failure (default), always, never.
     pub keep: Keep,
     /// E2E_KUBECONFIG: required for provider `existing`.
@@ -211,6 +229,8 @@ impl Default for Config {
             provider: Provider::Kind,
             k8s_version: None,
             nodes: 3,
+            node_pools: DEFAULT_NODE_POOLS,
+            parallel: DEFAULT_PARALLEL,
             keep: Keep::OnFailure,
             kubeconfig: None,
             variants: Variant::ALL
@@ -255,6 +275,28 @@ pub(crate) const SETTINGS: &[Setting] = &[
     Setting {
         var: "E2E_NODES",
         apply: set_nodes,
+    },
+    Setting {
+        var: "E2E_NODE_POOLS",
+        apply: set_node_pools,
+    },
+    Setting {
+        var: "E2E_PARALLEL",
+        apply: |c, var, v| {
+            c.parallel = v
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=16).contains(n))
+                .ok_or_else(|| {
+                    refuse(
+                        var,
+                        v.clone(),
+                        format!("a number of cells from 1 to 16 (default {DEFAULT_PARALLEL})"),
+                    )
+                })?;
+            Ok(())
+        },
     },
     Setting {
         var: "E2E_KEEP",
@@ -447,6 +489,34 @@ fn set_nodes(c: &mut Config, var: &'static str, v: String) -> Result<()> {
     Ok(())
 }
 
+fn set_node_pools(c: &mut Config, var: &'static str, v: String) -> Result<()> {
+    let n = v
+        .trim()
+        .parse::<u8>()
+        .ok()
+        .filter(|n| *n <= 3)
+        .ok_or_else(|| {
+            refuse(
+                var,
+                v.clone(),
+                format!("a number of node pools from 0 to 3 (default {DEFAULT_NODE_POOLS})"),
+            )
+        })?;
+    if n > 0 && c.provider != Provider::Kind {
+        return Err(refuse(
+            var,
+            v,
+            format!(
+                "0 with E2E_PROVIDER={}: node pools are made on kind clusters only (node-level \
+                 cells run one at a time elsewhere)",
+                c.provider
+            ),
+        ));
+    }
+    c.node_pools = n;
+    Ok(())
+}
+
 fn set_keep(c: &mut Config, var: &'static str, v: String) -> Result<()> {
     c.keep = match v.trim() {
         "on-failure" => Keep::OnFailure,
@@ -535,6 +605,18 @@ fn set_manifests_dir(c: &mut Config, var: &'static str, v: String) -> Result<()>
 }
 
 impl Config {
+    /// The node pools the run's cluster gets: E2E_NODE_POOLS on a kind
+    /// cluster whose selection has a disruption that takes a node away
+    /// (none otherwise: the workers would idle).
+    pub fn node_pools(&self) -> u8 {
+        let takes_nodes = self.disruptions.iter().any(|d| d.needs_own_nodes());
+        if self.provider == Provider::Kind && takes_nodes {
+            self.node_pools
+        } else {
+            0
+        }
+    }
+
     /// Read the process environment.
     ///
     /// # Errors

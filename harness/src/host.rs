@@ -238,12 +238,35 @@ impl Host {
     /// [`Error::Config`] naming E2E_NODES, what the nodes need, what is
     /// available and the largest count that fits. Unknown memory passes.
     pub fn check_nodes(&self, nodes: u8) -> Result<()> {
+        self.check_nodes_with_pools(nodes, 0)
+    }
+
+    /// [`Host::check_nodes`] for `nodes` plus `pools` node pools (two
+    /// workers each); a count that does not fit names both variables.
+    ///
+    /// # Errors
+    /// As [`Host::check_nodes`].
+    pub fn check_nodes_with_pools(&self, nodes: u8, pools: u8) -> Result<()> {
         let Some(available) = self.mem_available else {
             return Ok(());
         };
         let need = |n: u8| CONTROL_PLANE_MEMORY + WORKER_MEMORY * u64::from(n.saturating_sub(1));
-        if need(nodes) <= available {
+        let total = nodes.saturating_add(pools.saturating_mul(2));
+        if need(total) <= available {
             return Ok(());
+        }
+        if pools > 0 {
+            return Err(Error::Config {
+                var: "E2E_NODE_POOLS",
+                value: pools.to_string(),
+                allowed: format!(
+                    "a pool count this machine can hold: E2E_NODES={nodes} plus {pools} pools of 2 \
+                     workers need about {} MiB and {} MiB are available; set E2E_NODE_POOLS=0 (node-level \
+                     cells then run one at a time)",
+                    need(total) / MIB,
+                    available / MIB
+                ),
+            });
         }
         let fits = (1..nodes).rev().find(|n| need(*n) <= available);
         Err(Error::Config {
@@ -263,6 +286,52 @@ impl Host {
             ),
         })
     }
+}
+
+/// The machine's CPU time so far, in clock ticks, from the first line of
+/// /proc/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct CpuTicks {
+    /// Everything but idle and iowait.
+    busy: u64,
+    /// Idle with I/O outstanding.
+    iowait: u64,
+    /// All of it.
+    total: u64,
+}
+
+/// [`CpuTicks`] now; `None` where there is no /proc/stat (not Linux).
+pub(crate) fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_ticks(stat.lines().next()?)
+}
+
+fn parse_cpu_ticks(line: &str) -> Option<CpuTicks> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let ticks: Vec<u64> = fields.map_while(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already counted in user and nice).
+    let total: u64 = ticks.iter().take(8).sum();
+    let iowait = ticks.get(4).copied().unwrap_or(0);
+    let busy = total.checked_sub(ticks.get(3)? + iowait)?;
+    Some(CpuTicks {
+        busy,
+        iowait,
+        total,
+    })
+}
+
+/// How the machine's CPU time went between two [`cpu_ticks`] readings, in
+/// percent: (busy, waiting for I/O). Busy near 100 % says more cells at
+/// once cannot help; a large I/O wait says the disk, not the CPUs, limits.
+pub(crate) fn cpu_share(from: CpuTicks, to: CpuTicks) -> Option<(f64, f64)> {
+    let total = to.total.checked_sub(from.total).filter(|t| *t > 0)?;
+    #[allow(clippy::cast_precision_loss)] // tick counts far below 2^52
+    let pct = |a: u64, b: u64| Some(100.0 * b.checked_sub(a)? as f64 / total as f64);
+    Some((pct(from.busy, to.busy)?, pct(from.iowait, to.iowait)?))
 }
 
 #[cfg(test)]
@@ -320,6 +389,17 @@ mod tests {
     /// The operator and Thanos setups run where their images exist or Go
     /// can build them; where neither, their cells say so with the fix, and
     /// a setup whose images are there is not affected.
+    #[test]
+    fn cpu_time_is_read_from_proc_stat_and_idle_and_iowait_are_not_busy() {
+        let from = parse_cpu_ticks("cpu  100 0 0 800 100 0 0 0 0 0").unwrap_or_default();
+        assert_eq!((from.busy, from.iowait, from.total), (100, 100, 1000));
+        let to = parse_cpu_ticks("cpu  500 0 100 1100 300 0 0 0 0 0").unwrap_or_default();
+        assert_eq!(cpu_share(from, to), Some((50.0, 20.0)));
+        assert_eq!(parse_cpu_ticks("cpu0 1 2 3 4"), None);
+        assert_eq!(cpu_share(to, to), None, "no time passed");
+        assert!(cpu_ticks().is_some(), "this harness runs on Linux");
+    }
+
     #[test]
     fn a_setup_needs_its_images_or_go_to_build_them() {
         assert!(
@@ -459,6 +539,17 @@ mod tests {
             ..small
         };
         assert!(unknown.check_nodes(5).is_ok());
+        let roomy = Host {
+            mem_available: Some(6000 * MIB),
+            ..unknown
+        };
+        assert!(roomy.check_nodes_with_pools(3, 2).is_ok());
+        let e = roomy
+            .check_nodes_with_pools(3, 3)
+            .expect_err("9 nodes in 6000 MiB")
+            .to_string();
+        assert!(e.starts_with("E2E_NODE_POOLS=\"3\" is not valid"), "{e}");
+        assert!(e.contains("set E2E_NODE_POOLS=0"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,10 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const OWNER: &str = "storage-e2e";
 /// Label carrying the run id, so one run's leftovers can be told from another's.
 pub const RUN_ID: &str = "storage-e2e/run";
+/// Label and taint key on the workers of a node pool (value: the pool's
+/// name, e.g. `pool-1`): the pairs of workers node-level cells lease, so
+/// several of them run side by side (`crate::cluster` `pool`).
+pub(crate) const POOL: &str = "storage-e2e/pool";
 /// Prefix of every name the harness generates (clusters, containers, networks, namespaces).
 pub(crate) const NAME_PREFIX: &str = "e2e-";
 

@@ -33,7 +33,8 @@ pub struct Resources {
     report_notes: std::sync::Mutex<Vec<String>>,
     /// When the cluster was up with its images loaded: the cells' time
     /// starts there ([`Self::finish`] notes how long they ran).
-    cells_from: std::sync::OnceLock<std::time::Instant>,
+    /// With the machine's CPU time then, for the share of it the cells kept busy.
+    cells_from: std::sync::OnceLock<(std::time::Instant, Option<crate::host::CpuTicks>)>,
 }
 
 impl Resources {
@@ -91,16 +92,19 @@ impl Resources {
                         let dir = crate::operator::crds_dir().await?;
                         let _ = self.operator_crds.set(dir);
                     }
+                    let load = self.images_to_load(&images)?;
                     let clock = std::time::Instant::now();
                     let guard = Cluster::from_config(&self.config)
                         .with_host(self.host.clone())
+                        .with_preload(load.clone())
                         .preflighted()
                         .start()
                         .await?;
-                    let created = clock.elapsed();
+                    // Making a node image with the run's images is a
+                    // one-off (reused after), not the cluster's start-up.
+                    let created = clock.elapsed().saturating_sub(guard.node_image_time());
                     // Cluster::start printed these; the report keeps them.
                     self.note(guard.notes().iter().cloned(), false);
-                    let load = self.images_to_load(&images)?;
                     let refs: Vec<&str> = load.iter().map(String::as_str).collect();
                     let clock = std::time::Instant::now();
                     guard.load_images(&refs).await?;
@@ -126,7 +130,9 @@ impl Resources {
                         )
                     };
                     self.note(std::iter::once(timing), true);
-                    let _ = self.cells_from.set(std::time::Instant::now());
+                    let _ = self
+                        .cells_from
+                        .set((std::time::Instant::now(), crate::host::cpu_ticks()));
                     Ok::<_, Error>(Arc::new(guard))
                 };
                 start.await.map_err(|e| {
@@ -335,8 +341,11 @@ impl Resources {
     /// # Errors
     /// The first cleanup error.
     pub(crate) async fn finish(self, failed: bool) -> Result<()> {
-        if let Some(from) = self.cells_from.get() {
-            let line = crate::report::cells_ran_note(from.elapsed());
+        if let Some((from, ticks)) = self.cells_from.get() {
+            let cpu = ticks
+                .zip(crate::host::cpu_ticks())
+                .and_then(|(a, b)| crate::host::cpu_share(a, b));
+            let line = crate::report::cells_ran_note(from.elapsed(), cpu);
             self.note(std::iter::once(line), true);
         }
         let mut first_error = None;

@@ -56,11 +56,12 @@ fn main() -> ExitCode {
     // A node count the machine cannot hold fails the run before anything starts.
     if !args.list
         && provider != Provider::Existing
-        && let Err(e) = host.check_nodes(config.nodes)
+        && let Err(e) = host.check_nodes_with_pools(config.nodes, config.node_pools())
     {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    let pools = config.node_pools() > 0;
     let suite = Arc::new(Suite::new(config, host));
     // The report is rendered from every cell file in its directory: start
     // from an empty one, so no earlier run's cells show as this run's.
@@ -70,10 +71,10 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    // Pod-level cells first (long ones leading), node-level ones last:
-    // see harness::suite::run_order.
+    // Long cells leading, the ones that run alone last: see
+    // harness::suite::run_order.
     let mut cells: Vec<Cell> = Cell::all().filter(|c| c.provider == provider).collect();
-    cells.sort_by_key(|c| run_order(*c));
+    cells.sort_by_key(|c| run_order(*c, pools));
     let trials: Vec<Trial> = cells
         .into_iter()
         .map(|cell| {
@@ -94,6 +95,14 @@ fn main() -> ExitCode {
         })
         .collect();
 
+    // Every cell starts at once and waits in the suite for its turn
+    // (E2E_PARALLEL pod-level cells, one per node pool, the ones that run
+    // alone by themselves): the suite decides what runs together, not the
+    // runner's thread count. --test-threads, when given, caps it further.
+    let mut args = args;
+    if args.test_threads.is_none() {
+        args.test_threads = Some(trials.len().max(1));
+    }
     let conclusion = libtest_mimic::run(&args, trials);
 
     // Every trial (and its Arc) is gone once `run` returns.

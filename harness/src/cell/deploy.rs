@@ -86,6 +86,14 @@ impl Pipeline<'_> {
                 .await?;
         }
         let mut objects = rendered.objects_for(&cfg.apps);
+        if let Some(pool) = &self.pool {
+            self.progress.step(format!(
+                "on node pool {} ({}): its workers are this cell's alone",
+                pool.name,
+                pool.nodes.join(", ")
+            ));
+            manifest::confine(&mut objects, &pool.name);
+        }
         let history = History::new(self.ns.clone());
         self.with_seed(&mut objects, &history).await?;
         self.progress
@@ -114,14 +122,21 @@ impl Pipeline<'_> {
     }
 
     /// The worker node-local data is pinned to: one that can take pods
-    /// now, spread over the workers by the namespace's name.
+    /// now, spread over the cell's workers (its node pool's, else those
+    /// outside every pool) by the namespace's name.
     async fn pick_node(&self) -> Result<Option<String>> {
         let schedulable = crate::cluster::schedulable_nodes(self.client()).await?;
-        let workers: Vec<String> = self
-            .cluster
-            .workers()
-            .iter()
-            .map(|n| n.name.clone())
+        let candidates: Vec<String> = match &self.pool {
+            Some(p) => p.nodes.clone(),
+            None => self
+                .cluster
+                .shared_workers()
+                .iter()
+                .map(|n| n.name.clone())
+                .collect(),
+        };
+        let workers: Vec<String> = candidates
+            .into_iter()
             .filter(|n| schedulable.contains(n))
             .collect();
         Ok(workers

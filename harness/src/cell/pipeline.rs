@@ -40,6 +40,9 @@ pub(super) struct Pipeline<'a> {
     pub(super) nfs: Option<std::sync::Arc<SharedNfs>>,
     /// The node node-local data is pinned to.
     pub(super) node: Option<String>,
+    /// The node pool the cell leased (a node-level cell on a cluster with
+    /// pools): its pods run on that pool's two workers alone.
+    pub(super) pool: Option<crate::cluster::Pool>,
     pub(super) applied: Vec<manifest::Manifest>,
     /// The namespace's watch, from just before the disruption until the
     /// judgement stops it (or the end of a cell that failed).
@@ -59,6 +62,7 @@ impl<'a> Pipeline<'a> {
         res: &'a Resources,
         cluster: &'a ClusterGuard,
         cell: Cell,
+        pool: Option<&crate::cluster::Pool>,
         progress: &'a Progress,
     ) -> Self {
         Self {
@@ -69,6 +73,7 @@ impl<'a> Pipeline<'a> {
             progress,
             nfs: None,
             node: None,
+            pool: pool.cloned(),
             applied: Vec::new(),
             watcher: None,
             timings: Timings::default(),

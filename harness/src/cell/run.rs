@@ -18,17 +18,22 @@ use crate::resources::Resources;
 use crate::timeline::{Finding, Timeline, TimelineWatcher};
 use crate::vocab::Cell;
 
-/// Run one cell, record its result in the suite's report and return it.
-/// Never fails: an observation that contradicts the table, an error in a
-/// stage, the backstop and a report that cannot be written all end as a
-/// failed [`CellResult`].
-pub async fn run(res: &Resources, cluster: &ClusterGuard, cell: Cell) -> CellResult {
+/// Run one cell, record its result in the suite's report and return it;
+/// with a `pool`, on that node pool's workers. Never fails: an observation
+/// that contradicts the table, an error in a stage, the backstop and a
+/// report that cannot be written all end as a failed [`CellResult`].
+pub async fn run(
+    res: &Resources,
+    cluster: &ClusterGuard,
+    cell: Cell,
+    pool: Option<&crate::cluster::Pool>,
+) -> CellResult {
     let progress = Progress::new(cell.short());
     // The cell's own time starts once the run's cluster is there.
     let started = Instant::now();
     // None only where the cluster's version could not be read.
     let version = cluster.version().map(|m| m.to_string());
-    let mut pipeline = Pipeline::new(res, cluster, cell, &progress);
+    let mut pipeline = Pipeline::new(res, cluster, cell, pool, &progress);
     let ran = tokio::time::timeout(CELL_TIMEOUT, pipeline.run())
         .await
         .unwrap_or_else(|_| {

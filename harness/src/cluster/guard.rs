@@ -283,6 +283,7 @@ mod tests {
                 network: None,
                 nodes: Vec::new(),
                 notes: Vec::new(),
+                node_image_time: std::time::Duration::ZERO,
             },
             client: crate::cluster::placeholder_client()
                 .await

@@ -20,6 +20,9 @@ pub(crate) struct ClusterInfo {
     pub(super) network: Option<String>,
     pub(super) nodes: Vec<Node>,
     pub(super) notes: Vec<String>,
+    /// Spent choosing, and making where it had to, the node image before
+    /// the cluster was created (not the cluster's own start-up time).
+    pub(super) node_image_time: std::time::Duration,
 }
 
 impl ClusterInfo {
@@ -27,6 +30,11 @@ impl ClusterInfo {
     /// the node image chosen and why, settings the host required.
     pub(crate) fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// Time spent on the node image before creating the cluster.
+    pub(crate) fn node_image_time(&self) -> std::time::Duration {
+        self.node_image_time
     }
 
     /// kind, k3d or existing.
@@ -66,6 +74,21 @@ impl ClusterInfo {
             .iter()
             .filter(|n| n.role == NodeRole::Worker)
             .collect()
+    }
+
+    /// The workers outside every node pool: where pod-level cells run and
+    /// where node-local data of a cell without a pool is pinned.
+    pub(crate) fn shared_workers(&self) -> Vec<&Node> {
+        self.workers()
+            .into_iter()
+            .filter(|n| n.pool.is_none())
+            .collect()
+    }
+
+    /// The node pools node-level cells lease (none unless the harness made
+    /// the cluster with E2E_NODE_POOLS).
+    pub(crate) fn pools(&self) -> Vec<super::pool::Pool> {
+        super::pool::pools_of(&self.nodes)
     }
 
     fn container_of(&self, node: &str, op: &str) -> Result<String> {
@@ -287,6 +310,7 @@ mod tests {
             kubeconfig: PathBuf::from("/tmp/e2e-kube-q/kubeconfig"),
             network: Some("kind".into()),
             notes: Vec::new(),
+            node_image_time: std::time::Duration::ZERO,
             nodes: node::parse_containers(
                 Provider::Kind,
                 "e2e-t1-abc-control-plane\tcontrol-plane\ne2e-t1-abc-worker\tworker\n",

@@ -100,6 +100,12 @@ struct KindNode {
     role: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     extra_mounts: Vec<ExtraMount>,
+    /// Node labels (kind sets them on the Node when it joins).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    labels: std::collections::BTreeMap<String, String>,
+    /// kubeadm patches for this node alone (a pool worker's taint).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kubeadm_config_patches: Vec<String>,
 }
 
 /// A host path bind-mounted into a node container (kind's `extraMounts`).
@@ -116,6 +122,8 @@ pub(crate) fn config(nodes: u8) -> KindConfig {
     let node = |role| KindNode {
         role,
         extra_mounts: Vec::new(),
+        labels: std::collections::BTreeMap::new(),
+        kubeadm_config_patches: Vec::new(),
     };
     let mut list = vec![node("control-plane")];
     list.extend((1..nodes.max(1)).map(|_| node("worker")));
@@ -138,6 +146,25 @@ impl KindConfig {
         self.kubeadm_config_patches.clone_from(&patches.kubeadm);
         self.containerd_config_patches
             .clone_from(&patches.containerd);
+        self
+    }
+
+    /// This config with `pools` node pools added: two workers each, labelled
+    /// and tainted (NoExecute) with the pool's name from the moment they
+    /// join, so nothing but a pod that tolerates the taint ever runs there
+    /// (the DaemonSets of every node tolerate everything).
+    #[must_use]
+    pub(crate) fn with_pools(mut self, pools: u8) -> Self {
+        for pool in (1..=pools).map(super::pool::name) {
+            for _ in 0..super::pool::NODES_PER_POOL {
+                self.nodes.push(KindNode {
+                    role: "worker",
+                    extra_mounts: Vec::new(),
+                    labels: [(crate::labels::POOL.to_owned(), pool.clone())].into(),
+                    kubeadm_config_patches: vec![super::pool::join_taint_patch(&pool)],
+                });
+            }
+        }
         self
     }
 

@@ -29,6 +29,9 @@ pub(crate) struct Node {
     pub(crate) container: Option<String>,
     /// Control plane or worker.
     pub(crate) role: NodeRole,
+    /// The node pool a worker belongs to (its [`crate::labels::POOL`]
+    /// label), read from the API once the cluster is up.
+    pub(crate) pool: Option<String>,
 }
 
 /// `docker ps -a` listing the node containers of a kind or k3d cluster as
@@ -77,6 +80,7 @@ pub(crate) fn parse_containers(provider: Provider, stdout: &str) -> Result<Vec<N
             name: name.trim().to_owned(),
             container: Some(name.trim().to_owned()),
             role,
+            pool: None,
         });
     }
     nodes.sort_by(|a, b| {
@@ -111,6 +115,7 @@ pub(crate) async fn list_from_api(client: &kube::Client) -> Result<Vec<Node>> {
                 } else {
                     NodeRole::Worker
                 },
+                pool: labels.get(crate::labels::POOL).cloned(),
             }
         })
         .collect();

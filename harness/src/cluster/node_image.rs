@@ -77,10 +77,80 @@ pub(crate) fn choose(pinned: &str, minor: Minor, docker: &dyn ImageStore) -> Res
     }
 }
 
+/// Where scripts/node-image-with.sh tags the node images it makes.
+pub(crate) const WITH_REPO: &str = "local/storage-e2e-kind-node-with";
+
+/// A node image that is `node_image` plus `images` in its containerd, made
+/// (about 40 s for the CI subset's nine, once) or reused by
+/// scripts/node-image-with.sh, its progress shown as it goes: a cluster
+/// created from it needs no image copied into any node, whatever its node
+/// count. Returns the tag and one line for the run's notes.
+///
+/// # Errors
+/// The script's failure (an image not in Docker, an import that failed):
+/// the caller then creates the cluster from `node_image` and loads the
+/// images into each node instead.
+pub(crate) async fn with_images(node_image: &str, images: &[String]) -> Result<(String, String)> {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("scripts/node-image-with.sh");
+    let clock = std::time::Instant::now();
+    let out = crate::cmd::Cmd::new("bash")
+        .arg(script.to_string_lossy())
+        .arg(node_image)
+        .args(images.iter().cloned())
+        .streamed()
+        .run_async()
+        .await?;
+    let tag = built_tag(&out.stderr).ok_or_else(|| {
+        Error::parse(
+            "scripts/node-image-with.sh output",
+            format!(
+                "no {WITH_REPO}:<tag> line at its end: {}",
+                out.stderr.trim()
+            ),
+        )
+    })?;
+    let how = if out.stderr.contains(&format!("reusing {tag}")) {
+        "reused".to_owned()
+    } else {
+        format!("made in {:.0}s", clock.elapsed().as_secs_f64())
+    };
+    let note = format!(
+        "kind node image {tag}: {node_image} with the run's {} images already in its \
+         containerd ({how} by scripts/node-image-with.sh; its labels and \
+         /kind/storage-e2e-preloaded.txt name each image and its ID), so none is copied into a \
+         node; `kind load` still checks each node has them",
+        images.len()
+    );
+    Ok((tag, note))
+}
+
+/// The tag scripts/node-image-with.sh ends its output with.
+fn built_tag(output: &str) -> Option<String> {
+    let last = output.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    last.starts_with(&format!("{WITH_REPO}:"))
+        .then(|| last.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
+
+    #[test]
+    fn the_made_tag_is_the_scripts_last_line() {
+        let out = "[node-image-with  0s] building local/storage-e2e-kind-node-with:ab12: x with 2 images\n\
+                   [node-image-with 41s] built local/storage-e2e-kind-node-with:ab12 (2915 MB)\n\
+                   local/storage-e2e-kind-node-with:ab12\n";
+        assert_eq!(
+            built_tag(out).as_deref(),
+            Some("local/storage-e2e-kind-node-with:ab12")
+        );
+        assert_eq!(built_tag("node-image-with: x is not in Docker\n"), None);
+    }
 
     const PINNED: &str = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 

@@ -20,13 +20,16 @@ pub(crate) const NODES_READY_TIMEOUT: Duration = Duration::from_secs(300);
 /// wait is on a set of objects whose size is part of the condition).
 pub(crate) const NODES_READY_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Wait until the cluster has at least `expected` nodes and all are Ready.
+/// Wait until the cluster has at least `expected` nodes and all are Ready;
+/// with `only` non-empty, counting those nodes alone (a node pool: another
+/// pool's node may be stopped on purpose meanwhile).
 ///
 /// # Errors
 /// [`Error::Timeout`] with the last node states seen.
 pub(crate) async fn wait_nodes_ready(
     client: &kube::Client,
     expected: usize,
+    only: &[String],
     timeout: Duration,
 ) -> Result<()> {
     let api: Api<KubeNode> = Api::all(client.clone());
@@ -43,6 +46,10 @@ pub(crate) async fn wait_nodes_ready(
                         let states: Vec<(String, bool)> = list
                             .items
                             .iter()
+                            .filter(|n| {
+                                only.is_empty()
+                                    || only.iter().any(|o| Some(o) == n.metadata.name.as_ref())
+                            })
                             .map(|n| {
                                 (
                                     n.metadata.name.clone().unwrap_or_default(),
@@ -111,21 +118,33 @@ impl ClusterGuard {
     /// Start every worker container that is stopped, uncordon every
     /// worker, take the out-of-service taint off it (after the start, as
     /// the non-graceful shutdown docs ask), and wait until all nodes are
-    /// Ready. Idempotent; nothing to do on an existing cluster, whose
-    /// nodes the harness never touches.
+    /// Ready; with a `pool`, that pool's workers alone (the others may be
+    /// another cell's, disrupted on purpose). Idempotent; nothing to do on
+    /// an existing cluster, whose nodes the harness never touches.
     ///
     /// # Errors
     /// [`Error::Timeout`] naming the nodes not Ready, or the first command
     /// or API error.
-    pub(crate) async fn heal_nodes(&self) -> Result<()> {
+    pub(crate) async fn heal_nodes(&self, pool: Option<&super::Pool>) -> Result<()> {
         if self.provider() == Provider::Existing {
             return Ok(());
         }
-        for n in self.workers() {
-            self.start_node(&n.name).await?;
-            super::node::set_unschedulable(self.client(), &n.name, false).await?;
-            super::node::set_out_of_service(self.client(), &n.name, false).await?;
+        let workers: Vec<String> = match pool {
+            Some(p) => p.nodes.clone(),
+            None => self.workers().iter().map(|n| n.name.clone()).collect(),
+        };
+        for n in &workers {
+            self.start_node(n).await?;
+            super::node::set_unschedulable(self.client(), n, false).await?;
+            super::node::set_out_of_service(self.client(), n, false).await?;
         }
-        wait_nodes_ready(self.client(), self.nodes().len(), NODES_READY_TIMEOUT).await
+        match pool {
+            Some(_) => {
+                wait_nodes_ready(self.client(), workers.len(), &workers, NODES_READY_TIMEOUT).await
+            }
+            None => {
+                wait_nodes_ready(self.client(), self.nodes().len(), &[], NODES_READY_TIMEOUT).await
+            }
+        }
     }
 }

@@ -31,6 +31,11 @@ pub(crate) struct Cluster {
     provider: Provider,
     name: String,
     nodes: u8,
+    /// Node pools added to the `nodes` (kind only: `crate::cluster::pool`).
+    pools: u8,
+    /// Images a kind cluster's node image should already hold
+    /// (`node_image::with_images`); loaded into the nodes either way.
+    preload: Vec<String>,
     version: Option<Minor>,
     keep: Keep,
     kubeconfig: Option<PathBuf>,
@@ -51,7 +56,7 @@ pub(crate) struct Plan {
     pub(crate) provider: Provider,
     /// The cluster name (`e2e-<run id>-<random>` unless given).
     pub(crate) name: String,
-    /// Node count.
+    /// Node count, the pools' workers included.
     pub(crate) nodes: u8,
     /// The Kubernetes minor, resolved through the version table.
     pub(crate) minor: Minor,
@@ -97,6 +102,8 @@ impl Cluster {
             provider,
             name: unique_name(run_id()),
             nodes: 3,
+            pools: 0,
+            preload: Vec::new(),
             version: None,
             keep: Keep::OnFailure,
             kubeconfig: None,
@@ -134,9 +141,18 @@ impl Cluster {
             .with_nodes(config.nodes)
             .with_keep(config.keep);
         c.version = config.k8s_version;
+        c.pools = config.node_pools();
         c.kubeconfig = config.kubeconfig.clone();
         c.wants_shared_dir = config.variants.iter().any(|v| v.uses_attachable_csi());
         c
+    }
+
+    /// Images the kind node image should already hold, so none is copied
+    /// into each node (`node_image::with_images`).
+    #[must_use]
+    pub(crate) fn with_preload(mut self, images: Vec<String>) -> Self {
+        self.preload = images;
+        self
     }
 
     /// Set the cluster name.
@@ -277,18 +293,19 @@ impl Cluster {
                     .as_ref()
                     .map(|h| kind::host_patches(h, row.minor))
                     .unwrap_or_default();
+                let config = kind::config(self.nodes)
+                    .with_pools(self.pools)
+                    .with_patches(&patches);
                 Plan {
                     provider: Provider::Kind,
                     name: self.name.clone(),
-                    nodes: self.nodes,
+                    nodes: self.nodes + self.pools * super::pool::NODES_PER_POOL,
                     minor: row.minor,
                     image: row.kind_node_image.clone(),
                     config_file: "kind.yaml",
                     config_yaml: match &self.shared_dir {
-                        Some(host) => kind::config(self.nodes)
-                            .with_patches(&patches)
-                            .with_shared_dir(host, SAN_DIR),
-                        None => kind::config(self.nodes).with_patches(&patches),
+                        Some(host) => config.with_shared_dir(host, SAN_DIR),
+                        None => config,
                     }
                     .to_yaml(),
                     warnings: patches.warnings,
@@ -346,6 +363,7 @@ impl Cluster {
                 network: None,
                 nodes,
                 notes: Vec::new(),
+                node_image_time: std::time::Duration::ZERO,
             },
             client,
             keep: self.keep,
@@ -379,6 +397,7 @@ impl Cluster {
             eprintln!("storage-e2e: warning: {w}");
             notes.push(format!("warning: {w}"));
         }
+        let clock = std::time::Instant::now();
         if plan.provider == Provider::Kind {
             let (pinned, minor) = (plan.image.clone(), plan.minor);
             let choice = tokio::task::spawn_blocking(move || {
@@ -392,7 +411,26 @@ impl Cluster {
             eprintln!("storage-e2e: {}", choice.why);
             notes.push(choice.why);
             plan.image = choice.image;
+            if !self.preload.is_empty() {
+                match node_image::with_images(&plan.image, &self.preload).await {
+                    Ok((tag, why)) => {
+                        eprintln!("storage-e2e: {why}");
+                        notes.push(why);
+                        plan.image = tag;
+                    }
+                    Err(e) => {
+                        let w = format!(
+                            "warning: the run's images could not be put into a node image, so \
+                             kind load copies them into each node: {}",
+                            crate::error::chain(&e)
+                        );
+                        eprintln!("storage-e2e: {w}");
+                        notes.push(w);
+                    }
+                }
+            }
         }
+        let node_image_time = clock.elapsed();
         let config_path = dir.dir().join(plan.config_file);
         std::fs::write(&config_path, &plan.config_yaml)
             .map_err(|e| Error::io("writing the cluster config", &config_path, e))?;
@@ -406,6 +444,7 @@ impl Cluster {
             network: None,
             nodes: Vec::new(),
             notes,
+            node_image_time,
         };
         let reaper = reaper::Reaper::spawn(&reaper::ReaperPlan {
             delete: delete.clone(),
@@ -454,8 +493,16 @@ impl Cluster {
                 }
             }
             let client = kubeconfig::client(&kc).await?;
-            wait_nodes_ready(&client, usize::from(plan.nodes), NODES_READY_TIMEOUT).await?;
-            let (nodes, network) = nodes_and_network(&plan).await?;
+            wait_nodes_ready(&client, usize::from(plan.nodes), &[], NODES_READY_TIMEOUT).await?;
+            let (mut nodes, network) = nodes_and_network(&plan).await?;
+            // Which pool a worker is in is its label, set by kind at join.
+            let labelled = node::list_from_api(&client).await?;
+            for n in &mut nodes {
+                n.pool = labelled
+                    .iter()
+                    .find(|l| l.name == n.name)
+                    .and_then(|l| l.pool.clone());
+            }
             Ok::<_, Error>((client, nodes, network))
         }
         .await;

@@ -37,6 +37,7 @@
 
 pub(crate) mod apply;
 mod check;
+mod confine;
 mod load;
 mod names;
 mod object;
@@ -50,6 +51,7 @@ mod snapshot_class;
 mod tests;
 mod volume_snapshot;
 
+pub(crate) use confine::confine;
 pub(crate) use names::{
     APP_NAME_LABEL, ATTACHABLE_ADDON, ATTACHABLE_DRIVER, DATA_VOLUME, GRAFANA, HOST_DIR,
     OPERATOR_ADDON, PROMETHEUS, SAN_DIR,

@@ -123,6 +123,8 @@ optional_fields! {
         volumes: Vec<Volume>,
         /// Pod tolerations.
         tolerations: Vec<Toleration>,
+        /// Pod node selector (a node pool's label, when the cell leases one).
+        node_selector: std::collections::BTreeMap<String, String>,
         /// What happens to the claims when the StatefulSet is deleted or scaled down.
         persistent_volume_claim_retention_policy: StatefulSetPersistentVolumeClaimRetentionPolicy,
     }

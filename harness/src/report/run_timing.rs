@@ -10,13 +10,22 @@ use std::time::Duration;
 const CLUSTER_UP: &str = "timing: cluster up with every node Ready in ";
 const CELLS_RAN: &str = "timing: the cells ran for ";
 
+const CPU_BUSY: &str = "the machine's CPUs were busy ";
+const IO_WAIT: &str = " and waiting for I/O ";
+
 /// The note a run ends with: how long its cells ran once the cluster was
-/// up with its images loaded.
-pub(crate) fn cells_ran_note(d: Duration) -> String {
-    format!(
+/// up with its images loaded, and how busy they kept the machine's CPUs
+/// and waiting for I/O (what decides whether more cells at once would
+/// help), in percent.
+pub(crate) fn cells_ran_note(d: Duration, cpu: Option<(f64, f64)>) -> String {
+    let mut n = format!(
         "{CELLS_RAN}{:.1}s after the cluster was up with its images loaded",
         d.as_secs_f64()
-    )
+    );
+    if let Some((busy, io)) = cpu {
+        let _ = write!(n, "; {CPU_BUSY}{busy:.0}%{IO_WAIT}{io:.0}% of that time");
+    }
+    n
 }
 
 /// One run's timing, from its notes (`None` where a note is missing: a
@@ -30,6 +39,10 @@ pub struct RunTiming {
     pub images: Option<(u32, f64)>,
     /// The cells' wall time, seconds.
     pub cells: Option<f64>,
+    /// How busy the machine's CPUs were meanwhile, percent.
+    pub cpu_busy: Option<f64>,
+    /// How much of their time they waited for I/O meanwhile, percent.
+    pub io_wait: Option<f64>,
 }
 
 /// Read a run's timing from its notes (also when each note carries a
@@ -55,6 +68,12 @@ pub fn run_timing(notes: &[String]) -> RunTiming {
             }
         } else if let Some((_, rest)) = n.split_once(CELLS_RAN) {
             t.cells = secs(rest);
+            let pct = |key: &str| {
+                rest.split_once(key)
+                    .and_then(|(_, b)| b.split('%').next()?.trim().parse().ok())
+            };
+            t.cpu_busy = pct(CPU_BUSY);
+            t.io_wait = pct(IO_WAIT);
         }
     }
     t
@@ -71,9 +90,9 @@ pub fn render_run_timings(runs: &[(String, RunTiming)]) -> String {
     let _ = writeln!(w, "\n## Where the time went, per minor (seconds)\n");
     let _ = writeln!(
         w,
-        "| minor | cluster up | images loaded into the nodes | cells (wall) | together |"
+        "| minor | cluster up | images loaded into the nodes | cells (wall) | together | while the cells ran: CPUs busy, waiting for I/O |"
     );
-    let _ = writeln!(w, "|---|:-:|:-:|:-:|:-:|");
+    let _ = writeln!(w, "|---|:-:|:-:|:-:|:-:|:-:|");
     for (minor, t) in runs {
         let images = t
             .images
@@ -82,9 +101,14 @@ pub fn render_run_timings(runs: &[(String, RunTiming)]) -> String {
             (Some(u), Some((_, l)), Some(c)) => Some(u + l + c),
             _ => None,
         };
+        let busy = match (t.cpu_busy, t.io_wait) {
+            (Some(b), Some(io)) => format!("{b:.0} %, {io:.0} %"),
+            (Some(b), None) => format!("{b:.0} %, -"),
+            _ => "-".to_owned(),
+        };
         let _ = writeln!(
             w,
-            "| {minor} | {} | {images} | {} | {} |",
+            "| {minor} | {} | {images} | {} | {} | {busy} |",
             fmt(t.cluster_up),
             fmt(t.cells),
             fmt(together)
@@ -109,7 +133,7 @@ mod tests {
             "r/1.35/report.json: timing: cluster up with every node Ready in 36.3s; 4 images \
              loaded into its nodes in 35.4s"
                 .to_owned(),
-            cells_ran_note(Duration::from_millis(911_670)),
+            cells_ran_note(Duration::from_millis(911_670), Some((83.4, 9.6))),
         ];
         let t = run_timing(&notes);
         assert_eq!(
@@ -118,15 +142,24 @@ mod tests {
                 cluster_up: Some(36.3),
                 images: Some((4, 35.4)),
                 cells: Some(911.7),
+                cpu_busy: Some(83.0),
+                io_wait: Some(10.0),
             }
         );
         assert_eq!(run_timing(&[]), RunTiming::default());
         let table =
             render_run_timings(&[("1.35".into(), t), ("1.34".into(), RunTiming::default())]);
         assert!(
-            table.contains("| 1.35 | 36 | 35 (4 images) | 912 | 983 |"),
+            table.contains("| 1.35 | 36 | 35 (4 images) | 912 | 983 | 83 %, 10 % |"),
             "{table}"
         );
-        assert!(table.contains("| 1.34 | - | - | - | - |"), "{table}");
+        assert!(table.contains("| 1.34 | - | - | - | - | - |"), "{table}");
+        let older = run_timing(&[cells_ran_note(Duration::from_secs(10), None)]);
+        assert_eq!((older.cells, older.cpu_busy), (Some(10.0), None));
+        let busy_only = run_timing(&[
+            "timing: the cells ran for 5.0s after; the machine's CPUs were busy 54% of that time"
+                .into(),
+        ]);
+        assert_eq!((busy_only.cpu_busy, busy_only.io_wait), (Some(54.0), None));
     }
 }

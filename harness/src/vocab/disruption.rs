@@ -3,6 +3,16 @@
 
 use super::id::{NamedId, named_id_traits};
 
+/// Something every cell of some variants shares, which a disruption may
+/// restart: cells that use it wait while it is restarted, the others run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Shared {
+    /// The harness's NFS server (the NFS variants' volumes).
+    NfsServer,
+    /// The prometheus-operator (every operator-setup cell's Prometheus).
+    Operator,
+}
+
 /// Something the cluster (or an operator) does to the pods and their storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Disruption {
@@ -160,12 +170,34 @@ impl Disruption {
         )
     }
 
-    /// Disruptions a run holds no other cell beside: the node-level ones,
-    /// and operator-restart, which takes away the operator every cell of
-    /// that setup shares (another cell's resource change would wait for
-    /// it, and its timings with it).
+    /// Disruptions a run holds no other cell beside, where there are no
+    /// node pools: the ones that take a node away from every cell
+    /// ([`Disruption::needs_own_nodes`]). With pools they lease one.
     pub(crate) fn runs_alone(self) -> bool {
-        self.is_node_level() || self == Self::OperatorRestart
+        self.needs_own_nodes()
+    }
+
+    /// What this disruption restarts that other cells share: while it
+    /// does, the cells that use it wait (another operator cell's resource
+    /// change would wait for the operator, and its timings with it; an NFS
+    /// cell's volume would hang), the others run on.
+    pub fn restarts(self) -> Option<Shared> {
+        match self {
+            Self::NfsRestart => Some(Shared::NfsServer),
+            Self::OperatorRestart => Some(Shared::Operator),
+            _ => None,
+        }
+    }
+
+    /// Node-level disruptions whose whole effect stays on the two workers
+    /// the cell's pods may use: stopping or cordoning the pod's node, the
+    /// replacement going to the other (or nowhere). A node pool holds such
+    /// a cell; nfs-restart takes away the server every NFS cell shares.
+    pub fn needs_own_nodes(self) -> bool {
+        matches!(
+            self,
+            Self::RescheduleOtherNode | Self::NodeStop | Self::NodeStopOutOfService
+        )
     }
 
     /// Disruptions the prometheus-operator setup runs: the pod-level ones,

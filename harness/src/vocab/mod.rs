@@ -17,7 +17,7 @@ mod volume;
 
 pub(crate) use app::App;
 pub use cell::Cell;
-pub use disruption::Disruption;
+pub use disruption::{Disruption, Shared};
 pub use id::{NamedId, UnknownId};
 pub(crate) use judgement::show_parts;
 pub use judgement::{Judgement, Part, PartKind, Verdict};

@@ -114,6 +114,15 @@ impl Variant {
         }
     }
 
+    /// Whether the variant's cells use `part`, which another cell may
+    /// restart ([`super::Disruption::restarts`]).
+    pub fn uses(self, part: super::disruption::Shared) -> bool {
+        match part {
+            super::disruption::Shared::NfsServer => self.uses_nfs(),
+            super::disruption::Shared::Operator => self.setup() == Setup::Operator,
+        }
+    }
+
     /// Whether the variant's volumes are served by the harness's NFS server.
     pub(crate) fn uses_nfs(self) -> bool {
         matches!(self, Self::NfsStatic | Self::NfsDynamic)
