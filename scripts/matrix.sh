@@ -52,6 +52,11 @@ else
   echo "matrix: the CI subset with csi-rwo's whole row (scripts/ci-subset.sh): ${#required[@]} cells per minor"
 fi
 
+# A failed minor's cluster is not kept (unless E2E_KEEP says so): its
+# failure artifacts are in its report, and a kept 7-node cluster beside the
+# next minor's does not fit this project's machines (disk: about 17 GB of
+# Docker volumes each, README "Speed").
+export E2E_KEEP=${E2E_KEEP:-never}
 rm -rf "$dir"
 mkdir -p "$dir"
 failed=() reports=() times=()

@@ -1,6 +1,10 @@
 //! The two workloads every cell deploys (Prometheus and Grafana), found by
 //! label in the test's namespace: their pods, readiness, logs, and the
 //! namespace they live in. Waits are watch-based and bounded.
+//!
+//! Over 600 lines because its tier-0 tests (about 250 lines: the pod
+//! states each wait must and must not accept, as the API returns them)
+//! sit beside the waits they check.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -280,19 +284,41 @@ pub(crate) async fn wait_ready(
 ) -> Result<Vec<Pod>> {
     let what = format!("{count} ready {} pod(s) in {namespace}", w.name);
     watch_pods(client, namespace, w, &what, timeout, |pods| {
-        let live: Vec<&Pod> = pods
-            .values()
-            .filter(|p| !exclude.contains(&p.name_any()))
-            .collect();
-        let ready: Vec<Pod> = live
-            .iter()
-            .filter(|p| is_ready(p))
-            .map(|p| (*p).clone())
-            .collect();
-        let settled = live.iter().all(|p| p.metadata.deletion_timestamp.is_none());
-        (ready.len() == count && live.len() == count && settled).then_some(ready)
+        ready_set(pods.values(), count, exclude)
     })
     .await
+}
+
+/// The `count` Ready pods, once the workload's live pods are exactly those
+/// and none is being deleted. A pod that ended (phase Failed or Succeeded:
+/// evicted, say) is not live: it never runs again, its controller has
+/// replaced it, and the events say why it ended (seen on kind 1.35: a
+/// Deployment's first pod evicted during its init container, its
+/// replacement Ready, the evicted pod left in the list).
+fn ready_set<'a>(
+    pods: impl Iterator<Item = &'a Pod>,
+    count: usize,
+    exclude: &[String],
+) -> Option<Vec<Pod>> {
+    let live: Vec<&Pod> = pods
+        .filter(|p| !exclude.contains(&p.name_any()))
+        .filter(|p| !ended(p))
+        .collect();
+    let ready: Vec<Pod> = live
+        .iter()
+        .filter(|p| is_ready(p))
+        .map(|p| (*p).clone())
+        .collect();
+    let settled = live.iter().all(|p| p.metadata.deletion_timestamp.is_none());
+    (ready.len() == count && live.len() == count && settled).then_some(ready)
+}
+
+/// Whether the pod has ended for good (phase Failed or Succeeded).
+fn ended(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Failed" | "Succeeded")
+    )
 }
 
 /// Wait until any pod of the workload is Ready (watch-based); returns its
@@ -398,6 +424,35 @@ pub(crate) fn restarts(pod: &Pod, container: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pod(name: &str, phase: &str, ready: bool) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "status": {"phase": phase, "conditions": [
+                {"type": "Ready", "status": if ready { "True" } else { "False" }}
+            ]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An evicted pod beside its Ready replacement: the workload is Ready
+    /// (the evicted pod never runs again); a pod still starting is not.
+    #[test]
+    fn an_ended_pod_does_not_hold_back_the_ready_one_that_replaced_it() {
+        let evicted = pod("p-evicted", "Failed", false);
+        let replacement = pod("p-new", "Running", true);
+        let got = ready_set([&evicted, &replacement].into_iter(), 1, &[]);
+        assert_eq!(
+            got.map(|v| v.iter().map(|p| p.name_any()).collect::<Vec<_>>()),
+            Some(vec!["p-new".to_owned()])
+        );
+        let starting = pod("p-2", "Pending", false);
+        assert_eq!(
+            ready_set([&replacement, &starting].into_iter(), 1, &[]),
+            None
+        );
+        assert_eq!(ready_set([&evicted].into_iter(), 1, &[]), None);
+    }
 
     /// Found by wal-tail-torn on a real cluster: waiting for "no pod left"
     /// returned at the watch's first event, before the listing of the pods

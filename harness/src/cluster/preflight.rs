@@ -141,6 +141,9 @@ pub(crate) struct MachineFacts {
     /// [`LOOP_CONTROL`] exists, the temp dir the nodes' shared directory
     /// lives in, and its free bytes.
     pub(crate) attachable: fn() -> (bool, PathBuf, Option<u64>),
+    /// For a kind cluster: Docker's root directory (where the nodes'
+    /// volumes go) and its free bytes.
+    pub(crate) docker_disk: fn() -> (PathBuf, Option<u64>),
 }
 
 impl MachineFacts {
@@ -152,6 +155,20 @@ impl MachineFacts {
                 let tmp = std::env::temp_dir();
                 let free = free_bytes(&tmp);
                 (Path::new(LOOP_CONTROL).exists(), tmp, free)
+            },
+            docker_disk: || {
+                let root = Cmd::new("docker")
+                    .args(["info", "--format", "{{.DockerRootDir}}"])
+                    .quiet()
+                    .run_unchecked()
+                    .ok()
+                    .filter(crate::cmd::Output::success)
+                    .map_or_else(
+                        || PathBuf::from("/var/lib/docker"),
+                        |o| PathBuf::from(o.stdout.trim()),
+                    );
+                let free = free_bytes(&root);
+                (root, free)
             },
         }
     }
@@ -196,6 +213,11 @@ pub(crate) fn run(config: &Config, path_env: &str, host: &MachineFacts) -> Repor
         Provider::Existing => {}
     }
     r.findings.push(kubectl(path_env));
+    if config.provider == Provider::Kind {
+        let (root, free) = (host.docker_disk)();
+        r.findings
+            .extend(node_disk(&root, free, config.nodes, config.node_pools()));
+    }
     if config.provider != Provider::Existing {
         r.findings.extend(inotify(&host.inotify_dir, config.nodes));
         if config.variants.iter().any(|v| v.uses_attachable_csi()) {
@@ -278,6 +300,44 @@ pub(crate) fn attachable_storage(
         }),
     }
     out
+}
+
+/// Docker-volume space one kind node takes with the run's images in it, as
+/// measured on kind 1.37 (2026-12-06): 16.7 GB for seven nodes, the images'
+/// layers compressed, about a third of them unpacked by the cells.
+pub(crate) const NODE_DISK_BYTES: u64 = 2400 << 20;
+
+/// Room for the cluster's nodes where Docker keeps their volumes (pure: the
+/// caller reads the live system). A node that cannot write its images or
+/// its pods' data fails cells in ways that hide the cause (a volume not
+/// provisioned, an eviction), so a run that cannot fit stops here.
+pub(crate) fn node_disk(root: &Path, free: Option<u64>, nodes: u8, pools: u8) -> Option<Finding> {
+    let total = u64::from(nodes) + 2 * u64::from(pools);
+    let need = total * NODE_DISK_BYTES;
+    let free = free?;
+    (free < need).then(|| Finding {
+        level: Level::Fail,
+        what: format!(
+            "{} has {} MiB free, but a kind cluster of {total} nodes needs about {} MiB there for \
+             the nodes' volumes (about {} MiB each, measured)",
+            root.display(),
+            free >> 20,
+            need >> 20,
+            NODE_DISK_BYTES >> 20
+        ),
+        fix: Some(if pools > 0 {
+            format!(
+                "free space there (old clusters: make clean; unused images: docker image prune), \
+                 or set E2E_NODE_POOLS={} (each pool is two nodes; with 0 node-level cells run one \
+                 at a time)",
+                pools - 1
+            )
+        } else {
+            "free space there (old clusters: make clean; unused images: docker image prune), or \
+             lower E2E_NODES"
+                .to_owned()
+        }),
+    })
 }
 
 /// Free bytes of the filesystem holding `dir` (`df -Pk`), when df answers.
@@ -544,7 +604,35 @@ mod tests {
         MachineFacts {
             inotify_dir: limits.path().to_path_buf(),
             attachable: || (true, PathBuf::from("/roomy"), Some(64 << 30)),
+            docker_disk: || (PathBuf::from("/var/lib/docker"), Some(64 << 30)),
         }
+    }
+
+    /// The measured room per node times the nodes, pools included; the fix
+    /// names one pool fewer.
+    #[test]
+    fn a_cluster_that_does_not_fit_on_the_disk_is_refused_with_the_pools_to_drop() {
+        let root = Path::new("/var/lib/docker");
+        assert!(node_disk(root, Some(64 << 30), 3, 2).is_none());
+        assert!(node_disk(root, None, 3, 2).is_none(), "unknown: not judged");
+        let f =
+            node_disk(root, Some(12 << 30), 3, 2).unwrap_or_else(|| panic!("7 nodes in 12 GiB"));
+        assert_eq!(f.level, Level::Fail);
+        assert!(
+            f.what
+                .starts_with("/var/lib/docker has 12288 MiB free, but a kind cluster of 7 nodes needs about 16800 MiB"),
+            "{}",
+            f.what
+        );
+        assert!(
+            f.fix
+                .as_deref()
+                .is_some_and(|x| x.contains("E2E_NODE_POOLS=1"))
+        );
+        assert!(
+            node_disk(root, Some(12 << 30), 3, 0).is_none(),
+            "3 nodes fit"
+        );
     }
 
     fn cfg(provider: Provider, nodes: u8) -> Config {
@@ -697,6 +785,7 @@ mod tests {
         let cramped = MachineFacts {
             inotify_dir: limits.path().to_path_buf(),
             attachable: || (false, PathBuf::from("/cramped"), Some(1 << 30)),
+            docker_disk: || (PathBuf::from("/var/lib/docker"), Some(64 << 30)),
         };
         let with = Config {
             variants: vec![Variant::CsiRwo, Variant::EmptyDir],

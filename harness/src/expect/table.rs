@@ -21,8 +21,11 @@ pub(crate) const ASSUMPTIONS: &[&str] = &[
      manifests. A stuck rollout is observed as Progressing=False/ProgressDeadlineExceeded.",
     "host-path pods are pinned (nodeSelector kubernetes.io/hostname) to the node whose directory \
      they use; unpinned, every pod replacement would be a coin toss between nodes.",
-    "kind and k3d clusters have at least two schedulable nodes besides the one a disruption takes \
-     away; their default class is rancher.io/local-path (pinned PVs).",
+    "kind and k3d clusters give every cell two workers besides the tainted control plane: the run's \
+     first two, or, for a cell that stops or cordons a node on a kind cluster with node pools \
+     (E2E_NODE_POOLS), the two of the pool it leases (labelled and tainted for it alone), so one \
+     worker stays schedulable when a disruption takes the other away; their default class is \
+     rancher.io/local-path (pinned PVs).",
     "rwop claims and the statefulset's volumeClaimTemplates use the provider's default class; \
      Grafana in the statefulset variant is a Deployment on a default-class claim.",
     "rollout-recreate and image-upgrade first switch the Deployment to strategy Recreate \
