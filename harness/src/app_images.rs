@@ -3,7 +3,7 @@
 //! scripts/app-images.sh, which builds them from their Go modules the first
 //! time (minutes) and reuses them in about a second after.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cmd::Cmd;
 use crate::error::Result;
@@ -17,11 +17,7 @@ pub(crate) const THANOS_VERSIONS: &[&str] = &["0.42.5"];
 
 /// scripts/app-images.sh in this checkout.
 pub(crate) fn script() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .parent()
-        .unwrap_or(crate_dir)
-        .join("scripts/app-images.sh")
+    crate::cmd::checkout_script("app-images.sh")
 }
 
 /// Run the script with `part` (`--operator`, `--thanos`, `--s3`), its

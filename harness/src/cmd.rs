@@ -292,6 +292,17 @@ fn quote(s: &str) -> String {
     }
 }
 
+/// `scripts/<name>` in this checkout: the scripts the harness runs (image
+/// builds) live beside it, wherever the checkout is.
+pub(crate) fn checkout_script(name: &str) -> PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("scripts")
+        .join(name)
+}
+
 /// Whether `program` is on PATH (as the given PATH value sees it).
 pub(crate) fn on_path(program: &str, path: &str) -> Option<PathBuf> {
     std::env::split_paths(path)

@@ -180,11 +180,7 @@ pub(crate) fn choose(config: &Config, needs_init: bool, docker: &dyn ImageStore)
 /// from images/csi-driver with cargo, the sidecars from their Go modules),
 /// in this checkout.
 pub(crate) fn csi_images_script() -> std::path::PathBuf {
-    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .parent()
-        .unwrap_or(crate_dir)
-        .join("scripts/csi-images.sh")
+    crate::cmd::checkout_script("csi-images.sh")
 }
 
 /// Make sure the attachable CSI driver's two images are in Docker before a

@@ -91,11 +91,7 @@ pub(crate) const WITH_REPO: &str = "local/storage-e2e-kind-node-with";
 /// the caller then creates the cluster from `node_image` and loads the
 /// images into each node instead.
 pub(crate) async fn with_images(node_image: &str, images: &[String]) -> Result<(String, String)> {
-    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = crate_dir
-        .parent()
-        .unwrap_or(crate_dir)
-        .join("scripts/node-image-with.sh");
+    let script = crate::cmd::checkout_script("node-image-with.sh");
     let clock = std::time::Instant::now();
     let out = crate::cmd::Cmd::new("bash")
         .arg(script.to_string_lossy())

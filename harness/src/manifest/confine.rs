@@ -19,11 +19,17 @@ fn toleration(pool: &str) -> Toleration {
     }
 }
 
-fn confine_pod(spec: &mut PodSpec, pool: &str) {
-    spec.node_selector
+/// Add the pool's label to `selector` and its taint's toleration to
+/// `tolerations`, beside what they hold.
+fn select_and_tolerate(
+    selector: &mut Option<std::collections::BTreeMap<String, String>>,
+    tolerations: &mut Option<Vec<Toleration>>,
+    pool: &str,
+) {
+    selector
         .get_or_insert_with(Default::default)
         .insert(POOL.to_owned(), pool.to_owned());
-    spec.tolerations
+    tolerations
         .get_or_insert_with(Vec::new)
         .push(toleration(pool));
 }
@@ -34,16 +40,14 @@ fn confine_pod(spec: &mut PodSpec, pool: &str) {
 pub(crate) fn confine(objects: &mut [Manifest], pool: &str) {
     for m in objects {
         if let Object::Prometheus(p) = &mut m.object {
-            p.spec
-                .node_selector
-                .get_or_insert_with(Default::default)
-                .insert(POOL.to_owned(), pool.to_owned());
-            p.spec
-                .tolerations
-                .get_or_insert_with(Vec::new)
-                .push(toleration(pool));
+            select_and_tolerate(&mut p.spec.node_selector, &mut p.spec.tolerations, pool);
         } else if let Some(spec) = m.object.pod_spec_mut() {
-            confine_pod(spec, pool);
+            let PodSpec {
+                node_selector,
+                tolerations,
+                ..
+            } = spec;
+            select_and_tolerate(node_selector, tolerations, pool);
         }
     }
 }
